@@ -1,0 +1,158 @@
+"""The ``symdyn`` command line: one subcommand per pipeline stage.
+
+Every subcommand builds its system from the same spec options (:func:`add_spec_arguments`)
+and prints in ``--format text|latex|json``. Bad input prints one line on stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+import sympy as sp
+
+from .errors import SymdynError
+
+__all__ = ["main", "COMMANDS"]
+
+
+class UsageError(SymdynError):
+    """Bad command-line input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse hook
+        raise UsageError(f"{self.prog}: {message}")
+
+
+# -- shared spec options ----------------------------------------------------------------------
+
+
+def add_spec_arguments(p: argparse.ArgumentParser, *, data: bool = True) -> None:
+    """The options that name a system: architecture, rule and the rule's options."""
+    p.add_argument("--arch", required=True, help="layer sizes, e.g. 1-1-1 or 4-3-2")
+    p.add_argument("--rule", required=True, help="bp, rbp, srbp, arbp or asrbp")
+    p.add_argument("--rate", default="1", help="learning rate: number or symbol (default 1)")
+    p.add_argument("--activation", default=None,
+                   help="hidden-layer activation: linear, tanh, logistic, relu, softplus")
+    p.add_argument("--channel-activation", default=None,
+                   help="activation g of the backward channel (default linear)")
+    p.add_argument("--no-derivative", action="store_true",
+                   help="drop f'(S) from the backward signal of hidden layers")
+    p.add_argument("--decay", default="0", help="weight decay: number or symbol (default 0)")
+    p.add_argument("--rate-ratio", default="1",
+                   help="adaptive rules: channel rate / forward rate (default 1)")
+    if data:
+        p.add_argument("--data", default=None,
+                       help=".npz with arrays X (N x n0) and Y (N x nL); default: symbolic "
+                            "moments")
+
+
+def system_from_args(args: argparse.Namespace):
+    """Derive the system named by the spec options."""
+    from .derive import derive
+
+    return derive(
+        args.arch,
+        args.rule,
+        rate=args.rate,
+        activation=args.activation,
+        channel_activation=args.channel_activation,
+        derivative=not args.no_derivative,
+        decay=args.decay,
+        rate_ratio=args.rate_ratio,
+        data=getattr(args, "data", None),
+    )
+
+
+def add_format_argument(p: argparse.ArgumentParser, choices=("text", "latex", "json")) -> None:
+    p.add_argument("--format", choices=choices, default="text", help="output format")
+
+
+def parse_values(text: str | None) -> dict[str, float]:
+    """``"alpha=1,beta=2"`` -> ``{"alpha": 1.0, "beta": 2.0}``."""
+    out: dict[str, float] = {}
+    if not text:
+        return out
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--values: expected name=value, got {item!r}")
+        try:
+            out[name.strip()] = float(sp.sympify(value.strip()))
+        except (sp.SympifyError, TypeError, ValueError):
+            raise UsageError(f"--values: {name.strip()} must be a number, got {value!r}") \
+                from None
+    return out
+
+
+def emit_json(payload) -> None:
+    print(json.dumps(payload, indent=2))
+
+
+# -- derive -----------------------------------------------------------------------------------
+
+
+def _setup_derive(p: argparse.ArgumentParser) -> None:
+    add_spec_arguments(p)
+    add_format_argument(p)
+    p.add_argument("--form", choices=("both", "matrix", "component"), default=None,
+                   help="which form to print (default: both for text and latex, component "
+                        "for json)")
+    p.add_argument("--update", action="store_true",
+                   help="latex: the per-sample update rule instead of the averaged ODE")
+
+
+def _run_derive(args: argparse.Namespace) -> int:
+    from .report import json_system
+
+    system = system_from_args(args)
+    if args.format == "json":
+        emit_json(json_system(system, form="matrix" if args.form == "matrix" else "component"))
+    elif args.format == "latex":
+        print(system.latex(form=args.form or "both", update=args.update))
+    else:
+        print(system)
+    return 0
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+#: name -> (help, set-up of the sub-parser, run). Later stages add their commands here.
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "derive": ("derive the learning equations of a network and rule", _setup_derive,
+               _run_derive),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = _Parser(prog="symdyn", description="Formal analysis of learning dynamics.")
+    p.add_argument("--version", action="version", version=f"symdyn {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help_, setup, _) in COMMANDS.items():
+        setup(sub.add_parser(name, help=help_, description=help_))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``symdyn`` console script."""
+    try:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command][2](args)
+    except SymdynError as exc:
+        print(f"symdyn: error: {exc}".replace("symdyn: error: symdyn", "symdyn"),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symdyn: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,171 @@
+r"""The canonical form of every derivation: :class:`LearningSystem`, an ODE
+:math:`\dot y = f(y; p)` in matrix form (any size) and component form (built on demand)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from .rules import LearningRule
+from .spec import Data, Network
+
+__all__ = ["LearningSystem", "MatrixForm", "component_symbols"]
+
+_SCALAR_NAMES = {"Sigma_II": "beta", "Sigma_TI": "alpha", "I": "I", "T": "T"}
+
+
+def component_symbols(m: sp.MatrixSymbol, scalar_chain: bool = False) -> sp.ImmutableMatrix:
+    """The entries of a matrix symbol as named scalar symbols (1-based): ``A1_i_j``,
+    ``Sigma_II_i_j`` (symmetric), ``I_i``; in a scalar chain ``a1``, ``c1``, ``alpha``,
+    ``beta``, ``I``, ``T``."""
+    name, (rows, cols) = m.name, m.shape
+    if scalar_chain and (rows, cols) == (1, 1):
+        return sp.ImmutableMatrix([[sp.Symbol(_SCALAR_NAMES.get(name, name.lower()))]])
+    if cols == 1 and name in ("I", "T"):
+        return sp.ImmutableMatrix(rows, 1, [sp.Symbol(f"{name}_{i + 1}") for i in range(rows)])
+    if name == "Sigma_II":
+        def entry(i, j):
+            return sp.Symbol(f"{name}_{min(i, j) + 1}_{max(i, j) + 1}")
+    else:
+        def entry(i, j):
+            return sp.Symbol(f"{name}_{i + 1}_{j + 1}")
+    return sp.ImmutableMatrix(rows, cols, entry)
+
+
+def _numeric(value) -> sp.ImmutableMatrix:
+    """A numeric array as a sympy matrix; integral values stay exact integers."""
+    arr = np.asarray(value, dtype=float)
+    return sp.ImmutableMatrix(*arr.shape, [sp.Integer(int(v)) if float(v).is_integer()
+                                          else sp.Float(float(v)) for v in arr.ravel()])
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixForm:
+    r"""The system in matrix form: one matrix expression per weight matrix.
+
+    ``state`` and ``rhs``: the weight matrices and :math:`\dot W = \mathrm{rhs}`;
+    ``update``: the per-sample rule :math:`\Delta W` in the sample ``(I, T)``;
+    ``parameters``: fixed channels, data matrices (``Sigma_II, Sigma_TI`` or ``X, Y``, the
+    samples as columns) and scalar symbols; ``values``: numbers known for data matrices."""
+
+    state: tuple[sp.MatrixSymbol, ...]
+    parameters: tuple[sp.Basic, ...]
+    rhs: tuple[sp.MatrixExpr, ...]
+    update: tuple[sp.MatrixExpr, ...]
+    sample: tuple[sp.MatrixSymbol, sp.MatrixSymbol]
+    values: Mapping[sp.MatrixSymbol, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class LearningSystem:
+    r"""A derived learning system. Matrix form in :attr:`matrix`; component form in
+    :attr:`state`, :attr:`parameters`, :attr:`rhs` and :attr:`update` (built on first use).
+
+    ``rhs[i]`` is :math:`\dot y_i` for ``state[i]``; time is in units of the learning rate
+    when ``rate`` is 1 (:math:`t = \eta \cdot` step), in steps when ``rate`` is a symbol."""
+
+    network: Network
+    rule: LearningRule
+    data: Data
+    matrix: MatrixForm
+
+    # -- names --------------------------------------------------------------------------
+    def components(self, m: sp.MatrixSymbol) -> sp.ImmutableMatrix:
+        """The component symbols of a matrix symbol of this system."""
+        return component_symbols(m, self.network.is_scalar_chain)
+
+    @cached_property
+    def _substitution(self) -> dict:
+        subs = {m: _numeric(v) for m, v in self.matrix.values.items()}
+        for m in (*self.matrix.state, *self.matrix.parameters, *self.matrix.sample):
+            if isinstance(m, sp.MatrixSymbol) and m not in subs:
+                subs[m] = self.components(m)
+        return subs
+
+    def _flat(self, matrices) -> tuple[sp.Symbol, ...]:
+        out: list = []
+        for m in matrices:
+            if not isinstance(m, sp.MatrixSymbol):
+                out.append(m)
+            elif m not in self.matrix.values:
+                out.extend(s for s in self.components(m) if s not in out)
+        return tuple(out)
+
+    @cached_property
+    def state(self) -> tuple[sp.Symbol, ...]:
+        """Component symbols of the state, matrix by matrix, row-major."""
+        return self._flat(self.matrix.state)
+
+    @cached_property
+    def parameters(self) -> tuple[sp.Symbol, ...]:
+        """Component symbols of the parameters (numeric data are substituted, so absent)."""
+        return self._flat(self.matrix.parameters)
+
+    @cached_property
+    def sample(self) -> tuple[sp.Symbol, ...]:
+        """Component symbols of one sample ``(I, T)``, the variables of :attr:`update`."""
+        return self._flat(self.matrix.sample)
+
+    @property
+    def size(self) -> int:
+        """The number of state components (cheap at any size)."""
+        return sum(m.rows * m.cols for m in self.matrix.state)
+
+    # -- equations ----------------------------------------------------------------------
+    def explicit(self, expr: sp.MatrixExpr) -> sp.ImmutableMatrix:
+        """A matrix expression of this system with every matrix replaced by its entries."""
+        out = expr.xreplace(self._substitution).doit()
+        return sp.ImmutableMatrix(out)
+
+    def _components_of(self, exprs) -> tuple[sp.Expr, ...]:
+        return tuple(e for expr in exprs for e in self.explicit(expr))
+
+    @cached_property
+    def rhs(self) -> tuple[sp.Expr, ...]:
+        """:math:`\\dot y` in component form, in :attr:`state` order."""
+        return self._components_of(self.matrix.rhs)
+
+    @cached_property
+    def update(self) -> tuple[sp.Expr, ...]:
+        """The per-sample update :math:`\\Delta y` in component form (variables
+        :attr:`sample`), in :attr:`state` order."""
+        return self._components_of(self.matrix.update)
+
+    @property
+    def equations(self) -> dict[sp.Symbol, sp.Expr]:
+        """``{state symbol: rhs}``."""
+        return dict(zip(self.state, self.rhs))
+
+    # -- presentation -------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return f"{self.network} trained by {self.rule}, data: {_describe(self.data)}"
+
+    def latex(self, form: str = "both", *, derivative: str = "dot", update: bool = False) -> str:
+        r"""The system as an amsmath ``align`` block. ``form``: ``"matrix"``,
+        ``"component"`` or ``"both"``; ``derivative``: ``"dot"`` (:math:`\dot a_1`) or
+        ``"frac"`` (:math:`\frac{d}{dt} a_1`); ``update``: the per-sample rule instead."""
+        from .report import latex_system
+
+        return latex_system(self, form=form, derivative=derivative, update=update)
+
+    def __str__(self) -> str:
+        from .report import text_system
+
+        return text_system(self)
+
+    def __repr__(self) -> str:
+        return f"<LearningSystem {self.title}; {self.size} state components>"
+
+
+def _describe(data: Data) -> str:
+    from .spec import Moments
+
+    if isinstance(data, Moments):
+        return "symbolic moments" if data.is_symbolic else "numeric moments"
+    return f"{data.size} samples"
+
