@@ -1,0 +1,35 @@
+"""Test profiles: quick by default; ``--runslow`` (or SYMDYN_SLOW=1) adds exhaustive checks
+and draws more hypothesis examples."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+SLOW = os.environ.get("SYMDYN_SLOW") == "1"
+
+settings.register_profile(
+    "quick", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "slow", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="run the slow exhaustive checks")
+
+
+def pytest_configure(config):
+    slow = SLOW or config.getoption("--runslow")
+    settings.load_profile("slow" if slow else "quick")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SLOW or config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
