@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import DerivationError
 from .rules import LearningRule, as_rule
@@ -43,18 +44,26 @@ class Signals:
     E: sp.MatrixExpr | None = None
 
 
+class Elementwise(ElementwiseApplyFunction):
+    """:math:`f` applied entry by entry. sympy's own constructor calls ``f`` on a 1x1
+    matrix as if it were a scalar (which fails for the logistic or relu); this never does."""
+
+    def __new__(cls, function: sp.Lambda, expr: sp.MatrixExpr):
+        return sp.MatrixExpr.__new__(cls, function, sp.sympify(expr))
+
+
 def _apply(f: Activation, m: sp.MatrixExpr) -> sp.MatrixExpr:
     """:math:`f` element-wise; a linear :math:`f(x) = kx` stays a matrix product."""
     if f.is_linear:
         return m if f.slope == 1 else f.slope * m
-    return m.applyfunc(f.function)
+    return Elementwise(f.function, m)
 
 
 def _times_derivative(f: Activation, s: sp.MatrixExpr, m: sp.MatrixExpr) -> sp.MatrixExpr:
     """:math:`f'(S) \\circ M`."""
     if f.is_linear:
         return m if f.slope == 1 else f.slope * m
-    return sp.hadamard_product(m, s.applyfunc(f.derivative))
+    return sp.hadamard_product(m, Elementwise(f.derivative, s))
 
 
 def _propagate(network: Network, rule: LearningRule, s: Signals, target=None) -> Signals:
@@ -132,6 +141,7 @@ def _derive(network: Network, rule: LearningRule, data: Data):
     update = assemble(*_local_products(network, rule, s))
 
     # averaged ODE
+    data.check(network)
     linear = network.is_linear and rule.channel_activation.is_linear
     if isinstance(data, Dataset) and linear:
         data = data.moments()  # exact for a linear network, and far more compact
@@ -142,7 +152,6 @@ def _derive(network: Network, rule: LearningRule, data: Data):
                 f"a non-linear {what} has no closed-form average over moments; pass a finite "
                 "data set instead (data=Dataset(X=..., Y=...), or --data FILE.npz)"
             )
-        data.check(network)
         Sii = sp.MatrixSymbol("Sigma_II", sizes[0], sizes[0])
         Sti = sp.MatrixSymbol("Sigma_TI", sizes[-1], sizes[0])
         E = sp.MatrixSymbol("E", sizes[-1], 1)
@@ -156,7 +165,6 @@ def _derive(network: Network, rule: LearningRule, data: Data):
         data_symbols = (Sti, Sii)
         data_values = {} if data.is_symbolic else {Sii: data.Sigma_II, Sti: data.Sigma_TI}
     else:
-        data.check(network)
         N = data.size
         X = sp.MatrixSymbol("X", sizes[0], N)
         Y = sp.MatrixSymbol("Y", sizes[-1], N)

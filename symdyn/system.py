@@ -9,6 +9,7 @@ from functools import cached_property
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .rules import LearningRule
 from .spec import Data, Network
@@ -41,6 +42,49 @@ def _numeric(value) -> sp.ImmutableMatrix:
     arr = np.asarray(value, dtype=float)
     return sp.ImmutableMatrix(*arr.shape, [sp.Integer(int(v)) if float(v).is_integer()
                                           else sp.Float(float(v)) for v in arr.ravel()])
+
+
+def _matmul(a: sp.MatrixBase, b: sp.MatrixBase) -> sp.ImmutableMatrix:
+    """Entry-wise ``Add`` of ``Mul``: sympy's own product goes through polynomial rings
+    whose generators are the activations, and so expands every entry."""
+    return sp.ImmutableMatrix(a.rows, b.cols, lambda i, j: sp.Add(
+        *(a[i, k] * b[k, j] for k in range(a.cols))))
+
+
+def _explicit(expr, subs: dict, cache: dict) -> sp.ImmutableMatrix:
+    """Entries of a matrix expression, each shared sub-expression expanded once (sympy's
+    ``doit`` would expand it again at every occurrence: exponential in depth)."""
+    if expr in cache:
+        return cache[expr]
+    if isinstance(expr, sp.MatrixSymbol):
+        out = subs[expr]
+    elif isinstance(expr, sp.MatrixBase):
+        out = expr
+    elif isinstance(expr, sp.MatMul):
+        coeff, factors = expr.as_coeff_matrices()
+        out = _explicit(factors[0], subs, cache)
+        for f in factors[1:]:
+            out = _matmul(out, _explicit(f, subs, cache))
+        out = out.applyfunc(lambda e: coeff * e) if coeff != 1 else out
+    elif isinstance(expr, sp.MatAdd):
+        terms = [_explicit(t, subs, cache) for t in expr.args]
+        out = terms[0]
+        for t in terms[1:]:
+            out = out + t
+    elif isinstance(expr, sp.Transpose):
+        out = _explicit(expr.arg, subs, cache).T
+    elif isinstance(expr, sp.HadamardProduct):
+        factors = [_explicit(f, subs, cache) for f in expr.args]
+        out = factors[0]
+        for f in factors[1:]:
+            out = out.multiply_elementwise(f)
+    elif isinstance(expr, ElementwiseApplyFunction):
+        out = _explicit(expr.expr, subs, cache).applyfunc(expr.function)
+    else:  # anything else sympy knows how to make explicit
+        out = expr.xreplace(subs).doit()
+    out = sp.ImmutableMatrix(out)
+    cache[expr] = out
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,11 +162,11 @@ class LearningSystem:
     # -- equations ----------------------------------------------------------------------
     def explicit(self, expr: sp.MatrixExpr) -> sp.ImmutableMatrix:
         """A matrix expression of this system with every matrix replaced by its entries."""
-        out = expr.xreplace(self._substitution).doit()
-        return sp.ImmutableMatrix(out)
+        return _explicit(expr, self._substitution, {})
 
     def _components_of(self, exprs) -> tuple[sp.Expr, ...]:
-        return tuple(e for expr in exprs for e in self.explicit(expr))
+        cache: dict = {}  # the forward pass is shared by every equation: expand it once
+        return tuple(e for expr in exprs for e in _explicit(expr, self._substitution, cache))
 
     @cached_property
     def rhs(self) -> tuple[sp.Expr, ...]:
@@ -139,6 +183,14 @@ class LearningSystem:
     def equations(self) -> dict[sp.Symbol, sp.Expr]:
         """``{state symbol: rhs}``."""
         return dict(zip(self.state, self.rhs))
+
+    # -- numerics -----------------------------------------------------------------------
+    def numeric(self, values: Mapping | None = None, *, form: str = "auto"):
+        r"""Numeric :math:`f(t, y)` with ``values`` bound to the parameters, as generated
+        numpy code; see :func:`symdyn.numerics.numeric`."""
+        from .numerics import numeric
+
+        return numeric(self, values, form=form)
 
     # -- presentation -------------------------------------------------------------------
     @property

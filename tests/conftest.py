@@ -33,3 +33,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# The oracle module sits beside the tests; make it importable under --import-mode=importlib.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))

@@ -1,0 +1,61 @@
+"""LaTeX and text rendering; the LaTeX compiles with pdflatex."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import symdyn as sd
+from symdyn.report import latex_document
+
+needs_pdflatex = pytest.mark.skipif(
+    shutil.which("pdflatex") is None,
+    reason="pdflatex not installed (.ci/run installs Debian's texlive-latex-base)")
+
+
+def _systems():
+    rng = np.random.default_rng(0)
+    data = sd.Dataset(X=rng.normal(size=(2, 2)), Y=rng.normal(size=(2, 1)))
+    return [
+        sd.derive("1-1-1", "rbp"),
+        sd.derive("1-1-1-1", "asrbp", rate="eta", decay="d", rate_ratio="lamda"),
+        sd.derive("2-2-1", "arbp", activation="tanh", channel_activation="tanh", data=data),
+        sd.derive("2-2-1", "bp", activation="logistic", data=data),
+        sd.derive("2-2-1", "srbp", activation="relu", derivative=False, data=data),
+        sd.derive("2-2-1", "rbp", activation="softplus", data=data),
+        sd.derive("8-8-8", "rbp"),
+    ]
+
+
+def test_latex_forms():
+    s = sd.derive("1-1-1", "arbp")
+    both = s.latex()
+    assert both.count(r"\intertext{in components:}") == 1
+    assert r"\dot{C}_{1} &=" in both and r"\dot{c}_{1} &=" in both
+    assert r"\dot{a}" not in s.latex(form="matrix")
+    assert r"\frac{d}{dt} a_{1}" in s.latex(form="component", derivative="frac")
+    # by hand: Delta a1 = c1 (T - a2 a1 I) I
+    assert r"\Delta a_{1} &= I c_{1} \left(- I a_{1} a_{2} + T\right)" in s.latex(
+        form="component", update=True)
+    # large systems keep to the matrix form unless the components are asked for
+    big = sd.derive("8-8-8", "rbp")
+    assert r"\intertext" not in big.latex()
+    assert r"\dot{A}^{(1)}_{1,1}" in big.latex(form="component")
+
+
+@needs_pdflatex
+def test_latex_compiles(tmp_path):
+    blocks = [s.latex() for s in _systems()] + [_systems()[2].latex(update=True)]
+    (tmp_path / "doc.tex").write_text(latex_document(*blocks))
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "doc.tex"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_text_names_activations():
+    text = str(_systems()[2])
+    assert "tanh.(" in text and "tanh'.(" in text and "Lambda" not in text
