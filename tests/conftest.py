@@ -24,6 +24,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     slow = SLOW or config.getoption("--runslow")
     settings.load_profile("slow" if slow else "quick")
+    os.environ["SYMDYN_SLOW"] = "1" if slow else "0"  # tests size their domains by it
 
 
 def pytest_collection_modifyitems(config, items):

@@ -69,7 +69,9 @@ def evaluate(system, exprs, point: dict) -> np.ndarray:
     missing = [s for s in symbols if s not in point]
     assert not missing, f"no value for {missing}"
     f = sp.lambdify(symbols, list(exprs), "numpy")
-    return np.array(f(*(point[s] for s in symbols)), dtype=float)
+    # 1-element arrays: a Piecewise (from d/dx Max) becomes numpy.select, which needs arrays
+    values = f(*(np.array([point[s]], dtype=float) for s in symbols))
+    return np.array([np.broadcast_to(v, (1,))[0] for v in values], dtype=float)
 
 
 def assign(system, matrix_symbol, array, point: dict) -> None:
@@ -77,3 +79,10 @@ def assign(system, matrix_symbol, array, point: dict) -> None:
     comps = system.components(matrix_symbol)
     for (i, j), v in np.ndenumerate(np.asarray(array, dtype=float).reshape(comps.shape)):
         point[comps[i, j]] = v
+
+
+def substitute(exprs, point: dict) -> np.ndarray:
+    """Evaluate by sympy substitution (for expressions lambdify cannot print, such as the
+    nested Piecewise of d/dx Max)."""
+    values = {s: sp.Float(v, 30) for s, v in point.items()}
+    return np.array([float(sp.sympify(e).xreplace(values).evalf(30)) for e in exprs])

@@ -1,0 +1,117 @@
+"""``symdyn integrate`` and ``symdyn simulate``: outputs, figures, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from symdyn.cli import COMMANDS, main
+
+RBP = ["--arch", "1-1-1", "--rule", "rbp", "--values", "alpha=1,beta=2,c1=0.5"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_commands_registered():
+    assert {"integrate", "simulate"} <= set(COMMANDS)
+
+
+def test_integrate_text(capsys):
+    code, out, err = run(capsys, "integrate", *RBP, "--y0", "0.1,0.2", "--t", "100")
+    assert code == 0 and err == ""  # no progress bar when stderr is not a terminal
+    assert "status: converged" in out and "a1 = " in out and "a2 = " in out
+
+
+def test_integrate_json_by_name(capsys):
+    code, out, _ = run(capsys, "integrate", *RBP, "--y0", "a2=0.2,a1=0.1", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "converged" and data["y0"] == [0.1, 0.2]
+    a1, a2 = data["y_final"]["a1"], data["y_final"]["a2"]
+    assert a1 * a2 == pytest.approx(0.5, abs=1e-7)
+
+
+def test_integrate_batch_json_and_plot(capsys, tmp_path):
+    png = tmp_path / "portrait.png"
+    code, out, err = run(capsys, "integrate", *RBP, "--batch", "300", "--seed", "1",
+                         "--t", "1000", "--format", "json", "--plot", str(png), "--quiet")
+    data = json.loads(out)
+    assert code == 0 and err == ""
+    assert data["counts"] == {"converged": 300}
+    y = np.array(data["y"])
+    np.testing.assert_allclose(y[:, 0] * y[:, 1], 0.5, atol=1e-7)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # the same seed gives the same starts
+    code, out2, _ = run(capsys, "integrate", *RBP, "--batch", "300", "--seed", "1", "--t",
+                        "1000", "--format", "json")
+    assert json.loads(out2)["y0"] == data["y0"]
+
+
+def test_integrate_reports_blow_up_without_failing(capsys):
+    code, out, _ = run(capsys, "integrate", "--arch", "1-1-1", "--rule", "bp", "--values",
+                       "alpha=1,beta=-1", "--y0", "1,1", "--format", "json")
+    assert code == 0 and json.loads(out)["status"] == "diverged"
+
+
+def test_integrate_matrix_network_with_random_channels(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    path = tmp_path / "data.npz"
+    np.savez(path, X=X, Y=X[:, :2] @ np.array([[1.0, 0.5], [-0.5, 1.0]]))
+    code, out, _ = run(capsys, "integrate", "--arch", "3-4-2", "--rule", "rbp", "--data",
+                       str(path), "--random-channels", "--scale", "0.1", "--t", "2000",
+                       "--plot", str(tmp_path / "traj.png"), "--quiet")
+    assert code == 0 and "status: converged" in out and "A1_1_1 = " in out
+    assert (tmp_path / "traj.png").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["integrate", "--arch", "1-1-1", "--rule", "rbp", "--values", "alpha=1,beta=1"],
+     "missing value for parameter c1"),
+    (["integrate", *RBP, "--y0", "0.1"], "--y0: 1 values for 2 state variables"),
+    (["integrate", *RBP, "--y0", "a1=0.1,b=2"], "b is not a state variable"),
+    (["integrate", *RBP, "--y0", "0.1,0.2", "--method", "Euler"], "unknown method"),
+    (["integrate", *RBP, "--t", "-1"], "--t must be positive"),
+    (["integrate", *RBP, "--batch", "0"], "--batch must be a positive integer"),
+    (["simulate", "--arch", "1-1-1", "--rule", "rbp", "--lr", "0.1", "--steps", "10"],
+     "--data FILE.npz or --generate N"),
+    (["simulate", "--arch", "1-1-1", "--rule", "rbp", "--generate", "5", "--lr", "0.1"],
+     "required: --steps"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and err.startswith("symdyn")
+
+
+def test_simulate_generated_data_with_comparison(capsys, tmp_path):
+    png = tmp_path / "sgd.png"
+    argv = ["simulate", "--arch", "2-3-1", "--rule", "rbp", "--activation", "tanh",
+            "--generate", "30", "--random-channels", "--scale", "0.3", "--lr", "0.005",
+            "--steps", "2000", "--seed", "2", "--compare", "--format", "json",
+            "--plot", str(png), "--quiet"]
+    code, out, err = run(capsys, *argv)
+    data = json.loads(out)
+    assert code == 0 and err == ""
+    assert data["status"] == "completed" and data["steps"] == 2000
+    assert data["t"][-1] == pytest.approx(10.0)
+    assert 0 < data["max_distance"] < np.sqrt(0.005)
+    assert png.exists()
+    # deterministic for a given seed
+    _, out2, _ = run(capsys, *argv)
+    assert json.loads(out2)["y_final"] == data["y_final"]
+
+
+def test_simulate_text_from_data_file(capsys, tmp_path):
+    path = tmp_path / "d.npz"
+    X = np.linspace(-1, 1, 9)[:, None]
+    np.savez(path, X=X, Y=0.5 * X)
+    code, out, _ = run(capsys, "simulate", "--arch", "1-1-1", "--rule", "rbp", "--data",
+                       str(path), "--values", "c1=1", "--y0", "0.1,0.1", "--lr", "0.05",
+                       "--steps", "3000", "--batch-size", "3", "--sampling", "shuffle")
+    assert code == 0 and "status: completed" in out and "mini-batch 3 (shuffle)" in out

@@ -1,0 +1,138 @@
+"""Figures: the expected artists, and that what they draw is where the mathematics says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.collections import Collection
+from matplotlib.contour import ContourSet
+from matplotlib.figure import Figure
+from matplotlib.quiver import Quiver
+
+import symdyn as sd
+from symdyn.errors import SpecError
+from symdyn.numerics import integrate, integrate_batch
+from symdyn.plots import asymmetry, phase_portrait, plot_asymmetry, plot_trajectories
+from symdyn.training import compare, simulate
+
+RBP_VALUES = {"alpha": 1.0, "beta": 2.0, "c1": 0.5}
+
+
+def contours(ax) -> list[ContourSet]:
+    return [c for c in ax.collections if isinstance(c, ContourSet)]
+
+
+def vertices(cs: ContourSet) -> np.ndarray:
+    return np.vstack([p.vertices for p in cs.get_paths() if len(p.vertices)])
+
+
+def test_phase_portrait_of_rbp_111():
+    """Trajectories land on the hyperbola a1 a2 = alpha/beta (drawn as the fixed-point
+    family) along the parabolas a1^2 - 2 c1 a2 = K through their starts."""
+    starts = np.array([[0.2, 0.1], [-1.0, 1.5], [1.5, -1.0]])
+    fig = phase_portrait(sd.derive("1-1-1", "rbp"), RBP_VALUES, trajectories=starts,
+                         invariants=["a1**2 - 2*c1*a2"], t_final=60, xlim=(-3, 3),
+                         ylim=(-3, 3))
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert any(isinstance(c, Quiver) for c in ax.collections)
+    assert len(ax.lines) == 3 * len(starts)  # path, start, end (all converge)
+    inv, family = contours(ax)
+    v = vertices(family)
+    np.testing.assert_allclose(v[:, 0] * v[:, 1], 0.5, atol=2e-3)
+    K = starts[:, 0] ** 2 - starts[:, 1]  # 2 c1 = 1
+    np.testing.assert_allclose(np.sort(inv.levels), np.sort(K))
+    w = vertices(inv)
+    k = w[:, 0] ** 2 - w[:, 1]
+    assert np.all(np.min(np.abs(k[:, None] - K[None, :]), axis=1) < 1e-2)
+    for r, start in enumerate(starts):
+        path = ax.lines[3 * r].get_xydata()
+        np.testing.assert_allclose(path[0], start)
+        assert path[-1, 0] * path[-1, 1] == pytest.approx(0.5, abs=1e-7)
+        kk = path[:, 0] ** 2 - path[:, 1]
+        np.testing.assert_allclose(kk, K[r], atol=1e-6)  # moves along its parabola
+
+
+def test_phase_portrait_of_a_pair_in_a_larger_system():
+    system = sd.derive("1-1-1", "arbp")
+    fig = phase_portrait(system, {"alpha": 1, "beta": 1}, variables=("a1", "c1"),
+                         fixed={"a2": 0.5}, trajectories=[[0.1, 0.2, 0.3]],
+                         fixed_points=["a1*a2 - 1"])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "$a_{1}$" and ax.get_ylabel() == "$c_{1}$"
+    assert len(ax.lines) == 3 and len(contours(ax)) == 0  # a2 = 0.5 fixed: no zero in view
+    with pytest.raises(SpecError, match="not a state variable"):
+        phase_portrait(system, {"alpha": 1, "beta": 1}, variables=("a1", "b7"))
+
+
+def test_plot_trajectories_for_every_result():
+    system = sd.derive("1-1-1", "rbp")
+    one = integrate(system, [0.1, 0.2], 20, RBP_VALUES)
+    fig = plot_trajectories(one)
+    assert len(fig.axes[0].lines) == 2 and "converged" in fig.axes[0].get_title()
+    batch = integrate_batch(system, np.random.default_rng(0).normal(size=(7, 2)), 20,
+                            RBP_VALUES, t_eval=np.linspace(0, 20, 50))
+    fig = plot_trajectories(batch, components=["a2"])
+    assert len(fig.axes[0].lines) == 7 + 1  # one per row, one legend entry
+    with pytest.raises(SpecError, match="t_eval"):
+        plot_trajectories(integrate_batch(system, np.ones((2, 2)), 5, RBP_VALUES))
+    X = np.random.default_rng(1).normal(size=(10, 1))
+    sim = simulate(system, X, 0.5 * X, lr=0.01, steps=200, y0=[0.1, 0.2], values={"c1": 1})
+    assert len(plot_trajectories(sim).axes[0].lines) == 2
+    cmp = compare(system, X, 0.5 * X, lr=0.01, steps=200, y0=[0.1, 0.2], values={"c1": 1})
+    fig = plot_trajectories(cmp)
+    assert len(fig.axes[0].lines) == 2 * 2 + 1  # SGD and ODE per component, legend
+
+
+def test_asymmetry_of_arbp_and_asrbp():
+    rng = np.random.default_rng(4)
+    Sii, Sti = np.eye(5) + 0.1, rng.normal(size=(3, 5))
+    system = sd.derive("5-4-3", "arbp")
+    y0 = 0.01 * rng.normal(size=system.size)
+    r = integrate(system, y0, 500, {"Sigma_II": Sii, "Sigma_TI": Sti},
+                  t_eval=np.linspace(0, 500, 101))
+    t, a = asymmetry(r, system)
+    assert set(a) == {"C1"} and a["C1"][0] > 0.5 and a["C1"][-1] < 0.1  # PAPER.md 4, claim 3
+    fig = plot_asymmetry(r, system)
+    assert len(fig.axes[0].lines) == 1 and fig.axes[0].get_yscale() == "log"
+    # skip channels compare with (A_L ... A_{h+1})^T, the map BP uses for a linear network
+    system = sd.derive("2-3-3-2", "asrbp")
+    y = rng.normal(size=(4, system.size))
+    res = sd.IntegrationResult(t=np.arange(4.0), y=y, t_final=3.0, y_final=y[-1],
+                               status="running", message="", method="", nfev=0, nsteps=0,
+                               state=system.state)
+    _, a = asymmetry(res, system)
+    A2, A3 = y[:, 6:15].reshape(4, 3, 3), y[:, 15:21].reshape(4, 2, 3)
+    C1, C2 = y[:, 21:27].reshape(4, 3, 2), y[:, 27:33].reshape(4, 3, 2)
+    for C, W in ((C1, A3 @ A2), (C2, A3)):
+        expect = np.linalg.norm(C - np.swapaxes(W, 1, 2), axis=(1, 2)) / np.linalg.norm(
+            C, axis=(1, 2))
+        name = "C1" if C is C1 else "C2"
+        np.testing.assert_allclose(a[name], expect)
+    # fixed channels come from the values
+    rbp = sd.derive("1-1-1", "rbp")
+    one = integrate(rbp, [0.1, 0.2], 20, RBP_VALUES)
+    _, a = asymmetry(one, rbp, RBP_VALUES)
+    np.testing.assert_allclose(a["C1"], np.abs(0.5 - one.y[:, 1]) / 0.5)
+    with pytest.raises(SpecError, match="no channel"):
+        asymmetry(one, sd.derive("1-1-1", "bp"))
+
+
+def test_figures_never_touch_pyplot():
+    code = ("import symdyn as sd, sys; from symdyn.plots import phase_portrait; "
+            "phase_portrait(sd.derive('1-1-1', 'bp'), {'alpha': 1, 'beta': 1}, "
+            "trajectories=[[0.1, 0.2]]).savefig(sys.argv[1]); "
+            "assert 'matplotlib.pyplot' not in sys.modules")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
+        subprocess.run([sys.executable, "-c", code, tmp.name], check=True, timeout=120)
+        assert open(tmp.name, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_collections_are_matplotlib_artists():
+    fig = phase_portrait(sd.derive("1-1-1", "bp"), {"alpha": 1, "beta": 1})
+    assert all(isinstance(c, Collection) for c in fig.axes[0].collections)
