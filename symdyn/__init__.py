@@ -3,16 +3,41 @@
 Network + Rule + Data --derive--> LearningSystem --analyse / integrate / verify / report-->
 """
 
+from .analysis import (
+    Analysis,
+    FixedPoint,
+    FixedPoints,
+    InvariantCheck,
+    Reduction,
+    analyze,
+    fixed_points,
+    invariants,
+    jacobian,
+    reduce,
+    verify_fixed_point,
+    verify_invariant,
+)
 from .derive import derive
 from .errors import AnalysisError, DataError, DerivationError, SpecError, SymdynError
+from .numerics import BatchResult, IntegrationResult, NumericRHS, integrate, integrate_batch
 from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
 from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
 from .system import LearningSystem, MatrixForm
+from .training import Comparison, SimulationResult, compare, simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "derive",
+    "integrate",
+    "integrate_batch",
+    "IntegrationResult",
+    "BatchResult",
+    "NumericRHS",
+    "simulate",
+    "compare",
+    "SimulationResult",
+    "Comparison",
     "LearningSystem",
     "MatrixForm",
     "Network",
@@ -32,4 +57,16 @@ __all__ = [
     "DataError",
     "DerivationError",
     "AnalysisError",
+    "invariants",
+    "verify_invariant",
+    "InvariantCheck",
+    "fixed_points",
+    "FixedPoint",
+    "FixedPoints",
+    "verify_fixed_point",
+    "jacobian",
+    "reduce",
+    "Reduction",
+    "analyze",
+    "Analysis",
 ]

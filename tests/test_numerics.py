@@ -287,9 +287,13 @@ def test_stiff_system_switches_to_lsoda():
     assert auto.nfev < explicit.nfev / 3
     exact = np.array([1.0, 1.0 - np.exp(-10.0)])
     np.testing.assert_allclose(auto.y_final, exact, rtol=1e-6)
-    batch = integrate_batch(system, np.zeros((3, 2)), 50.0, values)
+    # the batch hands a row to LSODA when more than 20,000 explicit steps would remain
+    values = {"Sigma_II": np.diag([1e4, 1.0]), "Sigma_TI": [[1e4, 1.0]]}
+    batch = integrate_batch(system, np.zeros((3, 2)), 100.0, values)
     assert batch.stiff.all() and np.all(batch.status == "converged")
     np.testing.assert_allclose(batch.y, 1.0, rtol=1e-6)
+    mild = integrate_batch(system, np.zeros((3, 2)), 5.0, values, stop_on_convergence=False)
+    assert not mild.stiff.any() and np.all(mild.status == "running")
 
 
 # -- convergence, blow-up, creeping ------------------------------------------------------------

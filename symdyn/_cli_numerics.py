@@ -1,0 +1,322 @@
+"""The ``symdyn integrate`` and ``symdyn simulate`` subcommands (registered in
+:data:`symdyn.cli.COMMANDS`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import sympy as sp
+
+from .cli import UsageError, add_format_argument, add_spec_arguments, emit_json, parse_values
+
+__all__ = ["setup_integrate", "run_integrate", "setup_simulate", "run_simulate"]
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(args, desc: str):
+    """A tqdm bar on stderr (only on a terminal, and not with --quiet); yields the
+    callback the library calls with the fraction done."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=desc, file=sys.stderr, leave=False,
+               disable=args.quiet or not sys.stderr.isatty(), bar_format="{l_bar}{bar}| "
+               "{elapsed}<{remaining}")
+
+    def update(fraction: float) -> None:
+        target = int(1000 * min(max(fraction, 0.0), 1.0))
+        if target > bar.n:
+            bar.update(target - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--values", default=None, metavar="K=V,...",
+                   help="parameter values, e.g. alpha=1,beta=1,c1=0.5 (matrices by "
+                        "components: C1_1_2=0.3)")
+    p.add_argument("--random-channels", action="store_true",
+                   help="draw fixed channel matrices C_h not given in --values from "
+                        "N(0, 1/cols) with --seed")
+    p.add_argument("--y0", default=None, metavar="V,... | NAME=V,...",
+                   help="initial state in state order, or by name; default: random "
+                        "N(0, scale^2) from --seed")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="standard deviation of random initial states (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="save a figure (phase portrait for 2 state variables, "
+                        "trajectories otherwise)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_format_argument(p, choices=("text", "json"))
+
+
+def _parse_state(system, text: str | None) -> np.ndarray | None:
+    if text is None:
+        return None
+    names = [str(s) for s in system.state]
+    if "=" in text:
+        given = parse_values(text)
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise UsageError(f"--y0: {unknown[0]} is not a state variable; state: "
+                             f"{', '.join(names)}")
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise UsageError(f"--y0: missing {', '.join(missing)}")
+        return np.array([given[n] for n in names])
+    try:
+        vals = [float(sp.sympify(v.strip())) for v in text.split(",")]
+    except (sp.SympifyError, TypeError, ValueError):
+        raise UsageError(f"--y0: expected numbers separated by commas, got {text!r}") from None
+    if len(vals) != len(names):
+        raise UsageError(f"--y0: {len(vals)} values for {len(names)} state variables "
+                         f"({', '.join(names)})")
+    return np.array(vals)
+
+
+def _values(system, args, rng: np.random.Generator) -> dict:
+    values: dict = dict(parse_values(args.values))
+    if args.random_channels:
+        for p in system.matrix.parameters:
+            if (isinstance(p, sp.MatrixSymbol) and p.name.startswith("C")
+                    and p.name[1:].isdigit() and p.name not in values
+                    and not any(k.startswith(p.name + "_") for k in values)
+                    and str(system.components(p)[0, 0]) not in values):
+                values[p.name] = rng.normal(size=(int(p.rows), int(p.cols))) / np.sqrt(int(p.cols))
+    return values
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.10g}"
+
+
+def _show_values(values: dict) -> str:
+    parts = []
+    for k, v in values.items():
+        a = np.asarray(v)
+        parts.append(f"{k}={_fmt(float(a))}" if a.ndim == 0 else f"{k}=<{a.shape} matrix>")
+    return ", ".join(parts) or "(none)"
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist())
+            for k, v in values.items()}
+
+
+# -- integrate --------------------------------------------------------------------------------
+
+
+def setup_integrate(p: argparse.ArgumentParser) -> None:
+    add_spec_arguments(p)
+    _add_common(p)
+    p.add_argument("--t", type=float, default=100.0, help="final time (default 100)")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="integrate N random initial conditions at once (around --y0 if given)")
+    p.add_argument("--method", default=None,
+                   help="auto (default), DOP853, RK45, LSODA, Radau, BDF; with --batch: "
+                        "DOP853 (default) or RK45")
+    p.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (1e-8)")
+    p.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (1e-10)")
+    p.add_argument("--tol", type=float, default=1e-8,
+                   help="convergence: |f| below this and decaying (default 1e-8)")
+    p.add_argument("--max-norm", type=float, default=1e8,
+                   help="blow-up threshold on |y| (default 1e8)")
+
+
+def run_integrate(args: argparse.Namespace) -> int:
+    from .cli import system_from_args
+    from .numerics import integrate, integrate_batch
+
+    system = system_from_args(args)
+    rng = np.random.default_rng(args.seed)
+    values = _values(system, args, rng)
+    y0 = _parse_state(system, args.y0)
+    names = [str(s) for s in system.state]
+    n = system.size
+    if args.t <= 0:
+        raise UsageError(f"--t must be positive, got {args.t}")
+    opts = dict(rtol=args.rtol, atol=args.atol, tol=args.tol, max_norm=args.max_norm)
+    if args.batch is not None:
+        if args.batch < 1:
+            raise UsageError(f"--batch must be a positive integer, got {args.batch}")
+        center = np.zeros(n) if y0 is None else y0
+        Y0 = center + args.scale * rng.normal(size=(args.batch, n))
+        t_eval = np.linspace(0.0, args.t, 200) if args.plot else None
+        start = time.perf_counter()
+        with _progress(args, f"integrating {args.batch} rows") as bar:
+            res = integrate_batch(system, Y0, args.t, values, method=args.method or "DOP853",
+                                  t_eval=t_eval, progress=bar, **opts)
+        elapsed = time.perf_counter() - start
+        if args.format == "json":
+            emit_json({"system": system.title, "values": _jsonable(values), "batch": args.batch,
+                       "seed": args.seed, "t_final": args.t, "method": res.method,
+                       "counts": res.counts, "message": res.message, "seconds": elapsed,
+                       "state": names, "y0": Y0.tolist(), "t": res.t.tolist(),
+                       "y": res.y.tolist(), "status": res.status.tolist(),
+                       "nfev": int(res.nfev.sum()), "nsteps": int(res.nsteps.sum())})
+        else:
+            print(system.title)
+            print(f"values: {_show_values(values)}")
+            print(f"{args.batch} initial conditions: {'y0 + ' if y0 is not None else ''}"
+                  f"N(0, {args.scale:g}^2), seed {args.seed}; t <= {args.t:g}; {res.method}")
+            print(f"{res.message}")
+            print(f"time: {elapsed:.3g} s; {int(res.nfev.sum())} evaluations, "
+                  f"{int(res.nsteps.sum())} steps")
+            rows = min(5, args.batch)
+            print(f"first {rows} rows (final state, status, t):")
+            for r in range(rows):
+                pairs = zip(names[:8], res.y[r][:8], strict=True)
+                state = ", ".join(f"{nm}={_fmt(v)}" for nm, v in pairs)
+                more = ", ..." if n > 8 else ""
+                print(f"  {state}{more}  [{res.status[r]}, t={res.t[r]:.6g}]")
+        if args.plot:
+            _save_plot(system, values, args, res, Y0[:50])
+        return 0
+
+    if y0 is None:
+        y0 = args.scale * rng.normal(size=n)
+    t_eval = None
+    with _progress(args, "integrating") as bar:
+        res = integrate(system, y0, args.t, values, method=args.method or "auto",
+                        t_eval=t_eval, progress=bar, **opts)
+    if args.format == "json":
+        emit_json({"system": system.title, "values": _jsonable(values), "state": names,
+                   "y0": y0.tolist(), "status": res.status, "message": res.message,
+                   "method": res.method, "t_final": res.t_final,
+                   "y_final": dict(zip(names, res.y_final.tolist(), strict=True)), "nfev": res.nfev,
+                   "nsteps": res.nsteps})
+    else:
+        print(system.title)
+        print(f"values: {_show_values(values)}")
+        print(f"status: {res.status} at t = {res.t_final:.6g} ({res.method}; {res.nsteps} "
+              f"steps, {res.nfev} evaluations)")
+        print(res.message)
+        print("final state:")
+        for nm, v in zip(names, res.y_final, strict=True):
+            print(f"  {nm} = {_fmt(v)}")
+    if args.plot:
+        _save_plot(system, values, args, res, y0[None, :])
+    return 0
+
+
+def _save_plot(system, values, args, res, starts) -> None:
+    from .plots import phase_portrait, plot_trajectories
+
+    if system.size == 2:
+        finite = starts[np.all(np.isfinite(starts), axis=1)]
+        ends = res.y if res.y.ndim == 2 and len(res.y) == len(starts) else res.y
+        pts = np.vstack([finite, np.atleast_2d(ends)[:50]])
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        pad = 0.15 * np.maximum(hi - lo, 1.0)
+        fig = phase_portrait(system, values, trajectories=finite,
+                             xlim=(lo[0] - pad[0], hi[0] + pad[0]),
+                             ylim=(lo[1] - pad[1], hi[1] + pad[1]), t_final=args.t)
+    else:
+        fig = plot_trajectories(res)
+    fig.savefig(args.plot, dpi=120)
+    if not args.quiet:
+        print(f"symdyn: figure saved to {args.plot}", file=sys.stderr)
+
+
+# -- simulate ---------------------------------------------------------------------------------
+
+
+def setup_simulate(p: argparse.ArgumentParser) -> None:
+    add_spec_arguments(p)
+    _add_common(p)
+    p.add_argument("--generate", type=int, default=None, metavar="N",
+                   help="instead of --data: N samples X ~ N(0, I), Y = M X + noise with a "
+                        "random teacher M (from --seed)")
+    p.add_argument("--noise", type=float, default=0.1,
+                   help="noise level of --generate (default 0.1)")
+    p.add_argument("--lr", type=float, required=True, help="learning rate of each step")
+    p.add_argument("--steps", type=int, required=True, help="number of steps")
+    p.add_argument("--batch-size", type=int, default=1, help="mini-batch size (default 1)")
+    p.add_argument("--sampling", choices=("iid", "shuffle"), default="iid",
+                   help="iid: with replacement (default); shuffle: epochs of permutations")
+    p.add_argument("--record-every", type=int, default=None,
+                   help="record the weights every K steps (default: ~1000 records)")
+    p.add_argument("--compare", action="store_true",
+                   help="also integrate the averaged ODE and report the distance")
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from .cli import system_from_args
+    from .spec import Dataset, as_network
+    from .training import compare, simulate
+
+    rng = np.random.default_rng(args.seed)
+    if (args.generate is None) == (args.data is None):
+        raise UsageError("give the data: --data FILE.npz or --generate N (one of them)")
+    if args.generate is not None:
+        if args.generate < 1:
+            raise UsageError(f"--generate must be a positive integer, got {args.generate}")
+        net = as_network(args.arch, args.activation)
+        n0, nl = net.sizes[0], net.sizes[-1]
+        X = rng.normal(size=(args.generate, n0))
+        M = rng.normal(size=(nl, n0)) / np.sqrt(n0)
+        Y = X @ M.T + args.noise * rng.normal(size=(args.generate, nl))
+        args.data = Dataset(X=X, Y=Y)
+    system = system_from_args(args)
+    data = system.data if isinstance(system.data, Dataset) else Dataset.load(args.data)
+    values = _values(system, args, rng)
+    y0 = _parse_state(system, args.y0)
+    if y0 is None:
+        y0 = args.scale * rng.normal(size=system.size)
+    names = [str(s) for s in system.state]
+    kw = dict(lr=args.lr, steps=args.steps, y0=y0, values=values, seed=args.seed,
+              batch_size=args.batch_size, record_every=args.record_every,
+              sampling=args.sampling)
+    start = time.perf_counter()
+    with _progress(args, "training") as bar:
+        if args.compare:
+            cmp = compare(system, data, None, progress=bar, **kw)
+            res = cmp.sgd
+        else:
+            cmp = None
+            res = simulate(system, data, None, progress=bar, **kw)
+    elapsed = time.perf_counter() - start
+    if args.format == "json":
+        out = {"system": system.title, "values": _jsonable(values), "state": names,
+               "samples": data.size, "lr": res.lr, "steps": int(res.steps[-1]),
+               "batch_size": res.batch_size, "seed": res.seed, "sampling": res.sampling,
+               "status": res.status, "message": res.message, "seconds": elapsed,
+               "t": res.t.tolist(), "y": res.y.tolist(),
+               "y_final": dict(zip(names, res.y_final.tolist(), strict=True))}
+        if cmp is not None:
+            out.update({"max_distance": cmp.max_distance, "distance": cmp.distance.tolist(),
+                        "ode_status": cmp.ode.status})
+        emit_json(out)
+    else:
+        print(system.title)
+        print(f"values: {_show_values(values)}")
+        print(f"{data.size} samples; {int(res.steps[-1])} steps of lr={res.lr:g}, mini-batch "
+              f"{res.batch_size} ({res.sampling}), seed {res.seed}: t = lr * step <= "
+              f"{res.t_final:g}")
+        print(f"status: {res.status}: {res.message} ({elapsed:.3g} s)")
+        if cmp is not None:
+            print(f"averaged ODE beside it: {cmp.message}")
+        print("final weights:")
+        for nm, v in list(zip(names, res.y_final, strict=True))[:20]:
+            print(f"  {nm} = {_fmt(v)}")
+        if len(names) > 20:
+            print(f"  ... ({len(names) - 20} more; --format json for all)")
+    if args.plot:
+        from .plots import plot_trajectories
+
+        fig = plot_trajectories(cmp if cmp is not None else res)
+        fig.savefig(args.plot, dpi=120)
+        if not args.quiet:
+            print(f"symdyn: figure saved to {args.plot}", file=sys.stderr)
+    return 0

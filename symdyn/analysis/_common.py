@@ -1,0 +1,257 @@
+"""What the analyses share: the names of a system, its generic parameters, exact numbers."""
+
+from __future__ import annotations
+
+import keyword
+import multiprocessing as mp
+import re
+import time
+from collections.abc import Mapping
+from fractions import Fraction
+
+import sympy as sp
+from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+from ..errors import AnalysisError, SpecError
+
+__all__ = [
+    "namespace",
+    "parse",
+    "free_parameters",
+    "positive_parameters",
+    "generic_assumptions",
+    "assumed_symbols",
+    "exact_number",
+    "rationalize",
+    "as_values",
+    "is_polynomial_system",
+    "budgeted",
+]
+
+
+def namespace(system) -> dict[str, sp.Basic]:
+    """Every name a user may write about ``system``: component symbols of the state and the
+    parameters, and the matrix symbols of the matrix form."""
+    names: dict[str, sp.Basic] = {}
+    m = system.matrix
+    for s in (*m.state, *m.parameters):
+        if isinstance(s, sp.MatrixSymbol):
+            names[s.name] = s
+    for s in (*system.state, *free_parameters(system)):
+        names[s.name] = s
+    return names
+
+
+def parse(system, text: str) -> sp.Basic:
+    """An expression about ``system`` from a string, with the system's own symbols (``beta``
+    is the parameter, not sympy's beta function; ``A1.T`` is a transpose; ``^`` is a power)."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError(f"expected an expression, got {text!r}")
+    names = namespace(system)
+    local: dict[str, sp.Basic] = {}
+    for name, sym in names.items():
+        if keyword.iskeyword(name):  # e.g. a rate ratio called lambda
+            alias = f"{name}_symdyn_kw_"
+            text = re.sub(rf"\b{name}\b", alias, text)
+            local[alias] = sym
+        else:
+            local[name] = sym
+    try:
+        expr = parse_expr(text, local_dict=local,
+                          transformations=(*standard_transformations, convert_xor))
+    except Exception as exc:  # sympy raises anything from SyntaxError to TypeError
+        raise SpecError(f"cannot parse {text!r} as an expression: {exc}") from None
+    if not isinstance(expr, sp.Basic):
+        raise SpecError(f"{text!r} is not an expression")
+    known = set(names.values())
+    unknown = sorted(str(s) for s in expr.free_symbols if s not in known)
+    if unknown:
+        state = ", ".join(map(str, system.state))
+        params = ", ".join(map(str, free_parameters(system))) or "(none)"
+        raise SpecError(
+            f"{text!r} uses {', '.join(unknown)}, which this system does not have; its state is "
+            f"{state} and its parameters {params}"
+        )
+    return expr
+
+
+def free_parameters(system) -> tuple[sp.Symbol, ...]:
+    """The system's parameters, plus any other free scalar of the right-hand side."""
+    out = list(system.parameters)
+    state = set(system.state)
+    extra = set().union(*(e.free_symbols for e in system.rhs)) - state - set(out)
+    return tuple(out + sorted(extra, key=str))
+
+
+def positive_parameters(system) -> set[sp.Symbol]:
+    r"""Parameters that are positive by construction: :math:`\beta = E[I^2]`, the diagonal
+    of :math:`\Sigma_{II}`, and symbolic rate, decay and rate ratio."""
+    rule = system.rule
+    out = set()
+    for option in (rule.rate, rule.decay, getattr(rule, "rate_ratio", sp.Integer(1))):
+        out |= set(sp.sympify(option).free_symbols)
+    for p in free_parameters(system):
+        parts = p.name.split("_")
+        if p.name == "beta" or (p.name.startswith("Sigma_II_") and parts[-1] == parts[-2]):
+            out.add(p)
+    return out & set(free_parameters(system))
+
+
+def generic_assumptions(system, fixed: Mapping | None = None) -> str:
+    """The genericity the analyses assume of the parameters not in ``fixed``, in words."""
+    fixed = fixed or {}
+    params = [p for p in free_parameters(system) if p not in fixed]
+    pos = positive_parameters(system)
+    nonzero = [str(p) for p in params if p not in pos]
+    parts = []
+    if nonzero:
+        parts.append(f"{', '.join(nonzero)} real and non-zero")
+    if pos:
+        parts.append(f"{', '.join(str(p) for p in params if p in pos)} positive")
+    if not parts:
+        return "no symbolic parameters"
+    return "generic parameters: " + "; ".join(parts)
+
+
+def assumed_symbols(system, values: Mapping | None = None) -> dict[sp.Symbol, sp.Symbol]:
+    """Plain symbol -> a symbol of the same name that carries the generic assumptions (state
+    real; parameters real and non-zero, or positive). Parameters in ``values`` are left out."""
+    values = values or {}
+    pos = positive_parameters(system)
+    out = {x: sp.Symbol(x.name, real=True) for x in system.state}
+    for p in free_parameters(system):
+        if p in values:
+            continue
+        out[p] = sp.Symbol(p.name, positive=True) if p in pos else \
+            sp.Symbol(p.name, real=True, nonzero=True)
+    return out
+
+
+def exact_number(value) -> sp.Expr:
+    """A number as an exact sympy number: integers stay integers, a float becomes the simplest
+    rational within its precision (``0.1`` -> ``1/10``)."""
+    if isinstance(value, str):
+        try:
+            value = sp.Rational(value.strip())
+        except (TypeError, ValueError):
+            try:
+                value = sp.sympify(value)
+            except (sp.SympifyError, TypeError):
+                raise SpecError(f"expected a number, got {value!r}") from None
+    if isinstance(value, bool):
+        raise SpecError(f"expected a number, got {value!r}")
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SpecError(f"expected a finite number, got {value!r}")
+        f = Fraction(value).limit_denominator(10**9)
+        return sp.Rational(f.numerator, f.denominator) if float(f) == value else \
+            sp.Rational(value)
+    num = sp.sympify(value)
+    if isinstance(num, sp.Float):
+        return exact_number(float(num))
+    if not getattr(num, "is_number", False) or num.is_real is False or num.is_finite is False:
+        raise SpecError(f"expected a finite real number, got {value!r}")
+    return num
+
+
+def rationalize(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with every float replaced by an exact rational (see :func:`exact_number`)."""
+    floats = expr.atoms(sp.Float)
+    return expr.xreplace({f: exact_number(float(f)) for f in floats}) if floats else expr
+
+
+def as_values(system, values: Mapping | None) -> dict[sp.Symbol, sp.Expr]:
+    """``{name or symbol: number}`` -> ``{parameter symbol: exact number}``, checked."""
+    if not values:
+        return {}
+    if not isinstance(values, Mapping):
+        raise SpecError(f"values must be a mapping name -> number, got {values!r}")
+    params = {p.name: p for p in free_parameters(system)}
+    state = {x.name for x in system.state}
+    out = {}
+    for key, value in values.items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        if name in state:
+            raise SpecError(f"{name} is a state variable, not a parameter; values fixes "
+                            f"parameters only ({', '.join(params) or 'none'})")
+        if name not in params:
+            raise SpecError(f"unknown parameter {name!r}; this system's parameters are "
+                            f"{', '.join(params) or '(none)'}")
+        out[params[name]] = exact_number(value)
+    return out
+
+
+def is_polynomial_system(system) -> bool:
+    """Whether every right-hand side is a polynomial in the state and the parameters."""
+    gens = (*system.state, *free_parameters(system))
+    return all(rationalize(e).is_polynomial(*gens) for e in system.rhs)
+
+
+def require_polynomial(system, what: str) -> None:
+    """Raise :class:`AnalysisError` unless the system is polynomial."""
+    if not is_polynomial_system(system):
+        raise AnalysisError(
+            f"{what} needs a polynomial system, and {system.network} trained by {system.rule} "
+            "is not (its right-hand side has non-polynomial functions such as tanh); use a "
+            "linear network, or check a candidate with verify_invariant, which handles "
+            "non-polynomial systems"
+        )
+
+
+# -- running under a budget -------------------------------------------------------------------
+
+
+def _child(fn, args, conn) -> None:
+    try:
+        for msg in fn(*args):
+            conn.send(msg)
+        conn.send(("done",))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def budgeted(fn, args, timeout: float) -> tuple[list, str]:
+    """Run the generator ``fn(*args)`` in a forked process for at most ``timeout`` seconds;
+    return the messages it sent and how it ended: ``"done"``, ``"error: ..."``,
+    ``"timeout"`` or ``"died"``."""
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:  # no fork on this platform: run here, without a budget
+        msgs = list(fn(*args))
+        return msgs, "done"
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(fn, args, send), daemon=True)
+    proc.start()
+    send.close()
+    deadline = time.monotonic() + timeout
+    msgs: list = []
+    end = "timeout"
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if recv.poll(min(left, 0.25)):
+                try:
+                    msg = recv.recv()
+                except EOFError:
+                    end = "died"
+                    break
+                if msg[0] == "done":
+                    end = "done"
+                    break
+                if msg[0] == "error":
+                    end = f"error: {msg[1]}"
+                    break
+                msgs.append(msg)
+            elif not proc.is_alive() and not recv.poll():
+                end = "died"
+                break
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        recv.close()
+    return msgs, end

@@ -1,0 +1,351 @@
+r"""Figures (matplotlib): phase portraits, trajectories over time, channel asymmetry.
+
+Every function builds a :class:`matplotlib.figure.Figure` directly (never ``pyplot``), so
+nothing is shown and no GUI backend is touched: save it with ``fig.savefig(path)`` or let a
+notebook display it. Pass ``ax`` to draw into an existing axes instead (its figure is
+returned).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy as sp
+
+from .errors import SpecError
+from .numerics import BatchResult, IntegrationResult, bind_values, integrate_batch, numeric
+from .training import Comparison, SimulationResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .system import LearningSystem
+
+__all__ = ["phase_portrait", "plot_trajectories", "plot_asymmetry", "asymmetry"]
+
+
+_INVARIANT_COLORS = ("0.3", "teal", "darkorange", "purple")
+
+
+def _axes(ax: Axes | None, figsize=(6.0, 5.0)) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _state_index(system: LearningSystem, v) -> int:
+    names = [str(s) for s in system.state]
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        if not 0 <= v < len(names):
+            raise SpecError(f"state index {v} out of range 0..{len(names) - 1}")
+        return int(v)
+    if str(v) in names:
+        return names.index(str(v))
+    raise SpecError(f"{v!r} is not a state variable; state: {', '.join(names)}")
+
+
+def _component_values(system: LearningSystem, values: Mapping | None) -> dict:
+    """Parameter values by component symbol, for substitution into expressions."""
+    params = [p for p in system.matrix.parameters if p not in system.matrix.values]
+    bound, batch = bind_values(system, values, params)
+    if batch is not None:
+        raise SpecError("plots take one value per parameter, not per-row values")
+    out = {}
+    for p, a in bound.items():
+        if isinstance(p, sp.MatrixSymbol):
+            syms = system.components(p)
+            for i in range(p.rows):
+                for j in range(p.cols):
+                    out[syms[i, j]] = float(a[i, j])
+        else:
+            out[p] = float(a)
+    return out
+
+
+def _as_expr(system: LearningSystem, e) -> sp.Expr:
+    if isinstance(e, str):
+        names = {str(s): s for s in (*system.state, *system.parameters)}
+        try:
+            return sp.sympify(e, locals=names)
+        except (sp.SympifyError, TypeError) as exc:
+            raise SpecError(f"cannot read expression {e!r}: {exc}") from None
+    return sp.sympify(e)
+
+
+def phase_portrait(
+    system: LearningSystem,
+    values: Mapping | None = None,
+    *,
+    variables: Sequence = (0, 1),
+    fixed: Mapping | None = None,
+    xlim: tuple[float, float] = (-2.0, 2.0),
+    ylim: tuple[float, float] = (-2.0, 2.0),
+    trajectories=None,
+    t_final: float = 50.0,
+    invariants: Sequence = (),
+    levels=None,
+    fixed_points="auto",
+    density: int = 21,
+    ax: Axes | None = None,
+) -> Figure:
+    r"""The phase plane of two state variables (``variables``, names or indices; the others
+    held at ``fixed``, default 0): the vector field (normalised arrows), trajectories from
+    the starts ``trajectories`` (full states, or points of the plane), level sets of the
+    ``invariants`` (sympy expressions or strings in the state and parameter names) through
+    those starts (or at ``levels``), and fixed-point families as zero contours: with
+    ``fixed_points="auto"``, of the common factor (polynomial gcd) of the two velocity
+    components when there is one, e.g. :math:`\alpha - \beta a_1 a_2` for 1-1-1 RBP; or of
+    the expressions given. Trajectories are integrated in the full system and projected.
+
+    >>> from symdyn import derive
+    >>> s = derive("1-1-1", "rbp")
+    >>> fig = phase_portrait(s, {"alpha": 1, "beta": 1, "c1": 0.5},
+    ...                      trajectories=[[0.1, 0.2], [-1, 1]], invariants=["a1**2 - 2*c1*a2"])
+    >>> len(fig.axes[0].lines) >= 2
+    True
+    """
+    i, j = (_state_index(system, v) for v in variables)
+    if i == j:
+        raise SpecError("phase_portrait needs two different state variables")
+    n = system.size
+    base = np.zeros(n)
+    for k, v in (fixed or {}).items():
+        base[_state_index(system, k)] = float(v)
+    f = numeric(system, values)
+    comp = _component_values(system, values)
+    fig, ax = _axes(ax)
+
+    # vector field
+    xs, ys = np.linspace(*xlim, density), np.linspace(*ylim, density)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = np.tile(base, (gx.size, 1))
+    pts[:, i], pts[:, j] = gx.ravel(), gy.ravel()
+    with np.errstate(all="ignore"):
+        v = f(0.0, pts)
+    u, w = v[:, i].reshape(gx.shape), v[:, j].reshape(gx.shape)
+    speed = np.hypot(u, w)
+    with np.errstate(all="ignore"):
+        un, wn = np.where(speed > 0, u / speed, 0), np.where(speed > 0, w / speed, 0)
+    ax.quiver(gx, gy, un, wn, np.log10(speed + 1e-12), cmap="Greys", alpha=0.6,
+              angles="xy", pivot="mid")
+
+    # fine grid for contours
+    fx, fy = np.linspace(*xlim, 241), np.linspace(*ylim, 241)
+    FX, FY = np.meshgrid(fx, fy)
+    x_sym, y_sym = system.state[i], system.state[j]
+    others = {s: float(base[k]) for k, s in enumerate(system.state) if k not in (i, j)}
+
+    def on_grid(expr):
+        e = sp.sympify(expr).xreplace({**comp, **others})
+        extra = e.free_symbols - {x_sym, y_sym}
+        if extra:
+            raise SpecError(f"expression {expr} has symbols without values: "
+                            f"{', '.join(sorted(map(str, extra)))}")
+        fn = sp.lambdify((x_sym, y_sym), e, "numpy")
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(fn(FX, FY), dtype=float), FX.shape)
+
+    # trajectories
+    starts = []
+    if trajectories is not None:
+        for y0 in np.atleast_2d(np.asarray(trajectories, dtype=float)):
+            if y0.size == n:
+                starts.append(y0)
+            elif y0.size == 2:
+                full = base.copy()
+                full[i], full[j] = y0
+                starts.append(full)
+            else:
+                raise SpecError(f"a trajectory start must have 2 or {n} entries, got {y0}")
+    if starts:
+        Y0 = np.array(starts)
+        te = np.linspace(0.0, t_final, 400)
+        res = integrate_batch(system, Y0, t_final, values, t_eval=te)
+        for r in range(len(Y0)):
+            path = res.y_eval[:, r]
+            ok = np.all(np.isfinite(path), axis=1)
+            ax.plot(path[ok, i], path[ok, j], color=f"C{r % 10}", lw=1.5)
+            ax.plot(*Y0[r, [i, j]], "o", color=f"C{r % 10}", ms=4)
+            if res.status[r] == "converged":
+                ax.plot(*res.y[r, [i, j]], "*", color=f"C{r % 10}", ms=9)
+
+    # invariant level sets
+    for k, inv in enumerate(invariants):
+        expr = _as_expr(system, inv)
+        Z = on_grid(expr)
+        if levels is not None:
+            lv = np.sort(np.atleast_1d(levels))
+        elif starts:
+            fn0 = sp.lambdify(system.state, sp.sympify(expr).xreplace(comp), "numpy")
+            lv = np.unique(np.round([float(fn0(*s)) for s in starts], 12))
+        else:
+            lv = 9
+        if np.ndim(lv) and len(lv) == 1:
+            lv = [lv[0]]
+        ax.contour(FX, FY, Z, levels=lv, colors=_INVARIANT_COLORS[k % len(_INVARIANT_COLORS)],
+                   linestyles="dotted", linewidths=1.2)
+    # fixed-point families
+    families = []
+    if isinstance(fixed_points, str):
+        if fixed_points != "auto":
+            raise SpecError(f"fixed_points must be 'auto', None or expressions, got "
+                            f"{fixed_points!r}")
+        ri = sp.sympify(system.rhs[i]).xreplace({**comp, **others})
+        rj = sp.sympify(system.rhs[j]).xreplace({**comp, **others})
+        try:
+            g = sp.gcd(sp.nsimplify(ri), sp.nsimplify(rj))
+        except (sp.PolynomialError, sp.CoercionFailed, NotImplementedError):
+            g = sp.Integer(1)
+        if g.free_symbols & {x_sym, y_sym}:
+            families.append(g)
+    elif fixed_points is not None:
+        families = [_as_expr(system, e) for e in fixed_points]
+    for e in families:
+        Z = on_grid(e)
+        if np.nanmin(Z) < 0 < np.nanmax(Z):
+            ax.contour(FX, FY, Z, levels=[0.0], colors="crimson", linewidths=2.0)
+
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(f"${sp.latex(x_sym)}$")
+    ax.set_ylabel(f"${sp.latex(y_sym)}$")
+    ax.set_title(system.title, fontsize=9)
+    return fig
+
+
+def _trajectory(result) -> tuple[np.ndarray, np.ndarray]:
+    """Times (k,) and states (k, n) or (k, B, n) of any result."""
+    if isinstance(result, (IntegrationResult, SimulationResult)):
+        return result.t, result.y
+    if isinstance(result, BatchResult):
+        if result.y_eval is None:
+            raise SpecError("this batch result has no trajectory; integrate with "
+                            "integrate_batch(..., t_eval=...)")
+        return result.t_eval, result.y_eval
+    if isinstance(result, Comparison):
+        return result.t, result.sgd.y[: len(result.t)]
+    raise SpecError(f"cannot plot {type(result).__name__}; pass an integration, batch, "
+                    "simulation or comparison result")
+
+
+def plot_trajectories(result, *, components: Sequence | None = None, max_rows: int = 50,
+                      logx: bool = False, ax: Axes | None = None) -> Figure:
+    """State variables over time: one line per component (``components``: names or
+    indices, default all, at most 10); for a batch, one thin line per row (at most
+    ``max_rows``); for a :class:`~symdyn.training.Comparison`, SGD solid and ODE dashed."""
+    t, Y = _trajectory(result)
+    names = [str(s) for s in result.ode.state] if isinstance(result, Comparison) else \
+        [str(s) for s in result.state]
+    if components is None:
+        idx = list(range(min(len(names), 10)))
+    else:
+        idx = []
+        for c in components:
+            if isinstance(c, (int, np.integer)) and 0 <= c < len(names):
+                idx.append(int(c))
+            elif str(c) in names:
+                idx.append(names.index(str(c)))
+            else:
+                raise SpecError(f"{c!r} is not a state variable; state: {', '.join(names)}")
+    fig, ax = _axes(ax, figsize=(7.0, 4.0))
+    for n_, k in enumerate(idx):
+        color = f"C{n_ % 10}"
+        if Y.ndim == 3:
+            ax.plot(t, Y[:, :max_rows, k], color=color, lw=0.7, alpha=0.6)
+            ax.plot([], [], color=color, label=names[k])
+        else:
+            ax.plot(t, Y[:, k], color=color, lw=1.5, label=names[k])
+        if isinstance(result, Comparison):
+            ax.plot(result.ode.t, result.ode.y[:, k], color=color, lw=1.2, ls="--")
+    if isinstance(result, Comparison):
+        ax.plot([], [], color="k", ls="--", label="ODE")
+        ax.set_title(f"SGD (lr={result.sgd.lr:g}) and averaged ODE: {result.message}",
+                     fontsize=9)
+    elif hasattr(result, "status") and isinstance(result.status, str):
+        ax.set_title(f"{result.status}: {result.message}", fontsize=9)
+    if logx:
+        ax.set_xscale("symlog")
+    ax.set_xlabel("t")
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def _blocks(system: LearningSystem, Y: np.ndarray) -> dict:
+    """The state matrices, by name, from states ``Y`` (..., n)."""
+    out, offset = {}, 0
+    for m in system.matrix.state:
+        size = m.rows * m.cols
+        out[m.name] = Y[..., offset:offset + size].reshape(Y.shape[:-1] + (m.rows, m.cols))
+        offset += size
+    return out
+
+
+def asymmetry(result, system: LearningSystem, values: Mapping | None = None
+              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    r""":math:`\|C_h - W_h\|_F / \|C_h\|_F` over time for every channel :math:`C_h`, where
+    :math:`W_h` is what backpropagation would use in its place: :math:`A_{h+1}^T` for the
+    layered channels (RBP, ARBP), :math:`(A_L \cdots A_{h+1})^T` for the skip channels
+    (SRBP, ASRBP; the map by which the output error reaches layer :math:`h` in BP, exactly
+    for a linear network, at :math:`S = 0` for a non-linear one). Fixed channels come from
+    ``values``. Returns the times and ``{"C1": array, ...}``."""
+    t, Y = _trajectory(result)
+    if Y.ndim == 3:
+        raise SpecError("asymmetry takes one trajectory; select a row of the batch first")
+    channels = [p for p in (*system.matrix.state, *system.matrix.parameters)
+                if isinstance(p, sp.MatrixSymbol) and p.name.startswith("C")
+                and p.name[1:].isdigit()]
+    if not channels:
+        raise SpecError(f"{system.rule.name.upper()} has no channel matrices C_h to compare")
+    blocks = _blocks(system, np.asarray(Y, dtype=float))
+    fixed = {}
+    if any(c not in system.matrix.state for c in channels):
+        params = [c for c in channels if c not in system.matrix.state]
+        bound, _ = bind_values(system, {k: v for k, v in (values or {}).items()
+                                        if k.startswith(("C", "c"))}, params)
+        fixed = {c.name: bound[c] for c in params}
+    L = system.network.depth
+    skip = channels[0].shape[1] == system.network.sizes[-1] and system.rule.name in (
+        "srbp", "asrbp")
+    out = {}
+    for c in channels:
+        h = int(c.name[1:])
+        C = blocks[c.name] if c.name in blocks else np.broadcast_to(fixed[c.name],
+                                                                    (len(t), *c.shape))
+        if skip:
+            W = blocks[f"A{L}"]
+            for k in range(L - 1, h, -1):
+                W = W @ blocks[f"A{k}"]
+        else:
+            W = blocks[f"A{h + 1}"]
+        W = np.swapaxes(W, -1, -2)
+        with np.errstate(all="ignore"):
+            out[c.name] = (np.linalg.norm(C - W, axis=(-2, -1))
+                           / np.linalg.norm(C, axis=(-2, -1)))
+    return np.asarray(t), out
+
+
+def plot_asymmetry(result, system: LearningSystem, values: Mapping | None = None, *,
+                   ax: Axes | None = None) -> Figure:
+    r"""The channel asymmetry :func:`asymmetry` over time, one line per channel
+    (log scale)."""
+    t, curves = asymmetry(result, system, values)
+    fig, ax = _axes(ax, figsize=(7.0, 4.0))
+    for k, (name, a) in enumerate(curves.items()):
+        h = name[1:]
+        k1 = int(h) + 1
+        target = (f"(A_L \\cdots A_{{{k1}}})^T" if system.rule.name in ("srbp", "asrbp")
+                  else f"A_{{{k1}}}^T")
+        ax.plot(t, a, color=f"C{k % 10}",
+                label=f"$\\|C_{{{h}}} - {target}\\| / \\|C_{{{h}}}\\|$")
+    ax.set_yscale("log")
+    ax.set_xlabel("t")
+    ax.set_ylabel("relative asymmetry")
+    ax.set_title(system.title, fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
