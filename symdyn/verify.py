@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -197,12 +198,16 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
         raise SpecError(f"no proofs directory at {str(folder)!r}; set SYMDYN_PROOFS or run "
                         "from a checkout of symdyn")
     _REGISTRY.clear()  # each load starts afresh, so edited proofs are re-read
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        spec = importlib.util.spec_from_file_location(f"symdyn_proofs.{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    sys.path.insert(0, str(folder))  # proofs share helpers in proofs/_*.py
+    try:
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            spec = importlib.util.spec_from_file_location(f"symdyn_proofs.{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
     return list(_REGISTRY.values())
 
 
