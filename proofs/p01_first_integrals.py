@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from _common import (chain, conserved, invariant_steps, parameter_examples, random_values,
-                     seeds)
+from _common import chain, conserved, invariant_steps, parameter_examples, random_values, seeds
 from hypothesis import strategies as st
 
 import symdyn as sd

@@ -4,9 +4,7 @@ bottleneck: numerical results, stated as measured."""
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 from _common import chain, seeds
-from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 import symdyn as sd

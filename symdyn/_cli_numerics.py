@@ -127,8 +127,9 @@ def setup_integrate(p: argparse.ArgumentParser) -> None:
                         "DOP853 (default) or RK45")
     p.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (1e-8)")
     p.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (1e-10)")
-    p.add_argument("--tol", type=float, default=1e-8,
-                   help="convergence: |f| below this and decaying (default 1e-8)")
+    p.add_argument("--tol", type=float, default=1e-6,
+                   help="convergence: |f| below this and decaying so fast that the distance "
+                        "left is within ten local error tolerances (default 1e-6)")
     p.add_argument("--max-norm", type=float, default=1e8,
                    help="blow-up threshold on |y| (default 1e8)")
 
@@ -253,7 +254,7 @@ def setup_simulate(p: argparse.ArgumentParser) -> None:
 
 def run_simulate(args: argparse.Namespace) -> int:
     from .cli import system_from_args
-    from .spec import Dataset, as_network
+    from .spec import Dataset, as_data, as_network
     from .training import compare, simulate
 
     rng = np.random.default_rng(args.seed)
@@ -268,8 +269,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         M = rng.normal(size=(nl, n0)) / np.sqrt(n0)
         Y = X @ M.T + args.noise * rng.normal(size=(args.generate, nl))
         args.data = Dataset(X=X, Y=Y)
+    data = as_data(args.data)  # the samples (a linear system keeps only their moments)
+    args.data = data
     system = system_from_args(args)
-    data = system.data if isinstance(system.data, Dataset) else Dataset.load(args.data)
     values = _values(system, args, rng)
     y0 = _parse_state(system, args.y0)
     if y0 is None:

@@ -224,7 +224,7 @@ def derive(
     >>> sys.state
     (a1, a2)
     >>> sys.rhs
-    (c1*(alpha - a1*a2*beta), a1*(alpha - a1*a2*beta))
+    (c1*(-a1*a2*beta + alpha), a1*(-a1*a2*beta + alpha))
     """
     network = as_network(arch, activation)
     rule = as_rule(rule, rate=rate, channel_activation=channel_activation,

@@ -19,14 +19,24 @@ where :math:`t_a` is the first time :math:`\|f\|_\infty` fell below :math:`10^{m
 :math:`10^m \le \min_{j \le k}\|f(y_j)\|_\infty < 10^{m+1}`: the speed is small *and* it
 has decayed fast enough, over at least the last decade, that the distance still to travel,
 :math:`\int_{t_k}^\infty \|f\| \approx \|f\|/\lambda` under exponential decay, is below
-``xtol`` (:math:`\|f\| = 0` exactly is converged at once). Near a hyperbolic (or normally
-hyperbolic) attracting set :math:`\lambda_k` is the contraction rate and the test passes soon
-after the speed is below ``tol``; a trajectory creeping in saturation or towards a
-degenerate fixed point has a speed that decays like a power of :math:`t`, so
+``xtol`` (:math:`\|f\| = 0` exactly is converged at once). The second condition is the
+accuracy criterion: ``xtol`` defaults to ten local error tolerances,
+:math:`10(\mathrm{atol} + \mathrm{rtol}\|y\|_\infty)`, since a remaining distance the error
+control does not resolve cannot be observed. ``tol`` (default :math:`10^{-6}`, the
+threshold of the papers' simulations) only keeps a fast-moving state from being called
+converged; it should not be set below the noise floor of the integration,
+:math:`\|f\| \approx \lambda_{\max}(\mathrm{atol} + \mathrm{rtol}\|y\|)`, where an explicit
+method near an attracting point wanders at the stability limit of its step size.
+
+Near a hyperbolic (or normally hyperbolic) attracting set :math:`\lambda_k` is the contraction
+rate and the test passes soon after the speed is small; a trajectory creeping in saturation
+or towards a degenerate fixed point has a speed that decays like a power of :math:`t`, so
 :math:`\lambda_k \sim 1/t` and the projected distance :math:`\sim \|f\|\,t` stays large: it is
 reported ``"running"``, not converged. Averaging over a decade (not one step) keeps the test
-from being fooled by one lucky step, and lets it pass when :math:`\|f\|` has reached the
-noise floor of the error control (where it wanders instead of decaying).
+from being fooled by one lucky step, and lets it pass at the noise floor (where
+:math:`\|f\|` wanders instead of decaying). No finite-time test is safe from a mode slower
+than anything seen so far (a slow manifold reached after a fast transient, with a speed
+already below ``tol``); integrate longer with ``stop_on_convergence=False`` to rule it out.
 
 **Blow-up**: a row is ``"diverged"`` when its state or speed is non-finite or
 :math:`\|y\|_\infty` exceeds ``max_norm``, or when the step size collapses (below ten ulps of
@@ -445,7 +455,7 @@ def _summary(status: np.ndarray, t_final: float) -> str:
 
 # -- the convergence test (shared by both integrators) ---------------------------------------
 
-_LEVELS = np.arange(10, -41, -1)  # decades 1e10 ... 1e-40 of the speed |f|
+_DECADES = 24  # decades of |f| followed below 100 tol
 
 
 class _Convergence:
@@ -455,11 +465,14 @@ class _Convergence:
     below each decade :math:`10^j`; the decay rate is averaged from the first crossing of
     the decade two above the running minimum, so it spans at least one decade of decay and
     is not fooled by the integrator's noise floor (where :math:`\|f\|` wanders at the
-    level the error control allows) nor by one lucky step."""
+    level the error control allows) nor by one lucky step. Only the decades from
+    :math:`100\,\mathrm{tol}` down matter (the test needs :math:`\|f\| \le \mathrm{tol}`),
+    and 24 of them are kept."""
 
-    def __init__(self, rows: int, t0: np.ndarray, f0: np.ndarray):
-        self.t_first = np.full((rows, len(_LEVELS)), np.nan)
-        self.f_first = np.full((rows, len(_LEVELS)), np.nan)
+    def __init__(self, rows: int, t0: np.ndarray, f0: np.ndarray, tol: float):
+        self.top = int(np.floor(np.log10(tol))) + 2
+        self.t_first = np.full((rows, _DECADES), np.nan)
+        self.f_first = np.full((rows, _DECADES), np.nan)
         self.f_min = np.full(rows, np.inf)
         self._record(np.arange(rows), np.broadcast_to(t0, (rows,)), f0)
 
@@ -467,10 +480,11 @@ class _Convergence:
         with np.errstate(divide="ignore", invalid="ignore"):
             new = np.floor(np.log10(fn))      # fn in [10^new, 10^(new+1)): below 10^(new+1)
             old = np.floor(np.log10(self.f_min[rows]))
-        # columns of the decades first crossed now: 10^j for new < j <= old (j <= 10)
-        hi = np.clip(_LEVELS[0] - np.nan_to_num(old, posinf=_LEVELS[0] + 1.0), 0, None)
-        lo = np.clip(_LEVELS[0] - np.nan_to_num(new, neginf=_LEVELS[-1] - 1.0) - 1, None,
-                     len(_LEVELS) - 1)
+        # columns of the decades first crossed now: 10^j for new < j <= old (j <= top);
+        # column c is the decade 10^(top - c)
+        top = self.top
+        hi = np.clip(top - np.nan_to_num(old, posinf=top + 1.0), 0, None)
+        lo = np.clip(top - np.nan_to_num(new, neginf=top - _DECADES) - 1, None, _DECADES - 1)
         lo = np.where(np.isnan(fn), -1, lo)
         todo = np.flatnonzero(lo >= hi)
         col = hi[todo].astype(int)
@@ -487,8 +501,8 @@ class _Convergence:
         self._record(rows, t_new, fn_new)
         with np.errstate(divide="ignore", invalid="ignore"):
             level = np.floor(np.log10(self.f_min[rows])) + 2
-            col = np.clip(_LEVELS[0] - np.nan_to_num(level, neginf=-1e9, posinf=1e9), 0,
-                          len(_LEVELS) - 1).astype(int)
+            col = np.clip(self.top - np.nan_to_num(level, neginf=-1e9, posinf=1e9), 0,
+                          _DECADES - 1).astype(int)
             t_a = self.t_first[rows, col]
             f_a = self.f_first[rows, col]
             step = ~(t_a < t_new)  # the anchor is this very step: use the step itself
@@ -509,14 +523,14 @@ def _check_common(system, y0, tol, xtol, rtol, atol, max_norm):
     return y0, xtol
 
 
-def _xtol(xtol, tol, atol, rtol, y):
-    r"""``xtol``, or by default the larger of ``tol`` and ten local error tolerances
+def _xtol(xtol, atol, rtol, y):
+    r"""``xtol``, or by default ten local error tolerances
     :math:`10(\mathrm{atol} + \mathrm{rtol}\,\|y\|_\infty)` (a remaining distance the
     error control does not resolve cannot be observed)."""
     if xtol is not None:
         return xtol
     ynorm = np.max(np.abs(y), axis=-1) if y.shape[-1] else np.zeros(y.shape[:-1])
-    return np.maximum(tol, 10 * (atol + rtol * ynorm))
+    return 10 * (atol + rtol * ynorm)
 
 
 # -- one trajectory ---------------------------------------------------------------------------
@@ -582,7 +596,7 @@ def _solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method:
     if not np.all(np.isfinite(f)):
         return done("diverged", "f is non-finite at the initial state", t0, y, [method])
     fn = float(np.max(np.abs(f))) if f.size else 0.0
-    monitor = _Convergence(1, np.array([t0]), np.array([fn]))
+    monitor = _Convergence(1, np.array([t0]), np.array([fn]), tol)
     if stop and fn == 0:
         return done("converged", "the initial state is a fixed point (f = 0)", t0, y, [method])
 
@@ -631,7 +645,7 @@ def _solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method:
             fn_new = float(np.max(np.abs(f_new)))
             if stop and monitor.test(np.array([0]), np.array([t_prev]), np.array([fn]),
                                      np.array([t]), np.array([fn_new]), tol,
-                                     _xtol(xtol, tol, atol, rtol, y))[0]:
+                                     _xtol(xtol, atol, rtol, y))[0]:
                 nfev += solver.nfev
                 return done("converged", f"converged at t={t:.6g}: |f| = {fn_new:.3g} <= tol "
                             "and decaying", t, y, methods)
@@ -656,8 +670,11 @@ def _solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method:
             break
         current = "LSODA"
         methods.append(f"LSODA from t={t:.6g} (stiffness detected)")
-    return done("running", f"reached t={t1:g} without converging (|f| = {fn:.3g}); integrate "
-                "longer" + (" or check for slow creeping" if fn <= tol else ""), t, y, methods)
+    hint = ("; |f| is below tol but not decaying: creeping (saturation, a degenerate fixed "
+            "point), or an explicit method held at its stability limit (try method='auto' or "
+            "'LSODA')") if fn <= tol else "; integrate longer"
+    return done("running", f"reached t={t1:g} without converging (|f| = {fn:.3g}){hint}",
+                t, y, methods)
 
 
 def _time_span(t_span) -> tuple[float, float]:
@@ -683,7 +700,7 @@ def integrate(
     method: str = "auto",
     rtol: float = 1e-8,
     atol: float = 1e-10,
-    tol: float = 1e-8,
+    tol: float = 1e-6,
     xtol: float | None = None,
     max_norm: float = 1e8,
     t_eval=None,
@@ -700,9 +717,9 @@ def integrate(
     phases) or any scipy solver name (``"RK45"``, ``"DOP853"``, ``"LSODA"``, ``"Radau"``,
     ``"BDF"``, ``"RK23"``). ``rtol, atol``: local error tolerances. Stops early when
     converged (speed below ``tol`` and projected remaining distance below ``xtol``, by
-    default the larger of ``tol`` and :math:`10(\mathrm{atol} + \mathrm{rtol}\|y\|_\infty)`;
-    see the module docstring) unless ``stop_on_convergence`` is false; reports
-    ``"diverged"`` when :math:`\|y\|_\infty` exceeds ``max_norm`` or a value is non-finite.
+    default :math:`10(\mathrm{atol} + \mathrm{rtol}\|y\|_\infty)`; see the module docstring)
+    unless ``stop_on_convergence`` is false; reports ``"diverged"`` when
+    :math:`\|y\|_\infty` exceeds ``max_norm`` or a value is non-finite.
     ``t_eval``: record the trajectory at these times (dense output) instead of at every step.
     ``progress``: called with the fraction of the time span done. Never raises for what
     happens along the trajectory; bad arguments raise :class:`~symdyn.SpecError`.
@@ -847,7 +864,7 @@ def integrate_batch(
     method: str = "DOP853",
     rtol: float = 1e-8,
     atol: float = 1e-10,
-    tol: float = 1e-8,
+    tol: float = 1e-6,
     xtol: float | None = None,
     max_norm: float = 1e8,
     t_eval=None,
@@ -866,8 +883,11 @@ def integrate_batch(
     system is autonomous, so rows need not share times). Each stage is one call of the
     generated code on all rows still running. Rows stop independently when converged (the
     test of the module docstring), diverged or failed; a row for which Hairer's stiffness
-    test fires 15 times, with more than 20,000 steps of the current size still to go, is
-    finished by scipy's ``stiff`` solver (LSODA) alone, and flagged in ``stiff``.
+    test fires 15 times, with more than 20,000 steps of the current size still to go or with
+    the row near rest (speed below ``tol``, or a step moving it by less than 100 local
+    tolerances: held at the stability limit near a fixed point, an explicit pair may
+    oscillate at the size of the tolerance without settling), is finished by scipy's
+    ``stiff`` solver (LSODA) alone, and flagged in ``stiff``.
     ``values`` may give a parameter per row (a leading axis of length B).
     ``t_eval``: also record every row at these times (``y_eval``, shape (k, B, n)).
     ``progress`` is called with the fraction of the work done.
@@ -931,7 +951,7 @@ def integrate_batch(
         bad = finite & ~np.all(np.isfinite(f), axis=1)
         code[bad] = _DIV
         fn = np.max(np.abs(f), axis=1) if n else np.zeros(B)
-        monitor = _Convergence(B, np.zeros(B), np.where(np.isfinite(fn), fn, np.inf))
+        monitor = _Convergence(B, np.zeros(B), np.where(np.isfinite(fn), fn, np.inf), tol)
         if stop_on_convergence:
             code[(code == _RUN) & (fn == 0)] = _CONV
         y0_norm = np.max(np.abs(Y0), axis=1) if n else np.zeros(B)
@@ -1031,7 +1051,7 @@ def integrate_batch(
         live = ~big
         if stop_on_convergence:
             conv = live & monitor.test(acc, t_old, fn_old, t_new, fn_new, tol,
-                                       _xtol(xtol, tol, atol, rtol, y_acc))
+                                       _xtol(xtol, atol, rtol, y_acc))
             code[acc[conv]] = _CONV
             live &= ~conv
         end = live & (t_new >= t_final)
@@ -1053,11 +1073,17 @@ def integrate_batch(
             iasti[acc] = np.where(hit, iasti[acc] + 1, np.where(nonsti[acc] + 1 >= 6, 0,
                                                                  iasti[acc]))
             nonsti[acc] = np.where(hit, 0, nonsti[acc] + 1)
-            # hand a row over only when stepping on explicitly would still be long (near
-            # an attracting fixed point the step is bounded by stability too, but thousands
-            # of remaining steps are cheaper in the batch than an implicit solve alone)
+            # hand a row over when stepping on explicitly would still be long (thousands of
+            # remaining steps are cheaper in the batch than an implicit solve alone), or when
+            # it sits near a fixed point at the stability limit of the step size: there an
+            # explicit pair can settle into an oscillation of the size of the tolerance that
+            # never decays, which the implicit solver damps
             remaining_steps = (t_final - t_new) / np.maximum(h[acc], 1e-300)
-            flagged = live & (iasti[acc] >= 15) & (remaining_steps > _STIFF_HANDOFF_STEPS)
+            ynorm = np.max(np.abs(y_acc), axis=1) if n else np.zeros(acc.size)
+            stalled = stop_on_convergence & (
+                (fn_new <= tol) | (fn_new * h_acc <= 100 * (atol + rtol * ynorm)))
+            flagged = live & (iasti[acc] >= 15) & (
+                (remaining_steps > _STIFF_HANDOFF_STEPS) | stalled)
             code[acc[flagged]] = _STIFF
 
     # stiff rows: finish each alone with an implicit solver

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import sympy as sp
@@ -354,7 +353,7 @@ class Dataset:
         return f"Dataset(N={self.size}, n0={self.X.shape[1]}, nL={self.Y.shape[1]})"
 
 
-Data = Union[Moments, Dataset]
+Data = Moments | Dataset
 
 
 def as_data(value) -> Data:

@@ -111,8 +111,8 @@ class ProofContext:
         """Evidence over ``n`` examples drawn by hypothesis from ``strategy``: ``check``
         returns whether an example satisfies the claim. A failure is shrunk to a minimal
         counterexample, which is recorded."""
-        from hypothesis import Phase, given, settings
         from hypothesis import HealthCheck as HC
+        from hypothesis import Phase, given, settings
 
         outcomes: list[bool] = []
         common = dict(database=None, deadline=None, derandomize=True,
@@ -351,7 +351,8 @@ def latex_report(results: Sequence[ProofResult]) -> str:
                 items.append(line)
             parts.append("\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}")
         if r.error:
-            parts.append(f"\\paragraph{{Error.}} \\texttt{{{_tex_escape(r.error.splitlines()[0])}}}")
+            first = _tex_escape(r.error.splitlines()[0])
+            parts.append(f"\\paragraph{{Error.}} \\texttt{{{first}}}")
         sections.append("\n".join(parts))
     return latex_document(*sections, title="symdyn: verification of the results")
 

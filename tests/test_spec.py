@@ -72,6 +72,11 @@ def test_rule_names_and_objects():
     assert sd.derive("1-1-1", rule).rule is rule
     assert sd.derive("1-1-1", "arbp", rate_ratio="1") is sd.derive("1-1-1", sd.ARBP())
     assert sd.RULES["srbp"] is sd.SRBP
+    # a rule object of a non-adaptive rule, with derive's neutral rate_ratio (regression)
+    net = sd.Network.parse("1-1-1")
+    assert sd.derive(net, sd.RBP()).state == sd.derive("1-1-1", "rbp").state
+    with pytest.raises(SpecError, match="rule 'rbp' has no option 'rate_ratio'"):
+        sd.derive(net, sd.RBP(), rate_ratio=2)
 
 
 def test_bad_data():

@@ -5,13 +5,14 @@ A first integral :math:`H` of :math:`\dot y = f(y; p)` has a vanishing Lie deriv
 polynomial invariants of degree at most :math:`d` form a vector space over the field
 :math:`\mathbb{Q}(p)` of rational functions of the parameters: with the ansatz
 :math:`H = \sum_m k_m\, y^m` over the monomials :math:`1 \le |m| \le d`, :math:`\dot H \equiv 0`
-is a linear system in the :math:`k_m`, solved exactly by fraction-free linear algebra."""
+is a linear system in the :math:`k_m`, solved exactly over :math:`\mathbb{Q}(p)` (on the
+support found at a random parameter point, with a certificate of completeness: see
+:func:`_nullspace_rows`)."""
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
@@ -628,10 +629,3 @@ def _check_matrix(system, H) -> InvariantCheck:
     return InvariantCheck(H, True, "proved", method, sp.ZeroMatrix(*H.shape), None,
                           reason + f"every entry of dH/dt is 0 for sizes {sizes} (not shown for "
                           "other sizes)")
-
-
-def as_invariant_list(system, exprs) -> list[sp.Expr]:
-    """Candidates given as strings or expressions, parsed."""
-    if isinstance(exprs, (str, sp.Basic)) or isinstance(exprs, Mapping):
-        exprs = [exprs]
-    return [parse(system, e) if isinstance(e, str) else sp.sympify(e) for e in exprs]

@@ -126,7 +126,9 @@ def check_text(check) -> str:
 
 
 def _point_text(i: int, p) -> list[str]:
-    return [f"{i}. {p.description}",
+    at = [] if p.exact else [
+        "   at: " + ", ".join(f"{k} = {sp.sstr(v)}" for k, v in p.solution.items())]
+    return [f"{i}. {p.description}", *at,
             f"   eigenvalues: {', '.join(sp.sstr(e) for e in p.eigenvalues) or '(none)'}",
             f"   stability: {p.classification}",
             f"   check: {p.verification}"]

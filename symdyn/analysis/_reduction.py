@@ -5,13 +5,13 @@ loses one equation. E.g. 1-1-1 RBP with :math:`K = a_1^2 - 2 c_1 a_2` becomes th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.polys.rings import ring
 
 from ..errors import AnalysisError, SpecError
-from ._common import free_parameters, parse
+from ._common import free_parameters, parse, rationalize, require_polynomial
 from ._invariants import invariants as find_invariants
 from ._invariants import verify_invariant
 
@@ -53,19 +53,6 @@ def _constant_names(system, count: int) -> list[sp.Symbol]:
     if count == 1:
         return [sp.Symbol(stem)]
     return [sp.Symbol(f"{stem}{i + 1}") for i in range(count)]
-
-
-def _linear_candidates(H: sp.Expr, state: Sequence[sp.Symbol]) -> list[sp.Symbol]:
-    """State variables in which ``H`` is linear with a coefficient free of the state, so that
-    ``H = K`` solves for them everywhere (given generic, non-zero parameters)."""
-    out = []
-    for x in state:
-        if not H.has(x):
-            continue
-        p = sp.Poly(H, x)
-        if p.degree() == 1 and not (p.coeff_monomial(x).free_symbols & set(state)):
-            out.append(x)
-    return out
 
 
 def reduce(system, invariants=None, solve_for=None) -> Reduction:
@@ -115,33 +102,50 @@ def reduce(system, invariants=None, solve_for=None) -> Reduction:
                             f"({', '.join(names)})")
         targets[i] = names[key]
 
+    require_polynomial(system, "a reduction by polynomial invariants")
     K = _constant_names(system, len(candidates))
-    back: dict[sp.Symbol, sp.Expr] = {}
+    others = sorted((set(free_parameters(system)) | set().union(
+        *(h.free_symbols for h in candidates))) - set(state), key=str) + K
+    R, *gens = ring(state, sp.QQ.frac_field(*others) if others else sp.QQ)
+    field = R.domain
+    var = dict(zip(state, gens, strict=True))
+    try:
+        polys = [R(sp.expand(rationalize(h))) for h in candidates]
+        f = [R(sp.expand(rationalize(e))) for e in system.rhs]
+    except (ValueError, sp.polys.polyerrors.CoercionFailed):
+        raise AnalysisError("the invariants must be polynomials in the state") from None
+
+    def compose(p, back):
+        return p.compose([(var[x], v) for x, v in back.items()]) if back else p
+
+    back: dict = {}  # state symbol -> polynomial in the remaining state
     used, constants, skipped = [], {}, []
-    for h, target, k in zip(candidates, targets, K, strict=True):
+    for h, poly, target, k in zip(candidates, polys, targets, K, strict=True):
         remaining = [x for x in state if x not in back]
-        reduced_h = sp.expand(h.xreplace(back)) if back else h
-        if not (reduced_h.free_symbols & set(remaining)):
+        reduced = compose(poly, back)
+        if all(reduced.degree(var[x]) <= 0 for x in remaining):
             skipped.append(f"{h} (a function of those already used)")
             continue
+        linear = [x for x in remaining if reduced.degree(var[x]) == 1
+                  and reduced.diff(var[x]).is_ground]
         if target is not None:
             if target in back:
                 raise SpecError(f"solve_for: {target} is already eliminated")
-            solutions = sp.solve(sp.Eq(reduced_h, k), target, dict=True)
-            if len(solutions) != 1:
+            if target not in linear:
                 raise AnalysisError(
-                    f"{h} = {k} has {len(solutions)} solutions for {target}; pick a variable "
-                    "the invariant is linear in, or leave solve_for to choose")
-            x, value = target, solutions[0][target]
-        else:
-            linear = _linear_candidates(reduced_h, remaining)
-            if not linear:
-                skipped.append(f"{h} (not linear in any remaining variable)")
-                continue
+                    f"{h} = {k} cannot be solved for {target} everywhere (it is not linear in "
+                    f"{target} with a coefficient free of the state); choose one of "
+                    f"{', '.join(map(str, linear)) or '(none)'}")
+            x = target
+        elif linear:
             x = linear[-1]
-            value = sp.solve(sp.Eq(reduced_h, k), x, dict=True)[0][x]
-        value = sp.factor(value)
-        back = {y: sp.factor(e.xreplace({x: value})) for y, e in back.items()}
+        else:
+            skipped.append(f"{h} (not linear in any remaining variable)")
+            continue
+        coeff = reduced.diff(var[x]).LC
+        rest = reduced - var[x].mul_ground(coeff)
+        value = (R(field.from_sympy(k)) - rest).mul_ground(field.one / coeff)
+        back = {y: e.compose(var[x], value) for y, e in back.items()}
         back[x] = value
         used.append(h)
         constants[k] = h
@@ -150,18 +154,24 @@ def reduce(system, invariants=None, solve_for=None) -> Reduction:
             "no invariant could be solved globally for a state variable ("
             + "; ".join(skipped or ["no invariants"]) + "); pass invariants= and solve_for= "
             "to choose one (a non-linear one gives several branches and is refused)")
+    kept = [x for x in state if x not in back]
+    reduced_rhs = [compose(fi, back) for x, fi in zip(state, f, strict=True) if x in kept]
+    verified = _check(R, var, f, state, back, reduced_rhs, polys, used, candidates,
+                      constants, compose)
     # name the constants K1, K2, ... in the order used
     final = _constant_names(system, len(used))
     rename = dict(zip(constants, final, strict=True))
     constants = {rename[k]: h for k, h in constants.items()}
-    back = {x: e.xreplace(rename) for x, e in back.items()}
-    kept = [x for x in state if x not in back]
-    rhs = tuple(_tidy(f.xreplace(back))
-                for x, f in zip(state, system.rhs, strict=True) if x in kept)
-    verified = _check(system, kept, rhs, back, constants)
+
+    def out(p):
+        return sp.factor(p.as_expr()).xreplace(rename) if len(p) <= 8 else \
+            p.as_expr().xreplace(rename)
+
+    rhs = tuple(p.as_expr().xreplace(rename) for p in reduced_rhs)
+    back = {x: out(v) for x, v in back.items()}
     params = tuple(free_parameters(system)) + tuple(constants)
-    denominators = sorted({str(f) for e in back.values()
-                           for f, _ in sp.factor_list(sp.denom(sp.together(e)))[1]})
+    denominators = sorted({str(g) for e in back.values()
+                           for g, _ in sp.factor_list(sp.denom(sp.together(e)))[1]})
     message = (f"eliminated {', '.join(map(str, back))} by {len(used)} invariant(s)"
                + (f"; assumes {', '.join(denominators)} != 0" if denominators else "")
                + (f"; skipped: {'; '.join(skipped)}" if skipped else "")
@@ -172,20 +182,21 @@ def reduce(system, invariants=None, solve_for=None) -> Reduction:
                      message=message)
 
 
-def _tidy(e: sp.Expr) -> sp.Expr:
-    e = sp.cancel(sp.together(e))
-    return sp.expand(e) if sp.denom(e) == 1 else e
-
-
-def _check(system, kept, rhs, back, constants) -> bool:
-    """Invariants equal their constants under ``back``, and ``back`` moves with the flow."""
+def _check(R, var, f, state, back, reduced_rhs, polys, used, candidates, constants,
+           compose) -> bool:
+    """In exact polynomial arithmetic: every invariant used equals its constant under
+    ``back``, and the time derivative of each ``back`` polynomial along the reduced flow is
+    the original right-hand side there."""
+    field = R.domain
     for k, h in constants.items():
-        if sp.cancel(sp.together(h.xreplace(back) - k)) != 0:
+        poly = polys[candidates.index(h)]
+        if compose(poly, back) != R(field.from_sympy(k)):
             return False
-    flow = dict(zip(kept, rhs, strict=True))
-    for x, f in zip(system.state, system.rhs, strict=True):
+    kept = [x for x in state if x not in back]
+    flow = dict(zip(kept, reduced_rhs, strict=True))
+    for x, fi in zip(state, f, strict=True):
         if x in back:
-            dt = sum(sp.diff(back[x], y) * g for y, g in flow.items())
-            if sp.cancel(sp.together(dt - f.xreplace(back))) != 0:
+            dt = sum((back[x].diff(var[y]) * g for y, g in flow.items()), R.zero)
+            if dt != compose(fi, back):
                 return False
     return True

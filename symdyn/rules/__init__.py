@@ -34,7 +34,9 @@ def as_rule(rule: LearningRule | str, **options) -> LearningRule:
     if isinstance(rule, LearningRule):
         defaults = {f.name: _normal(f.name, f.default) for f in fields(type(rule))}
         clash = {k: v for k, v in options.items() if k in defaults and v != defaults[k]}
-        unknown = sorted(k for k in options if k not in defaults)
+        # rate_ratio at its neutral value 1 is what derive() passes for every rule
+        unknown = sorted(k for k in options if k not in defaults
+                         and not (k == "rate_ratio" and options[k] == 1))
         if unknown:
             raise SpecError(f"rule {rule.name!r} has no option {unknown[0]!r}")
         if clash:
