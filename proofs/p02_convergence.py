@@ -55,8 +55,8 @@ def rbp_111(ctx):
     ctx.note("A scalar autonomous ODE whose right-hand side is a polynomial of odd degree with "
              "negative leading coefficient has bounded, monotone solutions, which converge to "
              "an equilibrium; a2 = (a1^2 - K)/(2 c1) then converges too. With the steps above, "
-             "every trajectory converges to a point of a1 a2 = alpha/beta (necessarily of its stable "
-             "part, where the transverse eigenvalue -beta (a1^2 + c1 a2) is negative).")
+             "every trajectory converges to a point of a1 a2 = alpha/beta (necessarily of its "
+             "stable part, where the transverse eigenvalue -beta (a1^2 + c1 a2) is negative).")
     ctx.sample("random alpha, beta > 0, c1 != 0: 50 random starts each converge to "
                "a1 a2 = alpha/beta", st.tuples(parameter_examples(s), seeds),
                lambda ex: _converges_to_optimum(s, 2, ex, 50), ctx.cases(5, 40))
