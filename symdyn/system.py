@@ -19,22 +19,24 @@ __all__ = ["LearningSystem", "MatrixForm", "component_symbols"]
 _SCALAR_NAMES = {"Sigma_II": "beta", "Sigma_TI": "alpha", "I": "I", "T": "T"}
 
 
+def _component_names(m: sp.MatrixSymbol, scalar_chain: bool) -> list[sp.Symbol]:
+    """The entries of ``m`` as symbols, row-major (see :func:`component_symbols`)."""
+    name, (rows, cols) = m.name, m.shape
+    if scalar_chain and (rows, cols) == (1, 1):
+        return [sp.Symbol(_SCALAR_NAMES.get(name, name.lower()))]
+    if cols == 1 and name in ("I", "T"):
+        return [sp.Symbol(f"{name}_{i + 1}") for i in range(rows)]
+    if name == "Sigma_II":  # symmetric: one symbol per unordered pair
+        return [sp.Symbol(f"{name}_{min(i, j) + 1}_{max(i, j) + 1}")
+                for i in range(rows) for j in range(cols)]
+    return [sp.Symbol(f"{name}_{i + 1}_{j + 1}") for i in range(rows) for j in range(cols)]
+
+
 def component_symbols(m: sp.MatrixSymbol, scalar_chain: bool = False) -> sp.ImmutableMatrix:
     """The entries of a matrix symbol as named scalar symbols (1-based): ``A1_i_j``,
     ``Sigma_II_i_j`` (symmetric), ``I_i``; in a scalar chain ``a1``, ``c1``, ``alpha``,
     ``beta``, ``I``, ``T``."""
-    name, (rows, cols) = m.name, m.shape
-    if scalar_chain and (rows, cols) == (1, 1):
-        return sp.ImmutableMatrix([[sp.Symbol(_SCALAR_NAMES.get(name, name.lower()))]])
-    if cols == 1 and name in ("I", "T"):
-        return sp.ImmutableMatrix(rows, 1, [sp.Symbol(f"{name}_{i + 1}") for i in range(rows)])
-    if name == "Sigma_II":
-        def entry(i, j):
-            return sp.Symbol(f"{name}_{min(i, j) + 1}_{max(i, j) + 1}")
-    else:
-        def entry(i, j):
-            return sp.Symbol(f"{name}_{i + 1}_{j + 1}")
-    return sp.ImmutableMatrix(rows, cols, entry)
+    return sp.ImmutableMatrix(*m.shape, _component_names(m, scalar_chain))
 
 
 def _numeric(value) -> sp.ImmutableMatrix:
@@ -131,12 +133,12 @@ class LearningSystem:
         return subs
 
     def _flat(self, matrices) -> tuple[sp.Symbol, ...]:
-        out: list = []
+        out: dict = {}  # ordered and de-duplicated (Sigma_II_i_j = Sigma_II_j_i) in O(n)
         for m in matrices:
             if not isinstance(m, sp.MatrixSymbol):
-                out.append(m)
+                out[m] = None
             elif m not in self.matrix.values:
-                out.extend(s for s in self.components(m) if s not in out)
+                out.update(dict.fromkeys(_component_names(m, self.network.is_scalar_chain)))
         return tuple(out)
 
     @cached_property
