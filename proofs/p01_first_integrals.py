@@ -65,16 +65,16 @@ def bp_111(ctx):
              r"$a_h^2 - 2 c_h a_{h+1}$ is a first integral for $h = 1, \dots, L-1$ "
              r"(checked for $L = 2, \dots, 5$).")
 def rbp_chain(ctx):
+    def integrals(s, depth):
+        a, c = s.state, s.parameters[: depth - 1]
+        return [a[h] ** 2 - 2 * c[h] * a[h + 1] for h in range(depth - 1)]
+
     for depth in range(2, 6):
         s = chain(depth, "rbp")
-        a, c = s.state, s.parameters[: depth - 1]
-        Hs = [a[h] ** 2 - 2 * c[h] * a[h + 1] for h in range(depth - 1)]
-        invariant_steps(ctx, s, Hs, f"RBP depth {depth}")
-        _search_step(ctx, s, Hs, f"RBP depth {depth}")
+        invariant_steps(ctx, s, integrals(s, depth), f"RBP depth {depth}")
+        _search_step(ctx, s, integrals(s, depth), f"RBP depth {depth}")
     s = chain(3, "rbp")
-    a, c = s.state, s.parameters[:2]
-    _conservation(ctx, s, [a[h] ** 2 - 2 * c[h] * a[h + 1] for h in range(2)],
-                  "RBP depth 3", ctx.cases(4, 30))
+    _conservation(ctx, s, integrals(s, 3), "RBP depth 3", ctx.cases(4, 30))
 
 
 @proof("srbp-chain-invariants", title="SRBP chains conserve c_{h+1} a_h^2/2 - c_h a_{h+1}",

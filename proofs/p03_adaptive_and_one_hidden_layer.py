@@ -25,6 +25,7 @@ def adaptive(ctx):
     rng_seed = 0
     values = {"alpha": 1.0, "beta": 1.0}
     depths = (2, 3) if ctx.quick else (2, 3, 4, 5)
+    arbp_runs = {}  # depth -> (system, starts, batch result), reused below
     for depth in depths:
         s = chain(depth, "asrbp")
         for scale in (0.1, 1.0):
@@ -38,13 +39,12 @@ def adaptive(ctx):
         s = chain(depth, "arbp")
         y0 = 0.1 * np.random.default_rng(rng_seed).normal(size=(60, s.size))
         r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
+        arbp_runs[depth] = (s, y0, r)
         ctx.note(f"ARBP depth {depth}, scale 0.1: {int(r.converged.sum())} of 60 starts "
                  f"converged by t = 2000 ({r.counts})")
-    # one oscillating ARBP trajectory, followed far beyond its transient
-    s = chain(3, "arbp")
+    # one oscillating ARBP trajectory of depth 3, followed far beyond its transient
+    s, y0, r = arbp_runs[3]
     f = s.numeric(values)
-    y0 = 0.1 * np.random.default_rng(rng_seed).normal(size=(60, s.size))
-    r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
     start = y0[~r.converged][0]
     sol = solve_ivp(f, (0, 20000), start, method="DOP853", rtol=1e-10, atol=1e-12,
                     dense_output=True)
