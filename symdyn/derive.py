@@ -15,33 +15,16 @@ The component form is the same expression with every matrix replaced by its entr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import DerivationError
-from .rules import LearningRule, as_rule
+from .rules import LearningRule, Signals, as_rule
 from .spec import Activation, Data, Dataset, Moments, Network, as_data, as_network
 
 __all__ = ["derive", "Signals"]
-
-
-@dataclass
-class Signals:
-    """The forward and backward signals of one pass, handed to the rule's methods.
-
-    ``A[h]`` forward weights, ``C[h]`` channel weights, ``S[h]``/``O[h]`` pre-/post-
-    activations (``O[0]`` the input), ``E`` the output error, ``B[h]`` backward signals."""
-
-    network: Network
-    A: dict[int, sp.MatrixExpr]
-    C: dict[int, sp.MatrixExpr]
-    S: dict[int, sp.MatrixExpr] = field(default_factory=dict)
-    O: dict[int, sp.MatrixExpr] = field(default_factory=dict)  # noqa: E741
-    B: dict[int, sp.MatrixExpr] = field(default_factory=dict)
-    E: sp.MatrixExpr | None = None
 
 
 class Elementwise(ElementwiseApplyFunction):

@@ -11,8 +11,10 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .numerics import numeric
+from .report import latex_system, text_system
 from .rules import LearningRule
-from .spec import Data, Network
+from .spec import Data, Moments, Network
 
 __all__ = ["LearningSystem", "MatrixForm", "component_symbols"]
 
@@ -190,8 +192,6 @@ class LearningSystem:
     def numeric(self, values: Mapping | None = None, *, form: str = "auto"):
         r"""Numeric :math:`f(t, y)` with ``values`` bound to the parameters, as generated
         numpy code; see :func:`symdyn.numerics.numeric`."""
-        from .numerics import numeric
-
         return numeric(self, values, form=form)
 
     # -- presentation -------------------------------------------------------------------
@@ -203,13 +203,9 @@ class LearningSystem:
         r"""The system as an amsmath ``align`` block. ``form``: ``"matrix"``,
         ``"component"`` or ``"both"``; ``derivative``: ``"dot"`` (:math:`\dot a_1`) or
         ``"frac"`` (:math:`\frac{d}{dt} a_1`); ``update``: the per-sample rule instead."""
-        from .report import latex_system
-
         return latex_system(self, form=form, derivative=derivative, update=update)
 
     def __str__(self) -> str:
-        from .report import text_system
-
         return text_system(self)
 
     def __repr__(self) -> str:
@@ -217,8 +213,6 @@ class LearningSystem:
 
 
 def _describe(data: Data) -> str:
-    from .spec import Moments
-
     if isinstance(data, Moments):
         return "symbolic moments" if data.is_symbolic else "numeric moments"
     return f"{data.size} samples"

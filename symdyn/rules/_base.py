@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import sympy as sp
 
+from ..errors import SpecError
 from ..spec import Activation, Network, as_activation, as_scalar
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..derive import Signals
+__all__ = ["LearningRule", "Signals"]
 
-__all__ = ["LearningRule"]
+
+@dataclass
+class Signals:
+    """The forward and backward signals of one pass, handed to the rule's methods.
+
+    The entries are sympy matrix expressions when :func:`~symdyn.derive` runs and numpy
+    arrays when a network is trained numerically: rules use only ``@`` and ``.T``, which
+    both understand, so one rule serves both.
+
+    ``A[h]`` forward weights, ``C[h]`` channel weights, ``S[h]``/``O[h]`` pre-/post-
+    activations (``O[0]`` the input), ``E`` the output error, ``B[h]`` backward signals."""
+
+    network: Network
+    A: dict[int, sp.MatrixExpr]
+    C: dict[int, sp.MatrixExpr]
+    S: dict[int, sp.MatrixExpr] = field(default_factory=dict)
+    O: dict[int, sp.MatrixExpr] = field(default_factory=dict)  # noqa: E741
+    B: dict[int, sp.MatrixExpr] = field(default_factory=dict)
+    E: sp.MatrixExpr | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,8 +59,6 @@ class LearningRule:
     adaptive: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        from ..errors import SpecError
-
         if not isinstance(self.derivative, bool):
             raise SpecError(f"derivative must be True or False, got {self.derivative!r}")
         object.__setattr__(self, "channel_activation", as_activation(self.channel_activation))

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import ClassVar, final
 
 import sympy as sp
 
 from ..spec import Network, as_scalar
-from ._base import LearningRule
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..derive import Signals
+from ._base import LearningRule, Signals
 
 __all__ = ["BP", "RBP", "SRBP", "ARBP", "ASRBP"]
 
@@ -24,7 +21,7 @@ class BP(LearningRule):
     name: ClassVar[str] = "bp"
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.A[h + 1].T * s.B[h + 1]
+        return s.A[h + 1].T @ s.B[h + 1]
 
 
 def _layered(network: Network, h: int) -> tuple[int, int]:
@@ -47,7 +44,7 @@ class RBP(LearningRule):
         return _layered(network, h)
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.C[h] * s.B[h + 1]
+        return s.C[h] @ s.B[h + 1]
 
 
 @final
@@ -62,7 +59,7 @@ class SRBP(LearningRule):
         return _skip(network, h)
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.C[h] * s.E
+        return s.C[h] @ s.E
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,10 +87,10 @@ class ARBP(_AdaptiveChannel):
         return _layered(network, h)
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.C[h] * s.B[h + 1]
+        return s.C[h] @ s.B[h + 1]
 
     def channel_update(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.O[h] * s.B[h + 1].T
+        return s.O[h] @ s.B[h + 1].T
 
 
 @final
@@ -107,7 +104,7 @@ class ASRBP(_AdaptiveChannel):
         return _skip(network, h)
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.C[h] * s.E
+        return s.C[h] @ s.E
 
     def channel_update(self, s: Signals, h: int) -> sp.MatrixExpr:
-        return s.O[h] * s.E.T
+        return s.O[h] @ s.E.T

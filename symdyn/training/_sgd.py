@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from . import _codegen
-from .errors import SpecError
-from .numerics import IntegrationResult, _cached, bind_values, integrate
-from .spec import Dataset
+from ..errors import SpecError
+from ..numerics import IntegrationResult, _codegen, bind_values, integrate
+from ..numerics._rhs import cached_kernel
+from ..spec import Dataset
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .system import LearningSystem
+    from ..system import LearningSystem
 
 __all__ = ["simulate", "compare", "update_function", "SimulationResult", "Comparison"]
 
@@ -79,7 +79,7 @@ def _update_kernel(system: LearningSystem, b: int) -> _codegen.Kernel:
         return _codegen.matrix_kernel(system.matrix.state, exprs,
                                       (*_update_params(system), Ib, Tb), "update")
 
-    return _cached(system, ("update", b), build)
+    return cached_kernel(system, ("update", b), build)
 
 
 def _bound_update_args(system: LearningSystem, values: Mapping | None) -> tuple:
@@ -331,7 +331,7 @@ def compare(
     around the ODE, diffusion approximation) plus :math:`O(\mathrm{lr})` (the Euler bias);
     full-batch gradient descent (``sampling="shuffle"``, ``batch_size = N``) is exactly the
     Euler scheme of the ODE, so the distance is :math:`O(\mathrm{lr})`."""
-    from .derive import _derive
+    from ..derive import _derive
 
     data = _dataset(system, X, Y)
     sgd = simulate(system, data, None, lr=lr, steps=steps, y0=y0, values=values, seed=seed,

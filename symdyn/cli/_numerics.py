@@ -1,5 +1,4 @@
-"""The ``symdyn integrate`` and ``symdyn simulate`` subcommands (registered in
-:data:`symdyn.cli.COMMANDS`)."""
+"""``symdyn integrate | simulate``: trajectories of the averaged ODE, and SGD against it."""
 
 from __future__ import annotations
 
@@ -11,9 +10,16 @@ from contextlib import contextmanager
 import numpy as np
 import sympy as sp
 
-from .cli import UsageError, add_format_argument, add_spec_arguments, emit_json, parse_values
+from ._common import (
+    UsageError,
+    add_format_argument,
+    add_spec_arguments,
+    emit_json,
+    parse_values,
+    system_from_args,
+)
 
-__all__ = ["setup_integrate", "run_integrate", "setup_simulate", "run_simulate"]
+__all__ = ["COMMANDS"]
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -116,7 +122,7 @@ def _jsonable(values: dict) -> dict:
 # -- integrate --------------------------------------------------------------------------------
 
 
-def setup_integrate(p: argparse.ArgumentParser) -> None:
+def _setup_integrate(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     _add_common(p)
     p.add_argument("--t", type=float, default=100.0, help="final time (default 100)")
@@ -134,9 +140,8 @@ def setup_integrate(p: argparse.ArgumentParser) -> None:
                    help="blow-up threshold on |y| (default 1e8)")
 
 
-def run_integrate(args: argparse.Namespace) -> int:
-    from .cli import system_from_args
-    from .numerics import integrate, integrate_batch
+def _run_integrate(args: argparse.Namespace) -> int:
+    from ..numerics import integrate, integrate_batch
 
     system = system_from_args(args)
     rng = np.random.default_rng(args.seed)
@@ -211,7 +216,7 @@ def run_integrate(args: argparse.Namespace) -> int:
 
 
 def _save_plot(system, values, args, res, starts) -> None:
-    from .plots import phase_portrait, plot_trajectories
+    from ..plots import phase_portrait, plot_trajectories
 
     if system.size == 2:
         finite = starts[np.all(np.isfinite(starts), axis=1)]
@@ -233,7 +238,7 @@ def _save_plot(system, values, args, res, starts) -> None:
 # -- simulate ---------------------------------------------------------------------------------
 
 
-def setup_simulate(p: argparse.ArgumentParser) -> None:
+def _setup_simulate(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     _add_common(p)
     p.add_argument("--generate", type=int, default=None, metavar="N",
@@ -252,10 +257,9 @@ def setup_simulate(p: argparse.ArgumentParser) -> None:
                    help="also integrate the averaged ODE and report the distance")
 
 
-def run_simulate(args: argparse.Namespace) -> int:
-    from .cli import system_from_args
-    from .spec import Dataset, as_data, as_network
-    from .training import compare, simulate
+def _run_simulate(args: argparse.Namespace) -> int:
+    from ..spec import Dataset, as_data, as_network
+    from ..training import compare, simulate
 
     rng = np.random.default_rng(args.seed)
     if (args.generate is None) == (args.data is None):
@@ -315,10 +319,18 @@ def run_simulate(args: argparse.Namespace) -> int:
         if len(names) > 20:
             print(f"  ... ({len(names) - 20} more; --format json for all)")
     if args.plot:
-        from .plots import plot_trajectories
+        from ..plots import plot_trajectories
 
         fig = plot_trajectories(cmp if cmp is not None else res)
         fig.savefig(args.plot, dpi=120)
         if not args.quiet:
             print(f"symdyn: figure saved to {args.plot}", file=sys.stderr)
     return 0
+
+
+COMMANDS = {
+    "integrate": ("integrate trajectories of the averaged ODE (one, or a random batch)",
+                  _setup_integrate, _run_integrate),
+    "simulate": ("train by the per-sample rule (SGD) and compare with the ODE",
+                 _setup_simulate, _run_simulate),
+}
