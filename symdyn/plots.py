@@ -113,60 +113,90 @@ def phase_portrait(
     i, j = (_state_index(system, v) for v in variables)
     if i == j:
         raise SpecError("phase_portrait needs two different state variables")
-    n = system.size
-    base = np.zeros(n)
+    base = np.zeros(system.size)
     for k, v in (fixed or {}).items():
         base[_state_index(system, k)] = float(v)
-    f = numeric(system, values)
-    comp = _component_values(system, values)
+    plane = _Plane(system, values, base, i, j, xlim, ylim)
     fig, ax = _axes(ax)
+    plane.vector_field(ax, density)
+    starts = plane.starts(trajectories)
+    if starts:
+        plane.trajectories(ax, starts, t_final)
+    for k, inv in enumerate(invariants):
+        plane.level_sets(ax, _as_expr(system, inv), levels, starts,
+                         _INVARIANT_COLORS[k % len(_INVARIANT_COLORS)])
+    for e in plane.families(fixed_points):
+        Z = plane.on_grid(e)
+        if np.nanmin(Z) < 0 < np.nanmax(Z):
+            ax.contour(plane.FX, plane.FY, Z, levels=[0.0], colors="crimson", linewidths=2.0)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(f"${sp.latex(plane.x)}$")
+    ax.set_ylabel(f"${sp.latex(plane.y)}$")
+    ax.set_title(system.title, fontsize=9)
+    return fig
 
-    # vector field
-    xs, ys = np.linspace(*xlim, density), np.linspace(*ylim, density)
-    gx, gy = np.meshgrid(xs, ys)
-    pts = np.tile(base, (gx.size, 1))
-    pts[:, i], pts[:, j] = gx.ravel(), gy.ravel()
-    with np.errstate(all="ignore"):
-        v = f(0.0, pts)
-    u, w = v[:, i].reshape(gx.shape), v[:, j].reshape(gx.shape)
-    speed = np.hypot(u, w)
-    with np.errstate(all="ignore"):
-        un, wn = np.where(speed > 0, u / speed, 0), np.where(speed > 0, w / speed, 0)
-    ax.quiver(gx, gy, un, wn, np.log10(speed + 1e-12), cmap="Greys", alpha=0.6,
-              angles="xy", pivot="mid")
 
-    # fine grid for contours
-    fx, fy = np.linspace(*xlim, 241), np.linspace(*ylim, 241)
-    FX, FY = np.meshgrid(fx, fy)
-    x_sym, y_sym = system.state[i], system.state[j]
-    others = {s: float(base[k]) for k, s in enumerate(system.state) if k not in (i, j)}
+class _Plane:
+    """The plane of state variables ``i, j`` through ``base``, and what is drawn on it."""
 
-    def on_grid(expr):
-        e = sp.sympify(expr).xreplace({**comp, **others})
-        extra = e.free_symbols - {x_sym, y_sym}
+    def __init__(self, system, values, base, i: int, j: int, xlim, ylim):
+        self.system, self.values, self.base, self.i, self.j = system, values, base, i, j
+        self.xlim, self.ylim = xlim, ylim
+        self.f = numeric(system, values)
+        self.comp = _component_values(system, values)
+        self.x, self.y = system.state[i], system.state[j]
+        self.others = {s: float(base[k]) for k, s in enumerate(system.state) if k not in (i, j)}
+        self.FX, self.FY = np.meshgrid(np.linspace(*xlim, 241), np.linspace(*ylim, 241))
+
+    def vector_field(self, ax, density: int) -> None:
+        """Normalised arrows, shaded by the log of the speed."""
+        gx, gy = np.meshgrid(np.linspace(*self.xlim, density), np.linspace(*self.ylim, density))
+        pts = np.tile(self.base, (gx.size, 1))
+        pts[:, self.i], pts[:, self.j] = gx.ravel(), gy.ravel()
+        with np.errstate(all="ignore"):
+            v = self.f(0.0, pts)
+        u, w = v[:, self.i].reshape(gx.shape), v[:, self.j].reshape(gx.shape)
+        speed = np.hypot(u, w)
+        with np.errstate(all="ignore"):
+            un, wn = np.where(speed > 0, u / speed, 0), np.where(speed > 0, w / speed, 0)
+        ax.quiver(gx, gy, un, wn, np.log10(speed + 1e-12), cmap="Greys", alpha=0.6,
+                  angles="xy", pivot="mid")
+
+    def on_grid(self, expr) -> np.ndarray:
+        """``expr`` (in the two plane variables, after the values) on the fine grid."""
+        e = sp.sympify(expr).xreplace({**self.comp, **self.others})
+        extra = e.free_symbols - {self.x, self.y}
         if extra:
             raise SpecError(f"expression {expr} has symbols without values: "
                             f"{', '.join(sorted(map(str, extra)))}")
-        fn = sp.lambdify((x_sym, y_sym), e, "numpy")
+        fn = sp.lambdify((self.x, self.y), e, "numpy")
         with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(fn(FX, FY), dtype=float), FX.shape)
+            return np.broadcast_to(np.asarray(fn(self.FX, self.FY), dtype=float), self.FX.shape)
 
-    # trajectories
-    starts = []
-    if trajectories is not None:
+    def starts(self, trajectories) -> list[np.ndarray]:
+        """Full initial states from full states or points of the plane."""
+        n, out = self.system.size, []
+        if trajectories is None:
+            return out
         for y0 in np.atleast_2d(np.asarray(trajectories, dtype=float)):
             if y0.size == n:
-                starts.append(y0)
+                out.append(y0)
             elif y0.size == 2:
-                full = base.copy()
-                full[i], full[j] = y0
-                starts.append(full)
+                full = self.base.copy()
+                full[self.i], full[self.j] = y0
+                out.append(full)
             else:
                 raise SpecError(f"a trajectory start must have 2 or {n} entries, got {y0}")
-    if starts:
+        return out
+
+    def trajectories(self, ax, starts, t_final: float) -> None:
+        """Integrated in the full system and projected: start (dot), path, end (star) when
+        converged."""
+        i, j = self.i, self.j
         Y0 = np.array(starts)
-        te = np.linspace(0.0, t_final, 400)
-        res = integrate_batch(system, Y0, t_final, values, t_eval=te)
+        res = integrate_batch(self.system, Y0, t_final, self.values,
+                              t_eval=np.linspace(0.0, t_final, 400))
         for r in range(len(Y0)):
             path = res.y_eval[:, r]
             ok = np.all(np.isfinite(path), axis=1)
@@ -175,48 +205,39 @@ def phase_portrait(
             if res.status[r] == "converged":
                 ax.plot(*res.y[r, [i, j]], "*", color=f"C{r % 10}", ms=9)
 
-    # invariant level sets
-    for k, inv in enumerate(invariants):
-        expr = _as_expr(system, inv)
-        Z = on_grid(expr)
+    def level_sets(self, ax, expr, levels, starts, color) -> None:
+        """Level sets of an invariant: at ``levels``, or through the starts."""
+        Z = self.on_grid(expr)
         if levels is not None:
             lv = np.sort(np.atleast_1d(levels))
         elif starts:
-            fn0 = sp.lambdify(system.state, sp.sympify(expr).xreplace(comp), "numpy")
+            fn0 = sp.lambdify(self.system.state, sp.sympify(expr).xreplace(self.comp), "numpy")
             lv = np.unique(np.round([float(fn0(*s)) for s in starts], 12))
         else:
             lv = 9
         if np.ndim(lv) and len(lv) == 1:
             lv = [lv[0]]
-        ax.contour(FX, FY, Z, levels=lv, colors=_INVARIANT_COLORS[k % len(_INVARIANT_COLORS)],
-                   linestyles="dotted", linewidths=1.2)
-    # fixed-point families
-    families = []
-    if isinstance(fixed_points, str):
+        ax.contour(self.FX, self.FY, Z, levels=lv, colors=color, linestyles="dotted",
+                   linewidths=1.2)
+
+    def families(self, fixed_points) -> list:
+        """Expressions whose zero sets are fixed-point families: with ``"auto"``, the common
+        factor of the two velocity components, when there is one."""
+        if fixed_points is None:
+            return []
+        if not isinstance(fixed_points, str):
+            return [_as_expr(self.system, e) for e in fixed_points]
         if fixed_points != "auto":
             raise SpecError(f"fixed_points must be 'auto', None or expressions, got "
                             f"{fixed_points!r}")
-        ri = sp.sympify(system.rhs[i]).xreplace({**comp, **others})
-        rj = sp.sympify(system.rhs[j]).xreplace({**comp, **others})
+        sub = {**self.comp, **self.others}
+        ri = sp.sympify(self.system.rhs[self.i]).xreplace(sub)
+        rj = sp.sympify(self.system.rhs[self.j]).xreplace(sub)
         try:
             g = sp.gcd(sp.nsimplify(ri), sp.nsimplify(rj))
         except (sp.PolynomialError, sp.CoercionFailed, NotImplementedError):
             g = sp.Integer(1)
-        if g.free_symbols & {x_sym, y_sym}:
-            families.append(g)
-    elif fixed_points is not None:
-        families = [_as_expr(system, e) for e in fixed_points]
-    for e in families:
-        Z = on_grid(e)
-        if np.nanmin(Z) < 0 < np.nanmax(Z):
-            ax.contour(FX, FY, Z, levels=[0.0], colors="crimson", linewidths=2.0)
-
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_xlabel(f"${sp.latex(x_sym)}$")
-    ax.set_ylabel(f"${sp.latex(y_sym)}$")
-    ax.set_title(system.title, fontsize=9)
-    return fig
+        return [g] if g.free_symbols & {self.x, self.y} else []
 
 
 def _trajectory(result) -> tuple[np.ndarray, np.ndarray]:

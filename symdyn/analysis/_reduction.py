@@ -55,26 +55,10 @@ def _constant_names(system, count: int) -> list[sp.Symbol]:
     return [sp.Symbol(f"{stem}{i + 1}") for i in range(count)]
 
 
-def reduce(system, invariants=None, solve_for=None) -> Reduction:
-    r"""Reduce ``system`` on the level sets of first integrals.
-
-    ``invariants``: expressions or strings (default: the generators of degree 2 from
-    :func:`~symdyn.invariants`); each is verified first. For each in turn, a state variable it
-    is linear in (with a coefficient free of the state: a global solution) is eliminated,
-    the last such variable in state order unless ``solve_for`` (a sequence aligned with
-    ``invariants``, entries a state symbol, its name, or ``None``) names one; an invariant
-    that is no longer independent of the eliminated ones, or not linear in any remaining
-    variable, is skipped. Raises :class:`~symdyn.AnalysisError` if nothing can be eliminated.
-
-    >>> from symdyn import derive
-    >>> r = reduce(derive("1-1-1", "rbp"))
-    >>> r.state, r.back
-    ((a1,), {a2: (-K + a1**2)/(2*c1)})
-    >>> r.rhs[0]
-    K*a1*beta/2 - a1**3*beta/2 + alpha*c1
-    """
-    state = list(system.state)
-    names = {x.name: x for x in state}
+def _candidates(system, invariants, solve_for) -> tuple[list, list]:
+    """The invariants to reduce by (each verified first) and the variable to solve each for
+    (``None``: choose)."""
+    names = {x.name: x for x in system.state}
     if invariants is None:
         candidates = list(find_invariants(system, 2, generators=True))
     else:
@@ -102,22 +86,15 @@ def reduce(system, invariants=None, solve_for=None) -> Reduction:
                             f"({', '.join(names)})")
         targets[i] = names[key]
 
-    require_polynomial(system, "a reduction by polynomial invariants")
-    K = _constant_names(system, len(candidates))
-    others = sorted((set(free_parameters(system)) | set().union(
-        *(h.free_symbols for h in candidates))) - set(state), key=str) + K
-    R, *gens = ring(state, sp.QQ.frac_field(*others) if others else sp.QQ)
+    return candidates, targets
+
+
+def _eliminate(R, var, state, candidates, polys, targets, K, compose):
+    """Solve each invariant, in turn, for a variable it is linear in (with a coefficient
+    free of the state): ``back`` maps each eliminated variable to a polynomial in the
+    remaining ones. Returns ``back``, the invariants used, their constants, and why others
+    were skipped."""
     field = R.domain
-    var = dict(zip(state, gens, strict=True))
-    try:
-        polys = [R(sp.expand(rationalize(h))) for h in candidates]
-        f = [R(sp.expand(rationalize(e))) for e in system.rhs]
-    except (ValueError, sp.polys.polyerrors.CoercionFailed):
-        raise AnalysisError("the invariants must be polynomials in the state") from None
-
-    def compose(p, back):
-        return p.compose([(var[x], v) for x, v in back.items()]) if back else p
-
     back: dict = {}  # state symbol -> polynomial in the remaining state
     used, constants, skipped = [], {}, []
     for h, poly, target, k in zip(candidates, polys, targets, K, strict=True):
@@ -149,6 +126,46 @@ def reduce(system, invariants=None, solve_for=None) -> Reduction:
         back[x] = value
         used.append(h)
         constants[k] = h
+    return back, used, constants, skipped
+
+
+def reduce(system, invariants=None, solve_for=None) -> Reduction:
+    r"""Reduce ``system`` on the level sets of first integrals.
+
+    ``invariants``: expressions or strings (default: the generators of degree 2 from
+    :func:`~symdyn.invariants`); each is verified first. For each in turn, a state variable it
+    is linear in (with a coefficient free of the state: a global solution) is eliminated,
+    the last such variable in state order unless ``solve_for`` (a sequence aligned with
+    ``invariants``, entries a state symbol, its name, or ``None``) names one; an invariant
+    that is no longer independent of the eliminated ones, or not linear in any remaining
+    variable, is skipped. Raises :class:`~symdyn.AnalysisError` if nothing can be eliminated.
+
+    >>> from symdyn import derive
+    >>> r = reduce(derive("1-1-1", "rbp"))
+    >>> r.state, r.back
+    ((a1,), {a2: (-K + a1**2)/(2*c1)})
+    >>> r.rhs[0]
+    K*a1*beta/2 - a1**3*beta/2 + alpha*c1
+    """
+    state = list(system.state)
+    candidates, targets = _candidates(system, invariants, solve_for)
+    require_polynomial(system, "a reduction by polynomial invariants")
+    K = _constant_names(system, len(candidates))
+    others = sorted((set(free_parameters(system)) | set().union(
+        *(h.free_symbols for h in candidates))) - set(state), key=str) + K
+    R, *gens = ring(state, sp.QQ.frac_field(*others) if others else sp.QQ)
+    var = dict(zip(state, gens, strict=True))
+    try:
+        polys = [R(sp.expand(rationalize(h))) for h in candidates]
+        f = [R(sp.expand(rationalize(e))) for e in system.rhs]
+    except (ValueError, sp.polys.polyerrors.CoercionFailed):
+        raise AnalysisError("the invariants must be polynomials in the state") from None
+
+    def compose(p, back):
+        return p.compose([(var[x], v) for x, v in back.items()]) if back else p
+
+    back, used, constants, skipped = _eliminate(R, var, state, candidates, polys, targets, K,
+                                                compose)
     if not back:
         raise AnalysisError(
             "no invariant could be solved globally for a state variable ("

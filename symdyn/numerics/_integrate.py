@@ -31,109 +31,135 @@ def _stiffness_ratio(solver) -> float:
     return abs(h) * np.linalg.norm(K[-1] - K[s]) / den
 
 
-def solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method: str,
-               rtol: float, atol: float, tol: float, xtol: float | None, max_norm: float,
-               t_eval: np.ndarray | None, stop: bool, max_steps: int,
-               progress: Callable[[float], None] | None) -> dict:
-    """Step scipy's solvers, with the convergence, blow-up and stiffness checks."""
-    import scipy.integrate as si
+class _Trajectory:
+    """One trajectory stepped by scipy's solvers: what is recorded, what it cost, and the
+    checks after every accepted step (blow-up, convergence, step budget, stiffness)."""
 
-    def fun(t, y):
-        return rhs(t, y.T).T if y.ndim == 2 else rhs(t, y)
+    def __init__(self, rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, rtol: float,
+                 atol: float, tol: float, xtol: float | None, max_norm: float,
+                 t_eval: np.ndarray | None, stop: bool, max_steps: int):
+        self.rhs, self.t0, self.t1 = rhs, t0, t1
+        self.rtol, self.atol, self.tol, self.xtol = rtol, atol, tol, xtol
+        self.max_norm, self.t_eval, self.stop, self.max_steps = max_norm, t_eval, stop, max_steps
+        self.size = y0.size
+        self.y0_norm = float(np.max(np.abs(y0))) if y0.size else 0.0
+        self.record_t: list = []
+        self.record_y: list = []
+        self.nfev = self.nsteps = 0
+        self.methods: list[str] = []
 
-    record_t, record_y = [], []
-    nfev = nsteps = 0
-    y0_norm = float(np.max(np.abs(y0))) if y0.size else 0.0
+    def fun(self, t, y):
+        return self.rhs(t, y.T).T if y.ndim == 2 else self.rhs(t, y)
 
-    def done(status, message, t, y, methods):
-        ts, ys = np.array(record_t, dtype=float), np.array(record_y).reshape(-1, y0.size)
+    def done(self, status: str, message: str, t, y) -> dict:
+        ts = np.array(self.record_t, dtype=float)
+        ys = np.array(self.record_y).reshape(-1, self.size)
         return dict(t=ts, y=ys, t_final=float(t), y_final=np.array(y, dtype=float),
-                    status=status, message=message, method=" then ".join(methods),
-                    nfev=nfev, nsteps=nsteps)
+                    status=status, message=message, method=" then ".join(self.methods),
+                    nfev=self.nfev, nsteps=self.nsteps)
 
-    def record(t, y, dense=None, t_prev=None):
+    def record(self, t, y, dense=None, t_prev=None) -> None:
+        t_eval = self.t_eval
         if t_eval is None:
-            record_t.append(t)
-            record_y.append(np.array(y))
+            self.record_t.append(t)
+            self.record_y.append(np.array(y))
             return
-        if t_prev is None:
-            sel = t_eval == t
-        else:
-            sel = (t_eval > t_prev) & (t_eval <= t)
+        sel = (t_eval == t) if t_prev is None else (t_eval > t_prev) & (t_eval <= t)
         if np.any(sel):
             pts = t_eval[sel]
-            record_t.extend(pts)
-            vals = dense(pts).T if dense is not None else np.tile(y, (len(pts), 1))
-            record_y.extend(vals)
+            self.record_t.extend(pts)
+            self.record_y.extend(dense(pts).T if dense is not None
+                                 else np.tile(y, (len(pts), 1)))
 
-    y = y0
-    if not np.all(np.isfinite(y)):
-        return done("diverged", "the initial state has non-finite entries", t0, y, [method])
-    f = rhs(t0, y)
-    nfev += 1
-    record(t0, y)
-    if not np.all(np.isfinite(f)):
-        return done("diverged", "f is non-finite at the initial state", t0, y, [method])
-    fn = float(np.max(np.abs(f))) if f.size else 0.0
-    monitor = Convergence(1, np.array([t0]), np.array([fn]), tol)
-    if stop and fn == 0:
-        return done("converged", "the initial state is a fixed point (f = 0)", t0, y, [method])
+    def start(self, y: np.ndarray, method: str) -> dict | float:
+        r"""The initial state's checks; its speed :math:`\|f\|_\infty`, or the result."""
+        self.methods.append(method)
+        if not np.all(np.isfinite(y)):
+            return self.done("diverged", "the initial state has non-finite entries", self.t0, y)
+        f = self.rhs(self.t0, y)
+        self.nfev += 1
+        self.record(self.t0, y)
+        if not np.all(np.isfinite(f)):
+            return self.done("diverged", "f is non-finite at the initial state", self.t0, y)
+        fn = float(np.max(np.abs(f))) if f.size else 0.0
+        self.monitor = Convergence(1, np.array([self.t0]), np.array([fn]), self.tol)
+        if self.stop and fn == 0:
+            return self.done("converged", "the initial state is a fixed point (f = 0)",
+                             self.t0, y)
+        return fn
 
+    def after_step(self, solver, current: str, t_prev: float, fn: float) -> dict | float:
+        """Record an accepted step and test it; the new speed, or the result if it ends."""
+        t, y = solver.t, solver.y
+        self.nsteps += 1
+        self.record(t, y, solver.dense_output() if self.t_eval is not None else None,
+                    t_prev if self.t_eval is not None else None)
+        if not np.all(np.isfinite(y)) or np.max(np.abs(y)) > self.max_norm:
+            self.nfev += solver.nfev
+            return self.done("diverged", f"|y| exceeded {self.max_norm:g} (or became "
+                             f"non-finite) at t={t:.6g}: the trajectory blows up", t, y)
+        if current in STIFF_THRESHOLD:
+            f_new = solver.f
+        else:
+            f_new = self.rhs(t, y)
+            self.nfev += 1
+        if not np.all(np.isfinite(f_new)):
+            self.nfev += solver.nfev
+            return self.done("diverged", f"f became non-finite at t={t:.6g}", t, y)
+        fn_new = float(np.max(np.abs(f_new)))
+        if self.stop and self.monitor.test(
+                np.array([0]), np.array([t_prev]), np.array([fn]), np.array([t]),
+                np.array([fn_new]), self.tol, xtol_for(self.xtol, self.atol, self.rtol, y))[0]:
+            self.nfev += solver.nfev
+            return self.done("converged", f"converged at t={t:.6g}: |f| = {fn_new:.3g} <= tol "
+                             "and decaying", t, y)
+        if self.nsteps >= self.max_steps:
+            self.nfev += solver.nfev
+            return self.done("failed", f"max_steps={self.max_steps} reached at t={t:.6g}; raise "
+                             "max_steps" + (" or use a stiff method" if current in
+                                            STIFF_THRESHOLD else ""), t, y)
+        return fn_new
+
+    def solver_failed(self, solver, current: str, message: str) -> dict:
+        self.nfev += solver.nfev
+        grew = np.max(np.abs(solver.y)) > 100 * max(1.0, self.y0_norm)
+        return self.done("diverged" if grew else "failed",
+                         f"{current} failed at t={solver.t:.6g}: {message}"
+                         + (" (the state grew a hundredfold: a finite-time singularity?)"
+                            if grew else "; try another method"), solver.t, solver.y)
+
+
+def solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method: str,
+              rtol: float, atol: float, tol: float, xtol: float | None, max_norm: float,
+              t_eval: np.ndarray | None, stop: bool, max_steps: int,
+              progress: Callable[[float], None] | None) -> dict:
+    """Step scipy's solvers, with the convergence, blow-up and stiffness checks; ``"auto"``
+    starts with DOP853 and hands over to LSODA after 15 stiff-looking steps."""
+    import scipy.integrate as si
+
+    run = _Trajectory(rhs, t0, y0, t1, rtol=rtol, atol=atol, tol=tol, xtol=xtol,
+                      max_norm=max_norm, t_eval=t_eval, stop=stop, max_steps=max_steps)
     current = "DOP853" if method == "auto" else method
-    methods = [current]
-    t = t0
+    fn = run.start(y0, current)
+    if isinstance(fn, dict):
+        return fn
+    t, y = t0, y0
     while True:
-        cls = getattr(si, current)
-        kwargs = dict(rtol=rtol, atol=atol)
-        if current in ("Radau", "BDF"):
-            kwargs["vectorized"] = True
-        solver = cls(fun, t, y, t1, **kwargs)
+        kwargs = dict(rtol=rtol, atol=atol, vectorized=current in ("Radau", "BDF"))
+        solver = getattr(si, current)(run.fun, t, y, t1, **kwargs)
         switch = False
         iasti = nonsti = 0
         while solver.status == "running":
             t_prev = solver.t
             message = solver.step()
             if solver.status == "failed":
-                nfev += solver.nfev
-                grew = np.max(np.abs(solver.y)) > 100 * max(1.0, y0_norm)
-                return done("diverged" if grew else "failed",
-                            f"{current} failed at t={solver.t:.6g}: {message}"
-                            + (" (the state grew a hundredfold: a finite-time singularity?)"
-                               if grew else "; try another method"),
-                            solver.t, solver.y, methods)
-            nsteps += 1
-            t, y = solver.t, solver.y
-            if t_eval is not None:
-                record(t, y, solver.dense_output(), t_prev)
-            else:
-                record(t, y)
+                return run.solver_failed(solver, current, message)
+            out = run.after_step(solver, current, t_prev, fn)
+            if isinstance(out, dict):
+                return out
+            fn, t, y = out, solver.t, solver.y
             if progress is not None:
                 progress((t - t0) / (t1 - t0) if t1 != t0 else 1.0)
-            if not np.all(np.isfinite(y)) or np.max(np.abs(y)) > max_norm:
-                nfev += solver.nfev
-                return done("diverged", f"|y| exceeded {max_norm:g} (or became non-finite) at "
-                            f"t={t:.6g}: the trajectory blows up", t, y, methods)
-            if current in STIFF_THRESHOLD:
-                f_new = solver.f
-            else:
-                f_new = rhs(t, y)
-                nfev += 1
-            if not np.all(np.isfinite(f_new)):
-                nfev += solver.nfev
-                return done("diverged", f"f became non-finite at t={t:.6g}", t, y, methods)
-            fn_new = float(np.max(np.abs(f_new)))
-            if stop and monitor.test(np.array([0]), np.array([t_prev]), np.array([fn]),
-                                     np.array([t]), np.array([fn_new]), tol,
-                                     xtol_for(xtol, atol, rtol, y))[0]:
-                nfev += solver.nfev
-                return done("converged", f"converged at t={t:.6g}: |f| = {fn_new:.3g} <= tol "
-                            "and decaying", t, y, methods)
-            fn = fn_new
-            if nsteps >= max_steps:
-                nfev += solver.nfev
-                return done("failed", f"max_steps={max_steps} reached at t={t:.6g}; raise "
-                            "max_steps" + (" or use a stiff method" if current in
-                                           STIFF_THRESHOLD else ""), t, y, methods)
             if method == "auto" and current in STIFF_THRESHOLD:
                 if _stiffness_ratio(solver) > STIFF_THRESHOLD[current]:
                     nonsti, iasti = 0, iasti + 1
@@ -144,16 +170,16 @@ def solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method: 
                     nonsti += 1
                     if nonsti >= 6:
                         iasti = 0
-        nfev += solver.nfev
+        run.nfev += solver.nfev
         if not switch:
             break
         current = "LSODA"
-        methods.append(f"LSODA from t={t:.6g} (stiffness detected)")
+        run.methods.append(f"LSODA from t={t:.6g} (stiffness detected)")
     hint = ("; |f| is below tol but not decaying: creeping (saturation, a degenerate fixed "
             "point), or an explicit method held at its stability limit (try method='auto' or "
             "'LSODA')") if fn <= tol else "; integrate longer"
-    return done("running", f"reached t={t1:g} without converging (|f| = {fn:.3g}){hint}",
-                t, y, methods)
+    return run.done("running", f"reached t={t1:g} without converging (|f| = {fn:.3g}){hint}",
+                    t, y)
 
 
 def _time_span(t_span) -> tuple[float, float]:
