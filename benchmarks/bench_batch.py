@@ -7,7 +7,7 @@ alpha = 1, beta = 2, t_final = 1000, DOP853 at rtol = 1e-8, atol = 1e-10 on both
 loop gets the cheapest right-hand side there is, a plain Python function of (t, y). It is
 timed on a random subset of the starts and extrapolated to all of them (said so in the
 output). Accuracy: the distance of the final point to the hyperbola a1 a2 = alpha/beta, and
-to the landing point predicted by the invariant a1^2 - 2 c1 a2 (PAPER.md section 4), in
+to the landing point predicted by the invariant a1^2 - 2 c1 a2 (docs/science.md section 4), in
 tolerance units atol + rtol |y|_inf.
 
 Two comparisons: both sides stopping early (integrate_batch's convergence test; solve_ivp

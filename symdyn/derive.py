@@ -109,7 +109,7 @@ def _derive(network: Network, rule: LearningRule, data: Data):
         shape = rule.channel_shape(network, h)
         if shape is not None:
             C[h] = sp.MatrixSymbol(f"C{h}", *shape)
-    I = sp.MatrixSymbol("I", sizes[0], 1)  # noqa: E741  (PAPER.md's name for the input)
+    I = sp.MatrixSymbol("I", sizes[0], 1)  # noqa: E741  (docs/science.md's name for the input)
     T = sp.MatrixSymbol("T", sizes[-1], 1)
     eta, d, lam = rule.rate, rule.decay, getattr(rule, "rate_ratio", sp.Integer(1))
 

@@ -1,5 +1,5 @@
 """Independent oracles for the derivation tests: a plain numpy forward/backward pass that
-knows nothing of symdyn's engine, written from PAPER.md section 2."""
+knows nothing of symdyn's engine, written from docs/science.md section 2."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ NUMPY_ACTIVATIONS = {
 
 def numpy_update(rule, acts, W, C, x, t, *, derivative=True, g="linear", rate=1.0,
                  decay=0.0, ratio=1.0):
-    """One sample's update (dW, dC) by the rules of PAPER.md section 2.
+    """One sample's update (dW, dC) by the rules of docs/science.md section 2.
 
     ``W`` and ``C`` are dicts layer -> array (1-based); ``acts`` names per layer."""
     L = len(W)

@@ -1,4 +1,4 @@
-"""The analysis stage against PAPER.md section 4 and independent checks written here: Lie
+"""The analysis stage against docs/science.md section 4 and independent checks written here: Lie
 derivatives, span membership by linear solving, substitution of fixed points, brute-force
 nullity of the invariant ansatz at random parameters."""
 
@@ -43,7 +43,7 @@ def in_span(candidate, basis, state):
 
 
 def paper_invariants(depth, rule):
-    """PAPER.md section 4 (and its statement dC_h/dt = lambda dW_{h+1}/dt^T for ARBP)."""
+    """docs/science.md section 4 (and its statement dC_h/dt = lambda dW_{h+1}/dt^T for ARBP)."""
     a = sp.symbols(f"a1:{depth + 2}")
     c = sp.symbols(f"c1:{depth + 1}")
     if rule == "bp":

@@ -158,7 +158,7 @@ def test_matrix_form_agrees_with_component_form(spec, seed):
                                atol=1e-12)
 
 
-# -- PAPER.md section 4: every first integral has zero Lie derivative ----------------------
+# -- docs/science.md section 4: every first integral has zero Lie derivative ----------------------
 
 
 def lie(system, H):

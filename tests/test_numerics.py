@@ -300,7 +300,7 @@ def test_stiff_system_switches_to_lsoda():
 
 
 def rbp_landing_point(a1, a2, c1, alpha, beta):
-    r"""Where 1-1-1 RBP lands (PAPER.md 4): :math:`K = a_1^2 - 2 c_1 a_2` is conserved and
+    r"""Where 1-1-1 RBP lands (docs/science.md 4): :math:`K = a_1^2 - 2 c_1 a_2` is conserved and
     :math:`\dot a_1 = -\tfrac12 p(a_1)`, :math:`p = \beta a_1^3 - \beta K a_1 - 2\alpha c_1`,
     so :math:`a_1` moves monotonically to the nearest root of :math:`p` downhill."""
     K = a1**2 - 2 * c1 * a2
@@ -333,7 +333,7 @@ def check_rbp_batch(n, seed):
 
 
 def test_rbp_111_ten_thousand_starts_converge_to_hyperbola():
-    """PAPER.md 4: every start with c1 != 0 converges to a1 a2 = alpha/beta (10,000 random
+    """docs/science.md 4: every start with c1 != 0 converges to a1 a2 = alpha/beta (10,000 random
     starts and channels in about half a second)."""
     check_rbp_batch(10_000, seed=12)
 

@@ -95,7 +95,7 @@ def test_asymmetry_of_arbp_and_asrbp():
     r = integrate(system, y0, 500, {"Sigma_II": Sii, "Sigma_TI": Sti},
                   t_eval=np.linspace(0, 500, 101))
     t, a = asymmetry(r, system)
-    assert set(a) == {"C1"} and a["C1"][0] > 0.5 and a["C1"][-1] < 0.1  # PAPER.md 4, claim 3
+    assert set(a) == {"C1"} and a["C1"][0] > 0.5 and a["C1"][-1] < 0.1  # docs/science.md 4, claim 3
     fig = plot_asymmetry(r, system)
     assert len(fig.axes[0].lines) == 1 and fig.axes[0].get_yscale() == "log"
     # skip channels compare with (A_L ... A_{h+1})^T, the map BP uses for a linear network

@@ -11,7 +11,7 @@ from symdyn.errors import SpecError
 from symdyn.numerics import numeric
 from symdyn.training import compare, simulate, update_function
 
-# -- an independent forward/backward pass (PAPER.md section 2), tanh hidden, linear output --
+# -- an independent forward/backward pass (docs/science.md section 2), tanh hidden, linear output --
 
 
 def hand_written_update(rule, W, C, x, t, *, derivative=True, channel_tanh=False, rate=1.0,
