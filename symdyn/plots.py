@@ -8,7 +8,9 @@ returned).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,10 +26,45 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .system import LearningSystem
 
-__all__ = ["phase_portrait", "plot_trajectories", "plot_asymmetry", "asymmetry"]
+__all__ = ["phase_portrait", "plot_trajectories", "plot_asymmetry", "asymmetry",
+           "figure_path", "save_figure"]
 
 
 _INVARIANT_COLORS = ("0.3", "teal", "darkorange", "purple")
+
+
+def figure_path(path) -> tuple[Path, str]:
+    """Check, before any work, that a figure can be written at exactly ``path``: its
+    extension names a format matplotlib writes, its directory exists, and it is not a
+    directory. Returns the path and the format."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    target = Path(path)
+    fmt = target.suffix[1:].lower()
+    if fmt not in formats:
+        raise SpecError(f"figure file {str(path)!r} must end in one of "
+                        f"{', '.join('.' + f for f in sorted(formats))}")
+    if target.is_dir():
+        raise SpecError(f"figure file {str(path)!r} is a directory")
+    parent = target.parent
+    if not parent.is_dir():
+        raise SpecError(f"cannot write figure {str(path)!r}: directory {str(parent)!r} does "
+                        "not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise SpecError(f"cannot write figure {str(path)!r}: permission denied")
+    return target, fmt
+
+
+def save_figure(fig: Figure, path) -> Path:
+    """Write ``fig`` to exactly ``path`` (checked by :func:`figure_path`)."""
+    target, fmt = figure_path(path)
+    try:
+        fig.savefig(target, format=fmt, dpi=120)
+    except OSError as exc:
+        raise SpecError(f"cannot write figure {str(path)!r}: {exc.strerror or exc}") from None
+    return target
 
 
 def _axes(ax: Axes | None, figsize=(6.0, 5.0)) -> tuple[Figure, Axes]:
@@ -129,12 +166,33 @@ def phase_portrait(
         Z = plane.on_grid(e)
         if np.nanmin(Z) < 0 < np.nanmax(Z):
             ax.contour(plane.FX, plane.FY, Z, levels=[0.0], colors="crimson", linewidths=2.0)
+    _legend(ax, starts, invariants, plane.families(fixed_points))
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_xlabel(f"${sp.latex(plane.x)}$")
     ax.set_ylabel(f"${sp.latex(plane.y)}$")
     ax.set_title(system.title, fontsize=9)
     return fig
+
+
+def _legend(ax, starts, invariants, families) -> None:
+    """What the marks mean: starts, converged ends, level sets, fixed-point families."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    if len(starts):
+        handles += [Line2D([], [], color="0.3", marker="o", ls="-", ms=4,
+                           label="trajectory from its start"),
+                    Line2D([], [], color="0.3", marker="*", ls="", ms=9,
+                           label="converged end")]
+    handles += [Line2D([], [], color=_INVARIANT_COLORS[k % len(_INVARIANT_COLORS)], ls=":",
+                       label="level set of a first integral") for k in range(len(invariants))
+                ][:1]
+    if families:
+        handles.append(Line2D([], [], color="crimson", lw=2, label="fixed points"))
+    handles.append(Line2D([], [], color="0.5", marker=r"$\rightarrow$", ls="", ms=10,
+                          label="direction of the flow"))
+    ax.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.85)
 
 
 class _Plane:
@@ -255,45 +313,98 @@ def _trajectory(result) -> tuple[np.ndarray, np.ndarray]:
                     "simulation or comparison result")
 
 
-def plot_trajectories(result, *, components: Sequence | None = None, max_rows: int = 50,
-                      logx: bool = False, ax: Axes | None = None) -> Figure:
-    """State variables over time: one line per component (``components``: names or
-    indices, default all, at most 10); for a batch, one thin line per row (at most
-    ``max_rows``); for a :class:`~symdyn.training.Comparison`, SGD solid and ODE dashed."""
-    t, Y = _trajectory(result)
-    names = [str(s) for s in result.ode.state] if isinstance(result, Comparison) else \
-        [str(s) for s in result.state]
+def _lines(result, components, system, values) -> tuple[list[str], Callable]:
+    """Labels of the plotted quantities and a function from states (..., n) to their values
+    (..., k): state variables by name or index, or expressions in the state (strings or
+    sympy; parameters need ``system`` and ``values``)."""
+    state = list(result.ode.state if isinstance(result, Comparison) else result.state)
+    names = [str(s) for s in state]
     if components is None:
         idx = list(range(min(len(names), 10)))
-    else:
-        idx = []
-        for c in components:
-            if isinstance(c, (int, np.integer)) and 0 <= c < len(names):
-                idx.append(int(c))
-            elif str(c) in names:
-                idx.append(names.index(str(c)))
-            else:
-                raise SpecError(f"{c!r} is not a state variable; state: {', '.join(names)}")
+        return [names[k] for k in idx], lambda Y: Y[..., idx]
+    labels, fns = [], []
+    for c in components:
+        if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            if not 0 <= c < len(names):
+                raise SpecError(f"state index {c} out of range 0..{len(names) - 1}")
+            c = names[int(c)]
+        if isinstance(c, str) and c in names:
+            k = names.index(c)
+            labels.append(c)
+            fns.append(lambda Y, k=k: Y[..., k])
+            continue
+        if system is None and isinstance(c, str):
+            raise SpecError(f"{c!r} is not a state variable (state: {', '.join(names)}); pass "
+                            "system= to plot an expression of the state")
+        e = _as_expr(system, c) if system is not None else sp.sympify(c)
+        if system is not None and e.free_symbols - set(state):
+            e = e.xreplace(_component_values(system, values))
+        extra = e.free_symbols - set(state)
+        if extra:
+            raise SpecError(f"{c} has symbols without values: "
+                            f"{', '.join(sorted(map(str, extra)))}")
+        fn = sp.lambdify(state, e, "numpy")
+        labels.append(f"${sp.latex(e)}$")
+        fns.append(lambda Y, fn=fn: np.broadcast_to(
+            np.asarray(fn(*np.moveaxis(Y, -1, 0)), dtype=float), Y.shape[:-1]))
+    return labels, lambda Y: np.stack([f(Y) for f in fns], axis=-1)
+
+
+def plot_trajectories(result, *, components: Sequence | None = None, system=None,
+                      values: Mapping | None = None, max_rows: int = 50, logx: bool = False,
+                      ax: Axes | None = None) -> Figure:
+    """Quantities over time: one line per component (``components``: state names or
+    indices, or expressions in the state such as ``"a1*a2*a3"``, whose parameters take
+    ``values`` of ``system``; default: the first 10 state variables); for a batch, one thin
+    line per row (at most ``max_rows``), with diverged rows left out of the axis range; for a
+    :class:`~symdyn.training.Comparison`, SGD solid and ODE dashed. The title says what is
+    shown and what is left out."""
+    t, Y = _trajectory(result)
+    labels, values_of = _lines(result, components, system, values)
+    n = Y.shape[-1]
     fig, ax = _axes(ax, figsize=(7.0, 4.0))
-    for n_, k in enumerate(idx):
-        color = f"C{n_ % 10}"
-        if Y.ndim == 3:
-            ax.plot(t, Y[:, :max_rows, k], color=color, lw=0.7, alpha=0.6)
-            ax.plot([], [], color=color, label=names[k])
-        else:
-            ax.plot(t, Y[:, k], color=color, lw=1.5, label=names[k])
-        if isinstance(result, Comparison):
-            ax.plot(result.ode.t, result.ode.y[:, k], color=color, lw=1.2, ls="--")
+    V = values_of(np.asarray(Y, dtype=float))
+    notes = []
+    if components is None and n > len(labels):
+        notes.append(f"showing {len(labels)} of {n} state variables")
+    if V.ndim == 3:
+        status = np.asarray(result.status)
+        shown = np.arange(min(V.shape[1], max_rows))
+        off = shown[status[shown] == "diverged"]
+        kept = shown[status[shown] != "diverged"]
+        if V.shape[1] > max_rows:
+            notes.append(f"{max_rows} of {V.shape[1]} rows")
+        if off.size:
+            notes.append(f"{off.size} diverged row(s) left out")
+        for j, label in enumerate(labels):
+            ax.plot(t, V[:, kept, j], color=f"C{j % 10}", lw=0.7, alpha=0.6)
+            ax.plot([], [], color=f"C{j % 10}", label=label)
+        counts = ", ".join(f"{c} {s}" for s, c in result.counts.items())
+        title = f"{len(status)} trajectories ({counts})"
+    else:
+        for j, label in enumerate(labels):
+            ax.plot(t, V[:, j], color=f"C{j % 10}", lw=1.5, label=label)
+        title = (f"{result.status}: {result.message}" if isinstance(result.status, str)
+                 else "")
     if isinstance(result, Comparison):
-        ax.plot([], [], color="k", ls="--", label="ODE")
-        ax.set_title(f"SGD (lr={result.sgd.lr:g}) and averaged ODE: {result.message}",
-                     fontsize=9)
-    elif hasattr(result, "status") and isinstance(result.status, str):
-        ax.set_title(f"{result.status}: {result.message}", fontsize=9)
+        W = values_of(np.asarray(result.ode.y, dtype=float))
+        for j in range(len(labels)):
+            ax.plot(result.ode.t, W[:, j], color=f"C{j % 10}", lw=1.2, ls="--")
+        ax.plot([], [], color="k", ls="--", label="averaged ODE")
+        ax.plot([], [], color="k", label=f"SGD (lr={result.sgd.lr:g})")
+        title = f"SGD and averaged ODE: {result.message}"
+        ax.set_ylabel("weight" if components is None else "value")
+    else:
+        ax.set_ylabel("state" if components is None else
+                      labels[0] if len(labels) == 1 else "value")
     if logx:
         ax.set_xscale("symlog")
     ax.set_xlabel("t")
-    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title + (f" [{'; '.join(notes)}]" if notes else ""), fontsize=8, wrap=True)
+    if len(ax.get_legend_handles_labels()[0]) > 4:  # beside the axes, not over the lines
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        ax.legend(fontsize=8, loc="best")
     return fig
 
 

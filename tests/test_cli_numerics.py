@@ -124,3 +124,29 @@ def test_simulate_linear_network_on_generated_data(capsys):
                        "--compare", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["samples"] == 50 and data["ode_status"] == "running"
+
+
+@pytest.mark.parametrize("target, message", [
+    ("{tmp}/noext", "must end in one of"),
+    ("{tmp}/fig.xyz", "must end in one of"),
+    ("{tmp}/missing/fig.png", "does not exist"),
+    ("{tmp}/adir.png", "is a directory"),
+])
+def test_plot_target_is_checked_before_the_work(capsys, tmp_path, target, message):
+    (tmp_path / "adir.png").mkdir()
+    path = target.format(tmp=tmp_path)
+    code, out, err = run(capsys, "integrate", *RBP, "--batch", "5", "--plot", path)
+    assert code == 2 and out == ""  # refused before anything was integrated or printed
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.png"]  # nothing written
+
+
+def test_plot_writes_exactly_the_path_given(capsys, tmp_path):
+    code, _, err = run(capsys, "integrate", "--arch", "1-1-1-1", "--rule", "rbp", "--values",
+                       "alpha=1,beta=1,c1=0.5,c2=-0.5", "--batch", "8", "--t", "20",
+                       "--plot", str(tmp_path / "chain.pdf"), "--plot-vars", "a1*a2*a3,a1")
+    assert code == 0 and f"saved to {tmp_path / 'chain.pdf'}" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["chain.pdf"]
+    assert (tmp_path / "chain.pdf").read_bytes().startswith(b"%PDF")
+    code, _, err = run(capsys, "integrate", *RBP, "--plot-vars", "a1")
+    assert code == 2 and "--plot-vars needs --plot" in err

@@ -431,7 +431,8 @@ def test_results_are_frozen():
 @given(seed=st.integers(0, 2**32 - 1))
 def test_convergence_monitor_remembers_first_decade_crossings(seed):
     """The decade bookkeeping of the convergence test equals a brute-force replay."""
-    from symdyn.numerics._convergence import _DECADES, Convergence as _Convergence
+    from symdyn.numerics._convergence import _DECADES
+    from symdyn.numerics._convergence import Convergence as _Convergence
 
     rng = np.random.default_rng(seed)
     B, tol = 20, 1e-6

@@ -84,7 +84,50 @@ def test_plot_trajectories_for_every_result():
     assert len(plot_trajectories(sim).axes[0].lines) == 2
     cmp = compare(system, X, 0.5 * X, lr=0.01, steps=200, y0=[0.1, 0.2], values={"c1": 1})
     fig = plot_trajectories(cmp)
-    assert len(fig.axes[0].lines) == 2 * 2 + 1  # SGD and ODE per component, legend
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 * 2 + 2  # SGD and ODE per component; legend: ODE, SGD
+    assert ax.get_ylabel() == "weight"
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {
+        "a1", "a2", "averaged ODE", "SGD (lr=0.01)"}
+
+
+def test_trajectory_figures_say_what_they_show():
+    # a 3-2-1 network has 8 weights: the default plot says it shows all of them, an
+    # expression of the state is plotted by value, and diverged rows leave the axes alone
+    system = sd.derive("1-1-1-1", "rbp")
+    # row 0 has beta = -1: then P = a1 a2 a3 grows without bound (dP/dt > 0 for P > 0)
+    values = {"alpha": 1, "beta": np.array([-1.0, 1, 1, 1, 1, 1]), "c1": 0.5, "c2": 0.5}
+    rng = np.random.default_rng(3)
+    Y0 = 0.5 * rng.normal(size=(6, 3))
+    Y0[0] = [2.0, 2.0, 2.0]
+    res = integrate_batch(system, Y0, 5, values, max_norm=1e3, t_eval=np.linspace(0, 5, 40))
+    assert res.status[0] == "diverged" and np.all(res.status[1:] != "diverged")
+    fig = plot_trajectories(res, components=["a1*a2*a3"], system=system)
+    ax = fig.axes[0]
+    assert "1 diverged row(s) left out" in ax.get_title() and "6 trajectories" in ax.get_title()
+    P = np.prod(res.y_eval[:, 1:], axis=-1)  # the product of the weights of rows 1..5
+    lo, hi = ax.get_ylim()
+    assert lo <= np.nanmin(P) and np.nanmax(P) <= hi and hi - lo < 10 * (np.ptp(P) + 1)
+    assert ax.get_legend().get_texts()[0].get_text() == "$a_{1} a_{2} a_{3}$"
+    big = sd.derive("2-2-2", "bp")
+    one = integrate(big, 0.3 * np.ones(big.size), 1, {"Sigma_II": np.eye(2),
+                                                      "Sigma_TI": np.eye(2)})
+    assert "showing 8 of 8" not in plot_trajectories(one).axes[0].get_title()
+    wide = sd.derive("3-4-2", "bp")
+    one = integrate(wide, 0.1 * np.ones(wide.size), 1, {"Sigma_II": np.eye(3),
+                                                        "Sigma_TI": np.ones((2, 3))})
+    assert "showing 10 of 20 state variables" in plot_trajectories(one).axes[0].get_title()
+    with pytest.raises(SpecError, match="missing value for parameter c1"):
+        plot_trajectories(res, components=["a1*c1"], system=system, values={})
+
+
+def test_phase_portrait_has_a_legend():
+    system = sd.derive("1-1-1", "rbp")
+    fig = phase_portrait(system, RBP_VALUES, trajectories=[[0.1, 0.2]],
+                         invariants=["a1**2 - 2*c1*a2"])
+    texts = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert texts == {"trajectory from its start", "converged end",
+                     "level set of a first integral", "fixed points", "direction of the flow"}
 
 
 def test_asymmetry_of_arbp_and_asrbp():

@@ -59,9 +59,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, default=1.0,
                    help="standard deviation of random initial states (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--plot", default=None, metavar="FILE.png",
-                   help="save a figure (phase portrait for 2 state variables, "
-                        "trajectories otherwise)")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="save a figure to exactly FILE (.png, .pdf, .svg, ...): a phase "
+                        "portrait for 2 state variables, trajectories over time otherwise")
+    p.add_argument("--plot-vars", default=None, metavar="EXPR,...",
+                   help="what the trajectory figure shows: state variables or expressions "
+                        "of the state, e.g. a1*a2*a3 (default: the product of the forward "
+                        "weights for a scalar chain, the state variables otherwise)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_format_argument(p, choices=("text", "json"))
 
@@ -143,6 +147,7 @@ def _setup_integrate(p: argparse.ArgumentParser) -> None:
 def _run_integrate(args: argparse.Namespace) -> int:
     from ..numerics import integrate, integrate_batch
 
+    _check_plot_options(args)
     system = system_from_args(args)
     rng = np.random.default_rng(args.seed)
     values = _values(system, args, rng)
@@ -215,13 +220,34 @@ def _run_integrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_plot(system, values, args, res, starts) -> None:
-    from ..plots import phase_portrait, plot_trajectories
+def _check_plot_options(args) -> None:
+    """Refuse a figure target that cannot be written before any work is done."""
+    if args.plot is not None:
+        from ..plots import figure_path
 
-    if system.size == 2:
+        figure_path(args.plot)
+    elif args.plot_vars is not None:
+        raise UsageError("--plot-vars needs --plot FILE")
+
+
+def _plot_components(system, args) -> list[str] | None:
+    """``--plot-vars``, or by default the end-to-end product P for a scalar chain with more
+    than two state variables (the state variables otherwise)."""
+    if args.plot_vars is not None:
+        return [v.strip() for v in args.plot_vars.split(",") if v.strip()]
+    if system.size > 2 and system.network.is_scalar_chain:
+        return ["*".join(f"a{h}" for h in range(1, system.network.depth + 1))]
+    return None
+
+
+def _save_plot(system, values, args, res, starts) -> None:
+    from ..plots import phase_portrait, plot_trajectories, save_figure
+
+    if system.size == 2 and args.plot_vars is None:
         finite = starts[np.all(np.isfinite(starts), axis=1)]
-        ends = res.y if res.y.ndim == 2 and len(res.y) == len(starts) else res.y
-        pts = np.vstack([finite, np.atleast_2d(ends)[:50]])
+        ends = np.atleast_2d(res.y)[:50]
+        kept = np.atleast_1d(np.asarray(res.status))[:len(ends)] != "diverged"
+        pts = np.vstack([finite, ends[kept]])  # diverged ends would hide the rest
         pts = pts[np.all(np.isfinite(pts), axis=1)]
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         pad = 0.15 * np.maximum(hi - lo, 1.0)
@@ -229,10 +255,11 @@ def _save_plot(system, values, args, res, starts) -> None:
                              xlim=(lo[0] - pad[0], hi[0] + pad[0]),
                              ylim=(lo[1] - pad[1], hi[1] + pad[1]), t_final=args.t)
     else:
-        fig = plot_trajectories(res)
-    fig.savefig(args.plot, dpi=120)
+        fig = plot_trajectories(res, components=_plot_components(system, args), system=system,
+                                values=values)
+    target = save_figure(fig, args.plot)
     if not args.quiet:
-        print(f"symdyn: figure saved to {args.plot}", file=sys.stderr)
+        print(f"symdyn: figure saved to {target}", file=sys.stderr)
 
 
 # -- simulate ---------------------------------------------------------------------------------
@@ -261,6 +288,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from ..spec import Dataset, as_data, as_network
     from ..training import compare, simulate
 
+    _check_plot_options(args)
     rng = np.random.default_rng(args.seed)
     if (args.generate is None) == (args.data is None):
         raise UsageError("give the data: --data FILE.npz or --generate N (one of them)")
@@ -319,12 +347,14 @@ def _run_simulate(args: argparse.Namespace) -> int:
         if len(names) > 20:
             print(f"  ... ({len(names) - 20} more; --format json for all)")
     if args.plot:
-        from ..plots import plot_trajectories
+        from ..plots import plot_trajectories, save_figure
 
-        fig = plot_trajectories(cmp if cmp is not None else res)
-        fig.savefig(args.plot, dpi=120)
+        fig = plot_trajectories(cmp if cmp is not None else res,
+                                components=_plot_components(system, args), system=system,
+                                values=values)
+        target = save_figure(fig, args.plot)
         if not args.quiet:
-            print(f"symdyn: figure saved to {args.plot}", file=sys.stderr)
+            print(f"symdyn: figure saved to {target}", file=sys.stderr)
     return 0
 
 

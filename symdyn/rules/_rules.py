@@ -1,4 +1,4 @@
-"""The five rules of docs/science.md section 2. Each is final: options are fields, never subclasses."""
+"""The five rules of docs/science.md section 2, each final: options are fields, not subclasses."""
 
 from __future__ import annotations
 
