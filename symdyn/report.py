@@ -10,10 +10,15 @@ from sympy.printing.str import StrPrinter
 
 from .errors import SpecError
 
-__all__ = ["latex_system", "latex_document", "text_system", "json_system", "latex_expr"]
+__all__ = ["latex_system", "latex_document", "text_system", "json_system", "latex_expr",
+           "linear_str"]
 
 #: Above this many state components, ``form="both"`` leaves out the component form.
 COMPONENT_LIMIT = 12
+#: Above this many state components the component form is not written as JSON: its size
+#: grows like a high power of the width (about n^5 characters for n-n-n; 3.7 MB at
+#: 10-10-10, 200 equations), so such systems are written in matrix form.
+JSON_COMPONENT_LIMIT = 1000
 
 _LATEX_FUNCTIONS = {
     "linear": r"\operatorname{id}",
@@ -129,21 +134,32 @@ def latex_document(*blocks: str, title: str = "symdyn") -> str:
     )
 
 
-def text_system(system) -> str:
-    """The system as plain text: title, names, matrix form and (small systems) components."""
+def text_system(system, update: bool = False, form: str = "both") -> str:
+    """The system as plain text: title, names, matrix form and components (``form``:
+    ``"both"``, components only for small systems; ``"matrix"``; ``"component"``); with
+    ``update``, the per-sample rule instead of the averaged ODE."""
     printer = _Str(_function_names(system, latex=False))
     out = [system.title, f"state: {', '.join(map(str, _names(system.matrix.state)))}"]
     params = _names(system.matrix.parameters)
     out.append(f"parameters: {', '.join(map(str, params)) if params else '(none)'}")
-    out.append("matrix form:")
-    for m, e in zip(system.matrix.state, system.matrix.rhs):
-        out.append(f"  d{m}/dt = {printer.doprint(e)}")
-    if system.size <= COMPONENT_LIMIT:
+    lhs = "Delta {}" if update else "d{}/dt"
+    if update:
+        out.append(f"sample: {', '.join(map(str, _names(system.matrix.sample)))}")
+    if form != "component":
+        out.append("matrix form" + (" of the per-sample update:" if update else ":"))
+        for m, e in zip(system.matrix.state,
+                        system.matrix.update if update else system.matrix.rhs):
+            out.append(f"  {lhs.format(m)} = {printer.doprint(e)}")
+    if form == "matrix":
+        pass
+    elif form == "component" or system.size <= COMPONENT_LIMIT:
         out.append("component form:")
-        for s, e in zip(system.state, system.rhs):
-            out.append(f"  d{s}/dt = {printer.doprint(e)}")
+        for s, e in zip(system.state, system.update if update else system.rhs):
+            out.append(f"  {lhs.format(s)} = {printer.doprint(e)}")
     else:
-        out.append(f"component form: {system.size} equations (not shown; use --format json)")
+        out.append(f"component form: {system.size} equations (not shown; --format json "
+                   "writes them" + (f" up to {JSON_COMPONENT_LIMIT}" if system.size >
+                                    JSON_COMPONENT_LIMIT else "") + ")")
     return "\n".join(out)
 
 
@@ -151,21 +167,110 @@ def _names(symbols):
     return [f"{m} ({m.rows}x{m.cols})" if isinstance(m, sp.MatrixSymbol) else m for m in symbols]
 
 
-def json_system(system, form: str = "component") -> dict:
-    """``{"state": [...], "parameters": [...], "rhs": [...]}``; the strings parse back with
-    ``sympy.parse_expr(s, local_dict={n: sympy.Symbol(n) for n in state + parameters})``
-    (a local dictionary is needed: ``beta`` is otherwise sympy's beta function)."""
+def json_system(system, form: str = "component", update: bool = False) -> dict:
+    """``{"form", "state", "parameters", "rhs"}`` (``"update"`` instead of ``"rhs"`` with
+    ``update``, plus the ``"sample"`` variables); matrix form also gives ``"shapes"``. The
+    component strings are Python syntax, printed in time linear in the expression size,
+    and parse back with ``sympy.parse_expr(s, local_dict={n: sympy.Symbol(n) for n in
+    state + parameters + sample})`` (a local dictionary is needed: ``beta`` is otherwise
+    sympy's beta function). The component form is refused above
+    :data:`JSON_COMPONENT_LIMIT` state components."""
+    key = "update" if update else "rhs"
     if form == "matrix":
         m = system.matrix
-        return {
+        out = {
+            "form": "matrix",
             "state": [str(s) for s in m.state],
-            "shapes": {str(s): list(s.shape) for s in (*m.state, *m.parameters)
+            "shapes": {str(s): [int(d) for d in s.shape] for s in (*m.state, *m.parameters,
+                                                        *(m.sample if update else ()))
                        if isinstance(s, sp.MatrixSymbol)},
             "parameters": [str(p) for p in m.parameters],
-            "rhs": [str(e) for e in m.rhs],
+            key: [str(e) for e in (m.update if update else m.rhs)],
         }
-    return {
+        if update:
+            out["sample"] = [str(s) for s in m.sample]
+        return out
+    if form != "component":
+        raise SpecError(f"form must be 'component' or 'matrix', got {form!r}")
+    if system.size > JSON_COMPONENT_LIMIT:
+        raise SpecError(
+            f"the component form of this system has {system.size} equations, more than the "
+            f"{JSON_COMPONENT_LIMIT} written as JSON (its size grows like a high power of the "
+            "width: about 3.7 MB at 10-10-10, 200 equations, and 32 times that at twice the "
+            "width); use the matrix form (--form matrix)")
+    out = {
+        "form": "component",
         "state": [str(s) for s in system.state],
         "parameters": [str(p) for p in system.parameters],
-        "rhs": [sp.sstr(e) for e in system.rhs],
+        key: [linear_str(e) for e in (system.update if update else system.rhs)],
     }
+    if update:
+        out["sample"] = [str(s) for s in system.sample]
+    return out
+
+
+def linear_str(expr: sp.Expr) -> str:
+    """``expr`` in Python syntax, in one pass over the tree (sympy's ``sstr`` sorts the
+    terms of every sum, which dominates on large systems). Sums, products, powers,
+    numbers, symbols and functions of expressions are printed here; anything else by
+    ``sstr``."""
+    out: list[str] = []
+
+    def number(x) -> str | None:
+        if isinstance(x, sp.Integer):
+            return str(int(x))
+        if isinstance(x, sp.Rational):
+            return f"{x.p}/{x.q}"
+        if isinstance(x, sp.Float):
+            return repr(float(x))  # the shortest text that float() reads as the same double
+        return None
+
+    def visit(x, level: int) -> None:  # level: 0 in a sum, 1 in a product, 2 in a power
+        if isinstance(x, sp.Symbol):
+            out.append(x.name)
+            return
+        num = number(x)
+        if num is not None:
+            out.append(f"({num})" if level and (num[0] == "-" or "/" in num) else num)
+        elif isinstance(x, sp.Add):
+            out.append("(" if level else "")
+            for k, term in enumerate(x.args):
+                coeff, rest = term.as_coeff_Mul()
+                negative = coeff.is_Number and coeff < 0
+                if k:
+                    out.append(" - " if negative else " + ")
+                elif negative:
+                    out.append("-")
+                visit(-term if negative else term, 1 if negative else 0)
+            out.append(")" if level else "")
+        elif isinstance(x, sp.Mul):
+            coeff, rest = x.as_coeff_Mul()
+            if coeff == -1:
+                out.append("(-" if level else "-")
+                visit(rest, 1)
+                out.append(")" if level else "")
+                return
+            out.append("(" if level >= 2 else "")
+            for k, factor in enumerate(x.args):
+                out.append("*" if k else "")
+                visit(factor, 1)
+            out.append(")" if level >= 2 else "")
+        elif isinstance(x, sp.Pow):
+            out.append("(" if level >= 2 else "")
+            visit(x.base, 2)
+            out.append("**")
+            visit(x.exp, 2)
+            out.append(")" if level >= 2 else "")
+        elif (isinstance(x, sp.Function) and x.args
+              and all(isinstance(a, sp.Expr) for a in x.args)
+              and not isinstance(x, sp.Piecewise)):
+            out.append(type(x).__name__ + "(")
+            for k, a in enumerate(x.args):
+                out.append(", " if k else "")
+                visit(a, 0)
+            out.append(")")
+        else:
+            out.append(f"({sp.sstr(x)})")
+
+    visit(sp.sympify(expr), 0)
+    return "".join(out)

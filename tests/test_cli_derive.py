@@ -32,7 +32,7 @@ def test_json_round_trip(capsys):
                        "--rate-ratio", "lamda", "--format", "json")
     assert code == 0
     payload = json.loads(out)
-    assert set(payload) == {"state", "parameters", "rhs"}
+    assert set(payload) == {"form", "state", "parameters", "rhs"} and payload["form"] == "component"
     system = sd.derive("1-1-1-1", "arbp", rate_ratio="lamda")
     assert payload["state"] == [str(s) for s in system.state]
     names = {n: sp.Symbol(n) for n in payload["state"] + payload["parameters"]}
@@ -85,3 +85,38 @@ def test_python_dash_m():
     bad = subprocess.run([sys.executable, "-m", "symdyn", "derive", "--arch", "0-1",
                           "--rule", "bp"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_large_systems_are_written_in_matrix_form(capsys):
+    code, out, err = run(capsys, "derive", "--arch", "50-50-50", "--rule", "rbp", "--format",
+                         "json")
+    payload = json.loads(out)
+    assert code == 0 and payload["form"] == "matrix" and payload["shapes"]["A1"] == [50, 50]
+    code, out, err = run(capsys, "derive", "--arch", "5000-5000-5000", "--rule", "rbp",
+                         "--format", "json", "--form", "component")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "50000000 equations" in err and "--form matrix" in err
+
+
+def test_update_is_honoured_in_every_format(capsys):
+    import sympy as sp
+
+    system = sd.derive("1-1-1", "arbp")
+    code, out, _ = run(capsys, "derive", "--arch", "1-1-1", "--rule", "arbp", "--update")
+    assert code == 0 and "Delta a1 = " in out and "Delta C1 = " in out and "d" + "a1/dt" not in out
+    code, out, _ = run(capsys, "derive", "--arch", "1-1-1", "--rule", "arbp", "--update",
+                       "--format", "json")
+    payload = json.loads(out)
+    names = {n: sp.Symbol(n) for n in payload["state"] + payload["parameters"]
+             + payload["sample"]}
+    got = [sp.parse_expr(s, local_dict=names) for s in payload["update"]]
+    assert [sp.expand(g - e) for g, e in zip(got, system.update, strict=True)] == [0, 0, 0]
+
+
+def test_latex_says_when_it_leaves_the_component_form_out(capsys):
+    code, out, err = run(capsys, "derive", "--arch", "3-3-3", "--rule", "bp", "--format",
+                         "latex")
+    assert code == 0 and "component form (18 equations) is left out" in err
+    code, out, err = run(capsys, "derive", "--arch", "3-3-3", "--rule", "bp", "--format",
+                         "latex", "--form", "component")
+    assert code == 0 and err == "" and out.count(r"\\") == 17  # 18 equations, 17 breaks
