@@ -24,6 +24,8 @@ __all__ = [
     "Sentence",
     "sentence",
     "ddt",
+    "dot",
+    "equalities",
 ]
 
 #: Above this many state components, ``form="both"`` leaves out the component form.
@@ -77,9 +79,32 @@ class _Latex(LatexPrinter):
     matrix as ``A^{(1)}_{i,j}``, a coefficient written before a long fraction, and a break
     point before every term of a sum (used by :func:`_lines`)."""
 
-    def __init__(self, names: dict | None = None):
+    def __init__(self, names: dict | None = None, prose: bool = False):
         super().__init__({"long_frac_ratio": 2})
         self._names = names or {}
+        self._prose = prose  # formulas of sentences: as a person writes them
+
+    def _print_Float(self, expr):
+        if self._prose:  # measured numbers: 6 digits, 10^{-7}
+            return _number(float(expr)).latex
+        return super()._print_Float(expr)
+
+    def _as_ordered_terms(self, expr, order=None):
+        terms = super()._as_ordered_terms(expr, order="grevlex" if self._prose else order)
+        if self._prose:  # a positive term first: c_1 - a_2 \lambda, not - a_2 \lambda + c_1
+            lead = next((i for i, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
+            terms = [terms[lead], *terms[:lead], *terms[lead + 1:]]
+        return terms
+
+    def _print_MatAdd(self, expr):
+        if not self._prose:
+            return super()._print_MatAdd(expr)
+        printed = [self._print(t) for t in expr.args]
+        printed.sort(key=lambda x: x.startswith("-"))  # a positive term first
+        out = printed[0]
+        for x in printed[1:]:
+            out += f"{_BREAK} - {x[1:].lstrip()}" if x.startswith("-") else f"{_BREAK} + {x}"
+        return out
 
     def _print_Add(self, expr, order=None):  # sympy's, with a break point before each sign
         tex = ""
@@ -159,7 +184,7 @@ def latex_math(obj, names: dict | None = None) -> str:
         return obj.latex
     if isinstance(obj, (int, float)) and not isinstance(obj, bool):
         return _number(obj).latex
-    return _clean(_Latex(names).doprint(obj))
+    return _clean(_Latex(names, prose=True).doprint(obj))
 
 
 def _text(obj) -> str:
@@ -168,6 +193,20 @@ def _text(obj) -> str:
     if isinstance(obj, (int, float)):
         return _number(obj).text
     return sp.sstr(obj)
+
+
+def dot(x, rhs=None) -> Math:
+    """The time derivative of the symbol ``x`` as a dot (``\\dot{a}_{1}``), or the equation
+    ``dx/dt = rhs``."""
+    tex, text = _lhs(latex_math(x), "dot", False), f"d{_text(x)}/dt"
+    if rhs is not None:
+        tex, text = f"{tex} = {latex_math(rhs)}", f"{text} = {_text(rhs)}"
+    return Math(tex, text)
+
+
+def equalities(*objs) -> Math:
+    """``a = b = c`` for any number of objects."""
+    return Math(" = ".join(latex_math(o) for o in objs), " = ".join(_text(o) for o in objs))
 
 
 def ddt(expr, rhs=None) -> Math:
@@ -216,8 +255,11 @@ class Sentence:
         return out
 
     def __str__(self) -> str:
-        return "".join(p if isinstance(p, str) else
-                       (format(p[0], p[1]) if p[1] else _text(p[0])) for p in self.parts)
+        def text(obj, spec):
+            items = obj if isinstance(obj, list) else [obj]
+            return ", ".join(format(o, spec) if spec else _text(o) for o in items)
+
+        return "".join(p if isinstance(p, str) else text(*p) for p in self.parts)
 
     def __repr__(self) -> str:
         return f"Sentence({str(self)!r})"
@@ -237,16 +279,17 @@ class Sentence:
         return [p for p in self.parts if isinstance(p, str)]
 
     def latex(self) -> str:
-        """The sentence as LaTeX: escaped prose, formulas in math mode."""
+        """The sentence as LaTeX: escaped prose, formulas in math mode (a list: each
+        formula on its own, separated by commas)."""
         out = []
         for p in self.parts:
             if isinstance(p, str):
                 out.append(tex_escape(p))
-            else:
-                obj, spec = p
-                if spec and isinstance(obj, (int, float)):
-                    obj = _number(obj, spec)
-                out.append(f"${latex_math(obj)}$")
+                continue
+            obj, spec = p
+            items = obj if isinstance(obj, list) else [obj]
+            tex = [f"${latex_math(_number(o, spec) if spec else o)}$" for o in items]
+            out.append(", ".join(tex))
         return "".join(out)
 
 
@@ -362,7 +405,7 @@ def _lines(tex: str, first: float = 0.0, width: float = LINE_WIDTH) -> list[str]
 def _relation(obj, names):
     """(lhs, relation, rhs) LaTeX of an equation or inequality, else None."""
     if isinstance(obj, sp.core.relational.Relational):
-        printer = _Latex(names)
+        printer = _Latex(names, prose=True)
         rel = _clean(printer.doprint(obj.func(sp.Symbol("x"), sp.Symbol("y")))).split()[1]
         return _clean(printer.doprint(obj.lhs)), rel, printer.doprint(obj.rhs)
     return None
@@ -374,7 +417,7 @@ def latex_display(obj, label: str = "", names: dict | None = None) -> str:
     tag = rf"\label{{{label}}}" if label else ""
     parts = _relation(obj, names)
     if parts is None:
-        tex = obj.latex if isinstance(obj, Math) else _Latex(names).doprint(obj)
+        tex = obj.latex if isinstance(obj, Math) else _Latex(names, prose=True).doprint(obj)
         lines = _lines(tex)
         if len(lines) == 1:
             return f"\\begin{{equation}}{tag}\n{lines[0]}\n\\end{{equation}}"
@@ -453,7 +496,7 @@ def latex_document(*blocks: str, title: str | Sentence = "symdyn") -> str:
         "\\usepackage{amsmath,amssymb}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
         "\\allowdisplaybreaks\n\\setlength{\\emergencystretch}{3em}\n"
-        f"\\title{{{Sentence.of(title).latex()}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n"
+        f"\\title{{{Sentence.of(title).latex()}}}\n\\author{{}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n"
         f"{body}\n\\end{{document}}\n"
     )
 
