@@ -85,8 +85,11 @@ class _Latex(LatexPrinter):
         self._prose = prose  # formulas of sentences: as a person writes them
 
     def _print_Float(self, expr):
-        if self._prose:  # measured numbers: 6 digits, 10^{-7}
-            return _number(float(expr)).latex
+        if self._prose:  # measured numbers: at most 6 digits, 10^{-7}
+            from mpmath.libmp import prec_to_dps
+
+            digits = min(6, prec_to_dps(expr._prec))
+            return _number(float(expr), f".{digits}g").latex
         return super()._print_Float(expr)
 
     def _as_ordered_terms(self, expr, order=None):
@@ -192,6 +195,9 @@ def _text(obj) -> str:
         return str(obj)
     if isinstance(obj, (int, float)):
         return _number(obj).text
+    if isinstance(obj, sp.core.relational.Relational):
+        op = {"==": "=", "!=": "!="}.get(obj.rel_op, obj.rel_op)
+        return f"{sp.sstr(obj.lhs)} {op} {sp.sstr(obj.rhs)}"
     return sp.sstr(obj)
 
 
