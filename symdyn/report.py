@@ -95,19 +95,10 @@ class _Latex(LatexPrinter):
     def _as_ordered_terms(self, expr, order=None):
         terms = super()._as_ordered_terms(expr, order="grevlex" if self._prose else order)
         if self._prose:  # a positive term first: c_1 - a_2 \lambda, not - a_2 \lambda + c_1
-            lead = next((i for i, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
+            lead = next((i for i, t in enumerate(terms) if not t.could_extract_minus_sign()
+                         and not self._print(t).startswith("-")), 0)
             terms = [terms[lead], *terms[:lead], *terms[lead + 1:]]
         return terms
-
-    def _print_MatAdd(self, expr):
-        if not self._prose:
-            return super()._print_MatAdd(expr)
-        printed = [self._print(t) for t in expr.args]
-        printed.sort(key=lambda x: x.startswith("-"))  # a positive term first
-        out = printed[0]
-        for x in printed[1:]:
-            out += f"{_BREAK} - {x[1:].lstrip()}" if x.startswith("-") else f"{_BREAK} + {x}"
-        return out
 
     def _print_Add(self, expr, order=None):  # sympy's, with a break point before each sign
         tex = ""
@@ -115,12 +106,15 @@ class _Latex(LatexPrinter):
             if i and term.could_extract_minus_sign():
                 tex += _BREAK + " - "
                 term = -term
-            elif i:
-                tex += _BREAK + " + "
             term_tex = self._print(term)
             if self._needs_add_brackets(term):
                 term_tex = self._add_parens(term_tex)
-            tex += term_tex
+            if i and tex.endswith(" - "):
+                tex += term_tex
+            elif i and term_tex.startswith("-"):  # a matrix term with a negative coefficient
+                tex += _BREAK + " - " + term_tex[1:].lstrip()
+            else:
+                tex += (_BREAK + " + " if i else "") + term_tex
         return tex
 
     def _print_ElementwiseApplyFunction(self, e):
@@ -284,9 +278,10 @@ class Sentence:
         """The prose parts (for checks that no formula hides in the text)."""
         return [p for p in self.parts if isinstance(p, str)]
 
-    def latex(self) -> str:
+    def latex(self, displays: bool = True) -> str:
         """The sentence as LaTeX: escaped prose, formulas in math mode (a list: each
-        formula on its own, separated by commas)."""
+        formula on its own, separated by commas). With ``displays``, a formula too long for
+        a line of text is set as an unnumbered display (not in titles)."""
         out = []
         for p in self.parts:
             if isinstance(p, str):
@@ -294,8 +289,11 @@ class Sentence:
                 continue
             obj, spec = p
             items = obj if isinstance(obj, list) else [obj]
-            tex = [f"${latex_math(_number(o, spec) if spec else o)}$" for o in items]
-            out.append(", ".join(tex))
+            tex = [latex_math(_number(o, spec) if spec else o) for o in items]
+            if displays and len(tex) == 1 and _width(tex[0]) > INLINE_WIDTH:
+                out.append(f"\n\\[\n{tex[0]}\n\\]\n")
+            else:
+                out.append(", ".join(f"${x}$" for x in tex))
         return "".join(out)
 
 
@@ -306,6 +304,8 @@ def sentence(template: str = "", /, **math) -> Sentence:
 
 #: Width of a display line, in the units of :func:`_width` (about one letter).
 LINE_WIDTH = 72
+#: Formulas of sentences wider than this are displayed (a line of text holds ~100).
+INLINE_WIDTH = 36
 _COMMAND_WIDTH = {"left": 0, "right": 0, "bigl": 0, "bigr": 0, "frac": 0, "operatorname": 0,
                   "tfrac": 0, "mathrm": 0, "text": 0, "quad": 2, "qquad": 4, "cdot": 1.5,
                   "tanh": 3.5, "sigma": 1, "dot": 0, "Delta": 1.2, "sum": 2}
@@ -397,7 +397,10 @@ def _flatten(nodes, breakable: bool) -> str:
 def _lines(tex: str, first: float = 0.0, width: float = LINE_WIDTH) -> list[str]:
     """``tex`` (printed with break points) cut into lines that fit ``width``; the first
     line has ``first`` less room (its left-hand side)."""
-    segments = _flatten(_tree(tex), True).split(_BREAK)
+    tree = _tree(tex)
+    if _width(tex) + first <= width:  # fits: nothing to break
+        return [_flatten(tree, False)]
+    segments = _flatten(tree, True).split(_BREAK)
     lines, room = [segments[0]], width - first
     for seg in segments[1:]:
         if _width(lines[-1] + seg) > room:
@@ -492,6 +495,20 @@ def latex_system(system, *, form: str = "both", derivative: str = "dot",
     return "\\begin{align}\n" + body + "\n\\end{align}"
 
 
+def document_title(system) -> Sentence:
+    """The title of a system as a sentence: its options' values as formulas."""
+    parts, math = [f"{system.network} trained by {system.rule.name.upper()}"], {}
+    for i, (key, value) in enumerate(system.rule.options.items()):
+        name = key.replace("_", " ")
+        if isinstance(value, sp.Basic):
+            parts.append(f"{name} {{v{i}}}")
+            math[f"v{i}"] = value
+        else:
+            parts.append(f"{name} {value}")
+    data = system.title.rpartition(", data: ")[2]
+    return sentence(", ".join(parts) + f"; data: {data}", **math)
+
+
 def latex_document(*blocks: str, title: str | Sentence = "symdyn") -> str:
     """A complete LaTeX document around the given blocks; it compiles with ``pdflatex``
     (packages of Debian's texlive-latex-base, texlive-latex-recommended and lmodern)."""
@@ -502,7 +519,8 @@ def latex_document(*blocks: str, title: str | Sentence = "symdyn") -> str:
         "\\usepackage{amsmath,amssymb}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
         "\\allowdisplaybreaks\n\\setlength{\\emergencystretch}{3em}\n"
-        f"\\title{{{Sentence.of(title).latex()}}}\n\\author{{}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n"
+        f"\\title{{{Sentence.of(title).latex(displays=False)}}}\n\\author{{}}\n\\date{{}}\n"
+        "\\begin{document}\n\\maketitle\n"
         f"{body}\n\\end{{document}}\n"
     )
 

@@ -381,7 +381,7 @@ def latex_report(results: Sequence[ProofResult]) -> str:
     sections = [table]
     for r in results:
         numeric = f"${r.passed}/{r.cases}$ cases" if r.cases else "none"
-        parts = [f"\\section{{{r.title.latex()}}}\\label{{res:{r.name}}}",
+        parts = [f"\\section{{{r.title.latex(displays=False)}}}\\label{{res:{r.name}}}",
                  f"\\noindent Result \\texttt{{{tex_escape(r.name)}}}: symbolic {r.symbolic}; "
                  f"numerical evidence {numeric}; status {r.status}.\n"]
         if r.hypotheses:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_spec_arguments, emit_json, system_from_args
+from ._common import (
+    add_format_argument,
+    add_spec_arguments,
+    add_standalone_argument,
+    emit_json,
+    system_from_args,
+)
 
 __all__ = ["COMMANDS"]
 
@@ -17,6 +23,7 @@ def _setup_derive(p: argparse.ArgumentParser) -> None:
                         "for json)")
     p.add_argument("--update", action="store_true",
                    help="latex: the per-sample update rule instead of the averaged ODE")
+    add_standalone_argument(p)
 
 
 def _run_derive(args: argparse.Namespace) -> int:
@@ -26,7 +33,12 @@ def _run_derive(args: argparse.Namespace) -> int:
     if args.format == "json":
         emit_json(json_system(system, form="matrix" if args.form == "matrix" else "component"))
     elif args.format == "latex":
-        print(system.latex(form=args.form or "both", update=args.update))
+        block = system.latex(form=args.form or "both", update=args.update)
+        if args.standalone:
+            from ..report import document_title, latex_document
+
+            block = latex_document(block, title=document_title(system))
+        print(block)
     else:
         print(system)
     return 0
