@@ -305,7 +305,7 @@ def sentence(template: str = "", /, **math) -> Sentence:
 #: Width of a display line, in the units of :func:`_width` (about one letter).
 LINE_WIDTH = 72
 #: Formulas of sentences wider than this are displayed (a line of text holds ~100).
-INLINE_WIDTH = 36
+INLINE_WIDTH = 28
 _COMMAND_WIDTH = {"left": 0, "right": 0, "bigl": 0, "bigr": 0, "frac": 0, "operatorname": 0,
                   "tfrac": 0, "mathrm": 0, "text": 0, "quad": 2, "qquad": 4, "cdot": 1.5,
                   "tanh": 3.5, "sigma": 1, "dot": 0, "Delta": 1.2, "sum": 2}
