@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._typeset import Math, Sentence, ddt, latex_display, latex_math, sentence, tex_escape
 from .errors import SpecError
-from .report import Math, Sentence, ddt, latex_display, latex_math, sentence, tex_escape
 
 __all__ = [
     "proof",

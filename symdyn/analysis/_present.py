@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..report import (
-    Sentence,
-    _function_names,
-    _Latex,
-    align_rows,
-    document_title,
-    latex_document,
-    latex_expr,
-)
-from ..report import sentence as _sentence
+from .._typeset import Sentence, _Latex, align_rows
+from .._typeset import sentence as _sentence
+from ..report import _function_names, document_title, latex_document, latex_expr
 
 __all__ = [
     "json_number",
