@@ -9,6 +9,33 @@ from hypothesis import strategies as st
 import symdyn as sd
 from symdyn.analysis import verify_invariant
 from symdyn.numerics import integrate_batch
+from symdyn.report import Math, latex_math
+from symdyn.verify import ddt, sentence
+
+#: the paper's symbols (``lamda``: sympy's spelling of the rate ratio; it prints as \lambda)
+alpha, beta, lam, eta, K, t = sp.symbols("alpha beta lamda eta K t")
+a1, a2, c1 = sp.symbols("a1 a2 c1")
+a, c = sp.IndexedBase("a"), sp.IndexedBase("c")
+h, L, k, N = sp.symbols("h L k N", integer=True)
+#: the derivative f' of an activation, as the papers write it
+fprime = Math("f'", "f'")
+
+
+def normal(variance) -> Math:
+    """The normal distribution N(0, variance)."""
+    return Math(rf"\mathcal{{N}}\left(0, {latex_math(variance)}\right)",
+                f"N(0, {variance})")
+
+
+def ranging(x, first, last) -> Math:
+    """x = first, ..., last."""
+    return Math(rf"{latex_math(x)} = {latex_math(first)}, \dots, {latex_math(last)}",
+                f"{x} = {first}, ..., {last}")
+
+
+def t_range(end) -> sp.Basic:
+    """t in [0, end]."""
+    return sp.Contains(t, sp.Interval(0, end), evaluate=False)
 
 
 def chain(depth: int, rule: str, **options) -> sd.LearningSystem:
@@ -16,13 +43,22 @@ def chain(depth: int, rule: str, **options) -> sd.LearningSystem:
     return sd.derive("-".join(["1"] * (depth + 1)), rule, **options)
 
 
+def how(method: str) -> str:
+    """The method of an invariant check, as prose."""
+    if method == "matrix":
+        return "a matrix identity, for every size"
+    if method.startswith("components (sizes"):
+        return "entry by entry, for sizes " + method[len("components (sizes "):-1]
+    return "in components"
+
+
 def invariant_steps(ctx, system, invariants, label: str) -> None:
-    """One symbolic step per candidate first integral."""
+    """One symbolic step per candidate first integral, with its equation displayed."""
     for H in invariants:
         check = verify_invariant(system, H)
-        ctx.symbolic(f"{label}: d/dt ({H}) = 0 ({check.method})", check.holds,
-                     latex=rf"\frac{{d}}{{dt}}\left({sp.latex(H)}\right) = 0",
-                     counterexample=check.counterexample)
+        ctx.symbolic(sentence(f"{label}: {{H}} is a first integral ({how(check.method)})",
+                              H=H), check.holds,
+                     latex=ddt(H, 0), counterexample=check.counterexample)
 
 
 #: positive moments and non-zero channel weights, bounded away from the degenerate cases

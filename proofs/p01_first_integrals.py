@@ -5,12 +5,33 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from _common import chain, conserved, invariant_steps, parameter_examples, random_values, seeds
+from _common import (
+    L,
+    a,
+    a1,
+    a2,
+    alpha,
+    beta,
+    c,
+    c1,
+    chain,
+    conserved,
+    h,
+    how,
+    invariant_steps,
+    lam,
+    parameter_examples,
+    random_values,
+    ranging,
+    seeds,
+    t_range,
+)
 from hypothesis import strategies as st
 
 import symdyn as sd
 from symdyn.analysis import invariants, verify_invariant
-from symdyn.verify import proof
+from symdyn.report import Math, equalities, latex_math
+from symdyn.verify import ddt, proof, sentence
 
 TOL = 1e-7  # relative drift allowed of a conserved quantity at rtol 1e-10
 
@@ -31,8 +52,8 @@ def _spanned(found, expected, state) -> bool:
 
 def _search_step(ctx, system, expected, label):
     found = invariants(system, degree=2)
-    ctx.symbolic(f"{label}: the degree-2 invariant search finds {len(found)} first "
-                 f"integrals whose span contains {', '.join(map(str, expected))}",
+    ctx.symbolic(sentence(f"{label}: the search for first integrals of degree 2 finds "
+                          f"{len(found)}, and their span contains {{H}}", H=list(expected)),
                  _spanned(found, expected, system.state))
 
 
@@ -45,13 +66,14 @@ def _conservation(ctx, system, Hs, label, n):
         y0 = np.random.default_rng(seed).normal(scale=0.7, size=(4, system.size))
         return all(np.all(conserved(system, H, values, y0) < TOL) for H in Hs)
 
-    ctx.sample(f"{label}: conserved to {TOL:g} (relative) for t in [0, 20], 4 starts per "
-               "case", st.tuples(parameter_examples(system), seeds), check, n)
+    ctx.sample(sentence(f"{label}: conserved to a relative {{tol}} for {{t}}, 4 starts per "
+                        "case", tol=TOL, t=t_range(20)),
+               st.tuples(parameter_examples(system), seeds), check, n)
 
 
-@proof("bp-111-invariant", title="1-1-1 BP conserves a1^2 - a2^2",
-       claim=r"For the 1-1-1 linear chain trained by BP, $a_1^2 - a_2^2$ is a first "
-             r"integral: $\frac{d}{dt}(a_1^2 - a_2^2) = 0$.")
+@proof("bp-111-invariant", title=sentence("1-1-1 BP conserves {H}", H=a1**2 - a2**2),
+       claim=sentence("For the 1-1-1 linear chain trained by BP, {H} is a first integral: "
+                      "{dH}.", H=a1**2 - a2**2, dH=ddt(a1**2 - a2**2, 0)))
 def bp_111(ctx):
     s = sd.derive("1-1-1", "bp")
     a1, a2 = s.state
@@ -60,10 +82,14 @@ def bp_111(ctx):
     _conservation(ctx, s, [a1**2 - a2**2], "1-1-1 BP", ctx.cases(4, 30))
 
 
-@proof("rbp-chain-invariants", title="RBP chains conserve a_h^2 - 2 c_h a_{h+1}",
-       claim=r"For the linear chain of any depth $L$ trained by RBP, "
-             r"$a_h^2 - 2 c_h a_{h+1}$ is a first integral for $h = 1, \dots, L-1$ "
-             r"(checked for $L = 2, \dots, 5$).")
+RBP_H = a[h] ** 2 - 2 * c[h] * a[h + 1]
+DEPTHS = ranging(L, 2, 5)
+
+
+@proof("rbp-chain-invariants", title=sentence("RBP chains conserve {H}", H=RBP_H),
+       claim=sentence("For the linear chain of any depth {L} trained by RBP, {H} is a first "
+                      "integral for {h} (checked for {depths}).", L=L, H=RBP_H,
+                      h=ranging(h, 1, L - 1), depths=DEPTHS))
 def rbp_chain(ctx):
     def integrals(s, depth):
         a, c = s.state, s.parameters[: depth - 1]
@@ -77,11 +103,14 @@ def rbp_chain(ctx):
     _conservation(ctx, s, integrals(s, 3), "RBP depth 3", ctx.cases(4, 30))
 
 
-@proof("srbp-chain-invariants", title="SRBP chains conserve c_{h+1} a_h^2/2 - c_h a_{h+1}",
-       claim=r"For the linear chain of depth $L$ trained by SRBP, "
-             r"$c_{h+1} a_h^2/2 - c_h a_{h+1}$ ($h + 1 < L$) and "
-             r"$a_{L-1}^2/2 - c_{L-1} a_L$ are first integrals (checked for "
-             r"$L = 2, \dots, 5$).")
+SRBP_H = c[h + 1] * a[h] ** 2 / 2 - c[h] * a[h + 1]
+
+
+@proof("srbp-chain-invariants", title=sentence("SRBP chains conserve {H}", H=SRBP_H),
+       claim=sentence("For the linear chain of depth {L} trained by SRBP, {H} (for {cond}) "
+                      "and {last} are first integrals (checked for {depths}).", L=L, H=SRBP_H,
+                      cond=h + 1 < L, last=a[L - 1] ** 2 / 2 - c[L - 1] * a[L],
+                      depths=DEPTHS))
 def srbp_chain(ctx):
     for depth in range(2, 6):
         s = chain(depth, "srbp")
@@ -92,43 +121,56 @@ def srbp_chain(ctx):
         _search_step(ctx, s, Hs, f"SRBP depth {depth}")
 
 
+SADDLE = sp.FiniteSet(alpha, -alpha, 0)
+
+
 @proof("arbp-111-invariants", title="1-1-1 ARBP: two first integrals and a saddle",
-       claim=r"For 1-1-1 ARBP with rate ratio $\lambda$, $c_1 - \lambda a_2$ and "
-             r"$a_1^2 - c_1^2/\lambda$ are first integrals. The fixed points are the surface "
-             r"$a_1 a_2 = \alpha/\beta$ and the line $a_1 = c_1 = 0$ ($a_2$ free; one point "
-             r"on each level set of $c_1 - a_2$), where the Jacobian has eigenvalues "
-             r"$\{\alpha, -\alpha, 0\}$: a saddle.")
+       claim=sentence("For 1-1-1 ARBP with rate ratio {lam}, {H1} and {H2} are first "
+                      "integrals. The fixed points are the surface {surface} and the line "
+                      "{line} ({a2} free; one point on each level set of {H3}), where the "
+                      "Jacobian has eigenvalues {eig}: a saddle.", lam=lam, H1=c1 - lam * a2,
+                      H2=a1**2 - c1**2 / lam, surface=sp.Eq(a1 * a2, alpha / beta),
+                      line=equalities(a1, c1, 0), a2=a2, H3=c1 - a2, eig=SADDLE))
 def arbp_111(ctx):
     from symdyn.analysis import fixed_points, jacobian
 
-    lam = sp.Symbol("lamda")
     s = sd.derive("1-1-1", "arbp", rate_ratio="lamda")
-    a1, a2, c1 = s.state
+    assert s.state == (a1, a2, c1)
     invariant_steps(ctx, s, [c1 - lam * a2, a1**2 - c1**2 / lam], "1-1-1 ARBP")
     s1 = sd.derive("1-1-1", "arbp")
-    alpha, beta = sp.symbols("alpha beta")
     fps = fixed_points(s1)
     surface = [p for p in fps if p.dimension == 2]
     line = [p for p in fps if p.dimension == 1 and p.solution.get(a1) == 0
             and p.solution.get(c1) == 0]
-    ctx.symbolic("the fixed points include the surface a1*a2 = alpha/beta (dimension 2)",
+    ctx.symbolic(sentence("the fixed points include the surface {eq} (dimension 2)",
+                          eq=sp.Eq(a1 * a2, alpha / beta)),
                  any(sp.simplify(a1 * a2 - alpha / beta).subs(p.solution) == 0
                      for p in surface))
     J = sp.Matrix(jacobian(s1)).subs({a1: 0, c1: 0})
     eig = set(J.eigenvals())
-    ctx.symbolic(f"on a1 = c1 = 0 the Jacobian has eigenvalues {sorted(eig, key=str)}",
+    where = equalities(a1, c1, 0)
+    ctx.symbolic(sentence("on {where} the Jacobian has eigenvalues {eig}", where=where,
+                          eig=sp.FiniteSet(*eig)),
                  eig == {alpha, -alpha, 0} and bool(line),
-                 latex=r"\operatorname{spec} J|_{a_1 = c_1 = 0} = \{\alpha, -\alpha, 0\}")
+                 latex=Math(rf"\operatorname{{spec}} J\big|_{{{where.latex}}} = "
+                            rf"{latex_math(sp.FiniteSet(*eig))}",
+                            f"spec J at {where} = {sp.FiniteSet(*eig)}"))
     ctx.symbolic("classified as a saddle", bool(line) and line[0].stability == "saddle")
 
 
-@proof("linear-matrix-invariants", title="Matrix first integrals of the linear n0-n1-n2 "
-       "network", claim=r"For the linear network with one hidden layer (forward $A_1, A_2$, "
-       r"channel $C$), BP conserves $A_1 A_1^T - A_2^T A_2$, RBP conserves "
-       r"$A_1 A_1^T - C A_2 - A_2^T C^T$ and ARBP conserves $C - \lambda A_2^T$, as matrix "
-       r"identities for all sizes.")
+_n0, _n1, _n2 = sp.symbols("n0 n1 n2", integer=True, positive=True)
+_A1, _A2 = sp.MatrixSymbol("A1", _n1, _n0), sp.MatrixSymbol("A2", _n2, _n1)
+_C = sp.MatrixSymbol("C1", _n1, _n2)
+
+
+@proof("linear-matrix-invariants",
+       title="Matrix first integrals of the linear network with one hidden layer",
+       claim=sentence("For the linear network with one hidden layer (forward weights {A}, "
+                      "channel {C}), BP conserves {bp}, RBP conserves {rbp} and ARBP conserves "
+                      "{arbp}, as matrix identities for all sizes.", A=[_A1, _A2], C=_C,
+                      bp=_A1 * _A1.T - _A2.T * _A2, rbp=_A1 * _A1.T - _C * _A2 - _A2.T * _C.T,
+                      arbp=_C - lam * _A2.T))
 def matrix_invariants(ctx):
-    lam = sp.Symbol("lamda")
     for rule, H in [
         ("bp", lambda A1, A2, C: A1 * A1.T - A2.T * A2),
         ("rbp", lambda A1, A2, C: A1 * A1.T - C * A2 - A2.T * C.T),
@@ -139,5 +181,6 @@ def matrix_invariants(ctx):
                 if isinstance(m, sp.MatrixSymbol)}
         expr = H(mats["A1"], mats["A2"], mats.get("C1"))
         check = verify_invariant(s, expr)
-        ctx.symbolic(f"{rule.upper()}: d/dt ({expr}) = 0 ({check.method})", check.holds,
-                     latex=rf"\frac{{d}}{{dt}}\left({sp.latex(expr)}\right) = 0")
+        ctx.symbolic(sentence(f"{rule.upper()}: {{H}} is a first integral "
+                              f"({how(check.method)})", H=expr), check.holds,
+                     latex=ddt(expr, 0))

@@ -4,23 +4,36 @@ bottleneck: numerical results, stated as measured."""
 from __future__ import annotations
 
 import numpy as np
-from _common import chain, seeds
+import sympy as sp
+from _common import a, a1, a2, alpha, beta, c, c1, chain, h, how, lam, normal, seeds, t
 from scipy.integrate import solve_ivp
 
 import symdyn as sd
 from symdyn.analysis import verify_invariant
 from symdyn.numerics import integrate_batch
-from symdyn.verify import proof
+from symdyn.report import Math, equalities, latex_math
+from symdyn.verify import ddt, proof, sentence
+
+P, s_ = sp.symbols("P s")
+f, y = sp.symbols("f y")
+
+
+def _counts(counts: dict) -> str:
+    """``{"converged": 3, "running": 57}`` as prose: "3 converged, 57 running"."""
+    return ", ".join(f"{v} {k}" for k, v in counts.items())
 
 
 @proof("adaptive-deep-chains", title="Deeper adaptive chains: ASRBP converges, ARBP can "
-       "oscillate", hypotheses=r"$\alpha = \beta = 1$; initial weights i.i.d. "
-       r"$\mathcal{N}(0, s^2)$ with $s = 0.1$ (small) or $s = 1$ (large).",
-       claim=r"(Found here; the papers leave it open.) ASRBP chains of depth 2--5 converge to "
-             r"$P = \alpha/\beta$ from small and large initial weights. ARBP chains do not "
-             r"always converge when the depth is 3 or more: from small initial weights some "
-             r"trajectories oscillate without end, with bounded amplitude and $P$ near 0, "
-             r"while the first integrals $c_h - a_{h+1}$ are conserved.")
+       "oscillate",
+       hypotheses=sentence("{ab}; initial weights independent, distributed as {dist} with "
+                           "{small} (small) or {large} (large).", ab=equalities(alpha, beta, 1),
+                           dist=normal(s_**2), small=sp.Eq(s_, 0.1), large=sp.Eq(s_, 1)),
+       claim=sentence("(Found here; the papers leave it open.) ASRBP chains of depth 2 to 5 "
+                      "converge to {P} from small and large initial weights. ARBP chains do "
+                      "not always converge when the depth is 3 or more: from small initial "
+                      "weights some trajectories oscillate without end, with bounded amplitude "
+                      "and {p} near 0, while the first integrals {H} are conserved.",
+                      P=sp.Eq(P, alpha / beta), p=P, H=c[h] - a[h + 1]))
 def adaptive(ctx):
     rng_seed = 0
     values = {"alpha": 1.0, "beta": 1.0}
@@ -32,16 +45,17 @@ def adaptive(ctx):
             y0 = scale * np.random.default_rng(rng_seed).normal(size=(ctx.cases(20, 60),
                                                                       s.size))
             r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
-            P = np.prod(r.y[:, :depth], axis=1)
-            ok = r.converged & (np.abs(P - 1) < 1e-5)
-            ctx.numeric(f"ASRBP depth {depth}, scale {scale}: converged to P = 1",
-                        int(ok.sum()), len(ok))
+            prod = np.prod(r.y[:, :depth], axis=1)
+            ok = r.converged & (np.abs(prod - 1) < 1e-5)
+            ctx.numeric(sentence(f"ASRBP depth {depth}, scale {{s}}: converged to {{P}}",
+                                 s=scale, P=sp.Eq(P, 1)), int(ok.sum()), len(ok))
         s = chain(depth, "arbp")
         y0 = 0.1 * np.random.default_rng(rng_seed).normal(size=(60, s.size))
         r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
         arbp_runs[depth] = (s, y0, r)
-        ctx.note(f"ARBP depth {depth}, scale 0.1: {int(r.converged.sum())} of 60 starts "
-                 f"converged by t = 2000 ({r.counts})")
+        ctx.note(sentence(f"ARBP depth {depth}, scale {{s}}: {int(r.converged.sum())} of 60 "
+                          f"starts converged by {{t}} ({_counts(r.counts)})", s=0.1,
+                          t=sp.Eq(t, 2000)))
     # one oscillating ARBP trajectory of depth 3, followed far beyond its transient
     s, y0, r = arbp_runs[3]
     f = s.numeric(values)
@@ -51,12 +65,16 @@ def adaptive(ctx):
     ts = np.linspace(15000, 20000, 20001)
     ys = sol.sol(ts)
     flips = int(np.sum(np.diff(np.sign(ys[0])) != 0))
-    P = np.prod(ys[:3], axis=0)
+    Pt = np.prod(ys[:3], axis=0)
     drift = abs((sol.y[3, -1] - sol.y[1, -1]) - (start[3] - start[1]))
-    ok = sol.success and flips > 20 and np.abs(ys).max() < 1.0 and np.abs(P).max() < 0.1
-    ctx.numeric(f"ARBP depth 3 from {np.round(start, 4).tolist()}: on t in [15000, 20000] a1 "
-                f"changes sign {flips} times, |y| <= {np.abs(ys).max():.3f}, |P| <= "
-                f"{np.abs(P).max():.4f} (far from 1), c1 - a2 drifts {drift:.1e}",
+    ok = sol.success and flips > 20 and np.abs(ys).max() < 1.0 and np.abs(Pt).max() < 0.1
+    ctx.numeric(sentence(f"ARBP depth 3 from {{y0}}: on {{window}}, {{a1}} changes sign {flips} "
+                         "times, {y}, {P} (far from 1), and {H} drifts by {drift:.1e}",
+                         y0=sp.Tuple(*(sp.Float(v, 4) for v in start)),
+                         window=sp.Contains(t, sp.Interval(15000, 20000), evaluate=False),
+                         a1=a1, y=sp.Le(sp.Abs(y), sp.Float(np.abs(ys).max(), 3)),
+                         P=sp.Le(sp.Abs(P), sp.Float(np.abs(Pt).max(), 3)), H=c1 - a2,
+                         drift=float(drift)),
                 int(ok and drift < 1e-6), 1)
 
 
@@ -70,11 +88,18 @@ def _excess(P, Sii, Sti, rank):
     return 0.5 * np.linalg.norm(P @ R - M) ** 2 - 0.5 * np.linalg.norm(M - Mk) ** 2
 
 
+_n0, _n1, _n2 = sp.symbols("n0 n1 n2")
+_X, _W = sp.MatrixSymbol("X", 50, 4), sp.MatrixSymbol("W", 4, 3)
+_Y, _noise = sp.MatrixSymbol("Y", 50, 3), sp.MatrixSymbol("varepsilon", 50, 3)
+
+
 @proof("bottleneck-rbp", title="Through a bottleneck RBP converges, but not to BP's optimum",
-       hypotheses=r"Linear 4-2-3 network ($n_1 < \min(n_0, n_2)$), data $Y = XW + $ noise, "
-                  r"50 samples; small random initial weights; RBP with a random fixed $C$.",
-       claim=r"BP reaches the optimal rank-2 map (excess loss 0), while RBP converges to a "
-             r"fixed point whose loss exceeds that optimum.")
+       hypotheses=sentence("Linear 4-2-3 network ({narrow}), data {data} with noise {noise}, "
+                           "50 samples; small random initial weights; RBP with a random fixed "
+                           "{C}.", narrow=_n1 < sp.Min(_n0, _n2),
+                           data=sp.Eq(_Y, _X * _W + _noise), noise=_noise, C=sp.Symbol("C1")),
+       claim="BP reaches the optimal rank-2 map (excess loss 0), while RBP converges to a "
+             "fixed point whose loss exceeds that optimum.")
 def bottleneck(ctx):
     def check(seed):
         rng = np.random.default_rng(seed)
@@ -94,24 +119,38 @@ def bottleneck(ctx):
                             for y in r.y]
         return max(map(abs, excess["bp"])) < 1e-6 and min(excess["rbp"]) > 1e-3
 
-    ctx.sample("random data and channel: both converge (|f| < 1e-6); BP's excess loss "
-               "< 1e-6, RBP's > 1e-3", seeds, check, ctx.cases(1, 10))
+    ctx.sample(sentence("random data and channel: both converge ({f}); the excess loss of BP "
+                        "is below {bp}, that of RBP above {rbp}", f=sp.Abs(f) < 1e-6, bp=1e-6,
+                        rbp=1e-3), seeds, check, ctx.cases(1, 10))
+
+
+_A2, _C = sp.MatrixSymbol("A2", 3, 4), sp.MatrixSymbol("C1", 4, 3)
+
+
+def _norm(x) -> str:
+    return rf"\left\lVert {latex_math(x)} \right\rVert"
+
+
+#: the asymmetry of the channel, ||C - A2^T|| / ||C||
+ASYMMETRY = Math(rf"{_norm(_C - _A2.T)} / {_norm(_C)}", "||C1 - A2^T|| / ||C1||")
 
 
 @proof("arbp-near-symmetry", title="ARBP with small initial weights becomes near-symmetric",
-       hypotheses=r"Linear 5-4-3 network, ARBP with $\lambda = 1$, realizable data "
-                  r"(50 samples); initial weights i.i.d. $\mathcal{N}(0, s^2)$.",
-       claim=r"$C - A_2^T$ is a first integral (a matrix identity), so at convergence "
-             r"$\|C - A_2^T\| / \|C\| = \|C(0) - A_2(0)^T\| / \|C(\infty)\|$ shrinks in "
-             r"proportion to the initial scale $s$ once $s$ is small: from $s = 0.1$ to "
-             r"$s = 0.01$ the median asymmetry falls 5 to 20 times (about tenfold); from "
-             r"$s = 1$ to $0.1$ it falls less (the asymmetry is not yet small at $s = 1$).")
+       hypotheses=sentence("Linear 5-4-3 network, ARBP with {lam}, realizable data "
+                           "(50 samples); initial weights independent, distributed as {dist}.",
+                           lam=sp.Eq(lam, 1), dist=normal(s_**2)),
+       claim=sentence("{H} is a first integral (a matrix identity), so at convergence the "
+                      "asymmetry {asym} shrinks in proportion to the initial scale {s} once "
+                      "{s} is small: from {s1} to {s2} the median asymmetry falls 5 to 20 "
+                      "times (about tenfold); from {s0} to {s1} it falls less (the asymmetry "
+                      "is not yet small at {s0}).", H=_C - _A2.T, asym=ASYMMETRY, s=s_,
+                      s0=sp.Eq(s_, 1), s1=sp.Eq(s_, 0.1), s2=sp.Eq(s_, 0.01)))
 def near_symmetry(ctx):
     s = sd.derive("5-4-3", "arbp")
     A2, C = s.matrix.state[1], s.matrix.state[2]
     check = verify_invariant(s, C - A2.T)
-    ctx.symbolic(f"d/dt (C1 - A2^T) = 0 ({check.method})", check.holds,
-                 latex=r"\frac{d}{dt}\left(C_1 - A_2^T\right) = 0")
+    ctx.symbolic(sentence(f"{{H}} is a first integral ({how(check.method)})", H=C - A2.T),
+                 check.holds, latex=ddt(C - A2.T, 0))
 
     def measure(seed):
         rng = np.random.default_rng(seed)
@@ -138,8 +177,12 @@ def near_symmetry(ctx):
         results[seed] = m
         return exact and m[0] > m[1] > m[2] and 5 <= m[1] / m[2] <= 20
 
-    ctx.sample("random data: all converge, the asymmetry equals its initial value exactly, "
-               "it decreases with the scale, and falls 5-20x from scale 0.1 to 0.01",
-               seeds, check, ctx.cases(1, 5))
-    ctx.note("median asymmetry ||C - A2^T||/||C|| at scales 1, 0.1, 0.01: " +
-             "; ".join(", ".join(f"{v:.3f}" for v in m) for m in results.values()))
+    ctx.sample(sentence("random data: all converge, the norm {n} equals its initial value "
+                        "exactly, the asymmetry decreases with the scale, and falls 5 to 20 "
+                        "times from scale {s1} to {s2}", n=Math(_norm(_C - _A2.T),
+                                                             "||C1 - A2^T||"),
+                        s1=0.1, s2=0.01), seeds, check, ctx.cases(1, 5))
+    ctx.note(sentence("median asymmetry {asym} at scales 1, 0.1 and 0.01, per data set: "
+                      "{values}", asym=ASYMMETRY,
+                      values=[sp.Tuple(*(sp.Float(v, 3) for v in m))
+                              for m in results.values()]))

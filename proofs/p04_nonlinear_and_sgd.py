@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from _common import seeds
+from _common import N, a1, a2, alpha, beta, c1, eta, fprime, k, normal, seeds, t
 from hypothesis import strategies as st
 
 import symdyn as sd
 from symdyn.numerics import integrate_batch
+from symdyn.report import Math, dot, latex_expr, latex_math
 from symdyn.training import compare
-from symdyn.verify import proof
+from symdyn.verify import proof, sentence
+
+w, f, g, n = sp.symbols("w f g n")
+I_, T_, eps = sp.IndexedBase("I"), sp.IndexedBase("T"), sp.IndexedBase("varepsilon")
+HYPERBOLA = sp.Eq(a1 * a2, alpha / beta)
+#: da1/dt on the hyperbola a1 a2 = alpha/beta, for N samples
+_ON_HYPERBOLA = sp.Sum(sp.tanh(c1 * (T_[k] - alpha / beta * I_[k])) * I_[k], (k, 1, N)) / N
 
 
 @proof("tanh-channel", title="A tanh channel keeps the fixed points only for realizable data",
-       hypotheses=r"1-1-1 linear chain, RBP with channel activation $g = \tanh$, a finite "
-                  r"data set of $N$ samples $(I_k, T_k)$; realizable means $T_k = w I_k$ for "
-                  r"all $k$.",
-       claim=r"PAPER.md claim 4 holds exactly for realizable data: the fixed-point set stays "
-             r"$a_1 a_2 = w$, and random starts converge to it. For non-realizable data it is "
-             r"false: on the hyperbola $a_1 a_2 = \alpha/\beta$, "
-             r"$\dot a_1 = \frac{1}{N}\sum_k \tanh\big(c_1 (T_k - \tfrac{\alpha}{\beta} I_k)"
-             r"\big) I_k \neq 0$ in general. Fixed points need "
-             r"$\dot a_2 = a_1(\alpha - \beta a_1 a_2) = 0$, i.e. $a_1 = 0$ or the hyperbola, "
-             r"and on each $\dot a_1$ is a constant "
-             r"(independent of the free coordinate); when both constants are non-zero there is "
-             r"no fixed point, so (Poincar\'e--Bendixson, in the plane) every trajectory is "
-             r"unbounded.")
+       hypotheses=sentence("1-1-1 linear chain, RBP with channel activation {g}, a finite data "
+                           "set of {N} samples {sample}; realizable means {real} for all {k}.",
+                           g=Math(r"g = \tanh", "g = tanh"), N=N,
+                           sample=sp.Tuple(I_[k], T_[k]), real=sp.Eq(T_[k], w * I_[k]), k=k),
+       claim=sentence("PAPER.md claim 4 holds exactly for realizable data: the fixed-point set "
+                      "stays {real}, and random starts converge to it. For non-realizable data "
+                      "it is false: on the hyperbola {hyperbola}, {rate} in general. Fixed "
+                      "points need {rest}, that is {axis} or the hyperbola, and on each {da1} "
+                      "is a constant (independent of the free coordinate); when both constants "
+                      "are non-zero there is no fixed point, so (Poincaré-Bendixson, in the "
+                      "plane) every trajectory is unbounded.",
+                      real=sp.Eq(a1 * a2, w), hyperbola=HYPERBOLA,
+                      rate=Math(rf"{dot(a1).latex} = {latex_math(_ON_HYPERBOLA)} \neq 0",
+                                f"da1/dt = {_ON_HYPERBOLA} != 0"),
+                      rest=Math(rf"{dot(a2, a1 * (alpha - beta * a1 * a2)).latex} = 0",
+                                f"da2/dt = {a1 * (alpha - beta * a1 * a2)} = 0"),
+                      axis=sp.Eq(a1, 0), da1=dot(a1)))
 def tanh_channel(ctx):
     w = sp.Symbol("w")
     one = sd.derive("1-1-1", "rbp", channel_activation="tanh",
@@ -34,10 +45,13 @@ def tanh_channel(ctx):
     a1, a2 = one.state
     I, T = one.sample
     zero = all(sp.simplify(u.subs({T: w * I, a2: w / a1})) == 0 for u in one.update)
-    ctx.symbolic("per sample, with T = w I and a1 a2 = w, the update vanishes (tanh(0) = 0): "
-                 "the hyperbola is fixed for any realizable data set", zero,
-                 latex=r"\Delta a_1 = I \tanh\big(c_1 (T - a_2 a_1 I)\big) = 0 "
-                       r"\text{ when } T = a_1 a_2 I")
+    ctx.symbolic(sentence("per sample, with {real} and {product}, the update vanishes "
+                          "({tanh0}): the hyperbola is fixed for any realizable data set",
+                          real=sp.Eq(T, w * I), product=sp.Eq(a1 * a2, w),
+                          tanh0=sp.Eq(sp.tanh(0, evaluate=False), 0, evaluate=False)), zero,
+                 latex=Math(rf"\Delta {latex_math(a1)} = {latex_expr(one, one.update[0])} = 0 "
+                            rf"\quad \text{{when }} {latex_math(sp.Eq(T, a1 * a2 * I))}",
+                            f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"))
 
     def realizable(seed):
         rng = np.random.default_rng(seed)
@@ -49,8 +63,9 @@ def tanh_channel(ctx):
                             {"c1": rng.choice([-1, 1]) * rng.uniform(0.3, 2.0)}, tol=1e-8)
         return bool(np.all(r.converged & (np.abs(r.y[:, 0] * r.y[:, 1] - wv) < 1e-6)))
 
-    ctx.sample("realizable data (8 samples, random w, c1): 10 random starts per case "
-               "converge to a1 a2 = w", seeds, realizable, ctx.cases(3, 30))
+    ctx.sample(sentence("realizable data (8 samples, random {w} and {c1}): 10 random starts "
+                        "per case converge to {real}", w=w, c1=c1, real=sp.Eq(a1 * a2, w)),
+               seeds, realizable, ctx.cases(3, 30))
 
     def not_fixed(seed):
         rng = np.random.default_rng(seed)
@@ -58,33 +73,41 @@ def tanh_channel(ctx):
         Y = 0.8 * X + 0.5 * rng.normal(size=(8, 1))
         s = sd.derive("1-1-1", "rbp", channel_activation="tanh", data=sd.Dataset(X=X, Y=Y))
         P = float((Y * X).mean() / (X * X).mean())
-        c1, k = sp.Symbol("c1"), sp.Symbol("k")
-        # da1/dt on each branch of {da2/dt = 0}, as a function of the free coordinate k
-        on_hyperbola = s.rhs[0].subs({a1: k, a2: P / k, c1: 1.0})
-        on_axis = s.rhs[0].subs({a1: 0, a2: k, c1: 1.0})
-        constant = all(abs(float(e.subs(k, v) - e.subs(k, 1.0))) < 1e-12
+        x = sp.Symbol("x")
+        # da1/dt on each branch of {da2/dt = 0}, as a function of the free coordinate x
+        on_hyperbola = s.rhs[0].subs({a1: x, a2: P / x, c1: 1.0})
+        on_axis = s.rhs[0].subs({a1: 0, a2: x, c1: 1.0})
+        constant = all(abs(float(e.subs(x, v) - e.subs(x, 1.0))) < 1e-12
                        for e in (on_hyperbola, on_axis) for v in (0.3, 2.0, -5.0))
-        nonzero = min(abs(float(on_hyperbola.subs(k, 1.0))), abs(float(on_axis.subs(k, 1.0))))
+        nonzero = min(abs(float(on_hyperbola.subs(x, 1.0))), abs(float(on_axis.subs(x, 1.0))))
         r = integrate_batch(s, np.array([[0.1, 0.2]]), 2000.0, {"c1": 1.0}, tol=1e-8)
         return constant and nonzero > 1e-9 and r.status[0] == "running"
 
-    ctx.sample("counterexamples to the general claim: noisy data (T = 0.8 I + noise), "
-               "c1 = 1: da1/dt is a non-zero constant on a1 = 0 and on a1 a2 = alpha/beta, so "
-               "there is no fixed point; the trajectory from (0.1, 0.2) has not converged by "
-               "t = 2000",
+    noise = sp.Symbol("varepsilon")
+    ctx.sample(sentence("counterexamples to the general claim: noisy data ({data} with noise "
+                        "{noise}), {c1}: {da1} is a non-zero constant on {axis} and on "
+                        "{hyperbola}, so there is no fixed point; the trajectory from {y0} has "
+                        "not converged by {end}", data=sp.Eq(T, 0.8 * I + noise), noise=noise,
+                        c1=sp.Eq(c1, 1), da1=dot(a1), axis=sp.Eq(a1, 0), hyperbola=HYPERBOLA,
+                        y0=sp.Tuple(0.1, 0.2), end=sp.Eq(t, 2000)),
                seeds, not_fixed, ctx.cases(2, 10))
 
 
-@proof("tanh-chain-derivative", title="Non-linear chains converge more often with f' kept",
-       hypotheses=r"1-1-1 chain, tanh hidden unit, linear output, RBP with $c_1 = 1$; 8 samples "
-                  r"$I_k \sim \mathcal{N}(0, 1)$, $T_k = 0.8 \tanh(1.5 I_k) + 0.1\,\epsilon_k$; "
-                  r"random starts $\mathcal{N}(0, 1)$; converged means $|f| < 10^{-6}$ by "
-                  r"$t = 3000$.",
-       claim=r"Keeping the derivative $f'$ never makes convergence rarer than dropping it (on "
-             r"every data set drawn), and over all data sets most starts converge with $f'$ "
-             r"kept (at least 60\%) and few with $f'$ dropped (at most 20\%); PAPER.md: 82 vs 4 "
-             r"of 100 on its data. On some data sets most starts are still creeping in "
-             r"saturation at $t = 3000$; they are reported as running, never as converged.")
+@proof("tanh-chain-derivative", title=sentence("Non-linear chains converge more often with "
+                                               "{fp} kept", fp=fprime),
+       hypotheses=sentence("1-1-1 chain, tanh hidden unit, linear output, RBP with {c1}; 8 "
+                           "samples with inputs {I} and targets {T}; random starts {start}; "
+                           "converged means {f} by {end}.", c1=sp.Eq(c1, 1),
+                           I=Math(rf"{latex_math(I_[k])} \sim {normal(1).latex}",
+                                  f"I[k] ~ {normal(1)}"),
+                           T=sp.Eq(T_[k], 0.8 * sp.tanh(1.5 * I_[k]) + 0.1 * eps[k]),
+                           start=normal(1), f=sp.Abs(f) < 1e-6, end=sp.Eq(t, 3000)),
+       claim=sentence("Keeping the derivative {fp} never makes convergence rarer than dropping "
+                      "it (on every data set drawn), and over all data sets most starts "
+                      "converge with {fp} kept (at least 60%) and few with {fp} dropped (at most "
+                      "20%); PAPER.md: 82 against 4 of 100 on its data. On some data sets most "
+                      "starts are still creeping in saturation at {end}; they are reported as "
+                      "running, never as converged.", fp=fprime, end=sp.Eq(t, 3000)))
 def tanh_chain(ctx):
     def count(seed):
         rng = np.random.default_rng(seed)
@@ -109,26 +132,32 @@ def tanh_chain(ctx):
         counts[seed] = c = count(seed)
         return c[True][0] >= c[False][0] and not c[True][1] and not c[False][1]
 
-    ctx.sample(f"random data sets, {n} starts each: at least as many converge with f' kept as "
-               "dropped; every row reported converged has |f| < 1e-6", seeds, check,
-               ctx.cases(2, 10))
+    ctx.sample(sentence(f"random data sets, {n} starts each: at least as many converge with "
+                        "{fp} kept as dropped; every row reported converged has {f}", fp=fprime,
+                        f=sp.Abs(f) < 1e-6), seeds, check, ctx.cases(2, 10))
     total = n * len(counts)
     kept = sum(c[True][0] for c in counts.values())
     dropped = sum(c[False][0] for c in counts.values())
-    ctx.numeric(f"over all {len(counts)} data sets: {kept} of {total} starts converge with f' "
-                f"kept (>= 60% required), {dropped} with f' dropped (<= 20% required)",
+    ctx.numeric(sentence(f"over all {len(counts)} data sets: {kept} of {total} starts converge "
+                         "with {fp} kept (at least 60% required), "
+                         f"{dropped} with {{fp}} dropped (at most 20% required)", fp=fprime),
                 int(kept >= 0.6 * total and dropped <= 0.2 * total), 1)
-    ctx.note("converged with f' kept / dropped, per data set: " + "; ".join(
-        f"{c[True][0]} / {c[False][0]}" for c in counts.values()) + f" (of {n} starts)")
+    ctx.note(sentence("starts converged with {fp} kept and dropped, per data set: " + "; ".join(
+        f"{c[True][0]} and {c[False][0]}" for c in counts.values()) + f" (of {n} starts)",
+        fp=fprime))
 
 
-@proof("sgd-tracks-ode", title="Stochastic training with a small rate tracks the ODE",
-       hypotheses=r"1-1-1 RBP and a 2-3-1 tanh network under BP, 16 samples, online SGD "
-                  r"with learning rate $\eta$, time $t = \eta \cdot \text{step}$, $t \le 20$.",
-       claim=r"The distance between the SGD weights and the averaged ODE at equal $t$ is "
-             r"within the $O(\sqrt{\eta})$ scale of SGD fluctuations (below $2\sqrt{\eta}$ in "
-             r"every case) and, on average over the cases, shrinks as $\eta$ decreases from "
-             r"$0.02$ to $0.005$ (a single noisy run need not be monotone).")
+@proof("sgd-tracks-ode", title="Stochastic training with a small rate tracks the averaged "
+       "differential equation",
+       hypotheses=sentence("1-1-1 RBP and a 2-3-1 tanh network under BP, 16 samples, online SGD "
+                           "with learning rate {eta}, time {time} after {n} steps, {horizon}.",
+                           eta=eta, time=sp.Eq(t, eta * n), n=n, horizon=t <= 20),
+       claim=sentence("The distance between the SGD weights and the averaged differential "
+                      "equation at equal {t} is within the {scale} scale of SGD fluctuations "
+                      "(below {bound} in every case) and, on average over the cases, shrinks as "
+                      "{eta} decreases from {hi} to {lo} (a single noisy run need not be "
+                      "monotone).", t=t, scale=sp.O(sp.sqrt(eta)), bound=2 * sp.sqrt(eta),
+                      eta=eta, hi=0.02, lo=0.005))
 def sgd(ctx):
     def check(example):
         seed, which = example
@@ -150,10 +179,13 @@ def sgd(ctx):
         return all(di < 2 * np.sqrt(lr) for di, lr in zip(d, rates))
 
     distances: dict = {}
-    ctx.sample("max distance < 2 sqrt(lr) at lr 0.02 and at lr 0.005",
+    ctx.sample(sentence("largest distance below {bound} at {hi} and at {lo}",
+                        bound=2 * sp.sqrt(eta), hi=sp.Eq(eta, 0.02), lo=sp.Eq(eta, 0.005)),
                st.tuples(seeds, st.sampled_from(["rbp", "tanh"])), check, ctx.cases(2, 10))
     d = np.array(list(distances.values()))
     ratio = float(d[:, 1].mean() / d[:, 0].mean())
-    ctx.numeric(f"mean distance falls from {d[:, 0].mean():.4f} (lr 0.02) to "
-                f"{d[:, 1].mean():.4f} (lr 0.005): ratio {ratio:.2f} < 0.8 (sqrt scaling "
-                "predicts 0.5)", int(ratio < 0.8), 1)
+    ctx.numeric(sentence("mean distance falls from {d0:.4f} ({hi}) to {d1:.4f} ({lo}): ratio "
+                         "{ratio:.2f}, below 0.8 (the square-root scaling predicts 0.5)",
+                         d0=float(d[:, 0].mean()), d1=float(d[:, 1].mean()),
+                         hi=sp.Eq(eta, 0.02), lo=sp.Eq(eta, 0.005), ratio=ratio),
+                int(ratio < 0.8), 1)

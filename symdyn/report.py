@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
-import re
-
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from ._typeset import (
+    Math,
+    Sentence,
+    _clean,
+    _Latex,
+    _lhs,
+    align_rows,
+    ddt,
+    dot,
+    equalities,
+    latex_display,
+    latex_math,
+    sentence,
+)
 from .errors import SpecError
 
-__all__ = ["latex_system", "latex_document", "text_system", "json_system", "latex_expr",
-           "linear_str"]
+__all__ = [
+    "latex_system",
+    "latex_document",
+    "text_system",
+    "json_system",
+    "latex_expr",
+    "linear_str",
+    "latex_math",
+    "latex_display",
+    "Math",
+    "Sentence",
+    "sentence",
+    "ddt",
+    "dot",
+    "equalities",
+]
 
 #: Above this many state components, ``form="both"`` leaves out the component form.
 COMPONENT_LIMIT = 12
@@ -55,62 +80,33 @@ class _Str(StrPrinter):
         return " o ".join(self.parenthesize(a, 60) for a in e.args)
 
 
-_COMPONENT = re.compile(r"^([A-Za-z]+)(\d*)_(\d+)(?:_(\d+))?$")
-
-
-class _Latex(LatexPrinter):
-    def __init__(self, names: dict):
-        super().__init__()
-        self._names = names
-
-    def _print_ElementwiseApplyFunction(self, e):
-        name = self._names.get(e.function)
-        if name is None:
-            return super()._print_ElementwiseApplyFunction(e)
-        return rf"{name}\left[{self._print(e.expr)}\right]"
-
-    def _print_Symbol(self, e, style="plain"):
-        m = _COMPONENT.match(e.name)
-        if not m or e.name.startswith(("I_", "T_")):
-            return super()._print_Symbol(e)
-        base, layer, i, j = m.groups()
-        if base == "Sigma" and e.name.count("_") == 3:  # Sigma_II_1_2
-            _, which, i, j = e.name.split("_")
-            return rf"\Sigma^{{{which}}}_{{{i},{j}}}"
-        if not layer:
-            return super()._print_Symbol(e)
-        index = f"{i},{j}" if j else i
-        return rf"{base}^{{({layer})}}_{{{index}}}"
-
-
 def latex_expr(system, expr) -> str:
     """One expression of ``system`` in LaTeX, with its activations by name."""
-    return _Latex(_function_names(system, latex=True)).doprint(expr)
+    return _clean(_Latex(_function_names(system, latex=True)).doprint(expr))
 
 
-def _lhs(symbol_latex: str, derivative: str, update: bool) -> str:
-    if update:
-        return rf"\Delta {symbol_latex}"
-    if derivative == "frac":
-        return rf"\frac{{d}}{{dt}} {symbol_latex}"
-    m = re.match(r"^(\\[A-Za-z]+|[A-Za-z])(.*)$", symbol_latex)
-    return rf"\dot{{{m.group(1)}}}{m.group(2)}" if m else rf"\dot{{{symbol_latex}}}"
+def _label_prefix(system) -> str:
+    sizes = "-".join(str(n) for n in system.network.sizes)
+    return f"eq:{sizes}-{system.rule.name}"
 
 
 def latex_system(system, *, form: str = "both", derivative: str = "dot",
-                 update: bool = False) -> str:
-    """The system as an amsmath ``align`` block (see :meth:`LearningSystem.latex`)."""
+                 update: bool = False, label: str | None = None) -> str:
+    """The system as an amsmath ``align`` block (see :meth:`LearningSystem.latex`): every
+    equation numbered and labelled ``<label>:<state name>`` (default label
+    ``eq:<architecture>-<rule>``, with ``-update`` for the update rule)."""
     if form not in ("both", "matrix", "component"):
         raise SpecError(f"form must be 'both', 'matrix' or 'component', got {form!r}")
     if derivative not in ("dot", "frac"):
         raise SpecError(f"derivative must be 'dot' or 'frac', got {derivative!r}")
+    if label is None:
+        label = _label_prefix(system) + ("-update" if update else "")
     printer = _Latex(_function_names(system, latex=True))
 
     def block(symbols, exprs):
-        return " \\\\\n".join(
-            rf"{_lhs(printer.doprint(s), derivative, update)} &= {printer.doprint(e)}"
-            for s, e in zip(symbols, exprs)
-        )
+        return align_rows([(_lhs(_clean(printer.doprint(s)), derivative, update),
+                            printer.doprint(e), str(s)) for s, e in zip(symbols, exprs)],
+                          label)
 
     groups = []
     if form in ("both", "matrix"):
@@ -122,14 +118,32 @@ def latex_system(system, *, form: str = "both", derivative: str = "dot",
     return "\\begin{align}\n" + body + "\n\\end{align}"
 
 
-def latex_document(*blocks: str, title: str = "symdyn") -> str:
-    """A complete LaTeX document (amsmath) around the given blocks; it compiles with
-    ``pdflatex``."""
+def document_title(system) -> Sentence:
+    """The title of a system as a sentence: its options' values as formulas."""
+    parts, math = [f"{system.network} trained by {system.rule.name.upper()}"], {}
+    for i, (key, value) in enumerate(system.rule.options.items()):
+        name = key.replace("_", " ")
+        if isinstance(value, sp.Basic):
+            parts.append(f"{name} {{v{i}}}")
+            math[f"v{i}"] = value
+        else:
+            parts.append(f"{name} {value}")
+    data = system.title.rpartition(", data: ")[2]
+    return sentence(", ".join(parts) + f"; data: {data}", **math)
+
+
+def latex_document(*blocks: str, title: str | Sentence = "symdyn") -> str:
+    """A complete LaTeX document around the given blocks; it compiles with ``pdflatex``
+    (packages of Debian's texlive-latex-base, texlive-latex-recommended and lmodern)."""
     body = "\n\n".join(blocks)
     return (
-        "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+        "\\documentclass{article}\n"
+        "\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n"
+        "\\usepackage{amsmath,amssymb}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
-        f"\\title{{{title}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n"
+        "\\allowdisplaybreaks\n\\setlength{\\emergencystretch}{3em}\n"
+        f"\\title{{{Sentence.of(title).latex(displays=False)}}}\n\\author{{}}\n\\date{{}}\n"
+        "\\begin{document}\n\\maketitle\n"
         f"{body}\n\\end{{document}}\n"
     )
 

@@ -1,12 +1,18 @@
 r"""Verification: executable proofs of the papers' results, run and reported.
 
-A proof is a function decorated with :func:`proof` that states a claim (LaTeX) and its
-hypotheses, then records *steps* on a :class:`ProofContext`:
+A proof is a function decorated with :func:`proof` that states a claim and its hypotheses,
+then records *steps* on a :class:`ProofContext`:
 
 * ``ctx.symbolic(statement, holds)``: an identity checked by computer algebra;
 * ``ctx.numeric(statement, passed, cases)``: numerical evidence over ``cases`` cases;
 * ``ctx.sample(statement, strategy, check, n)``: evidence drawn by hypothesis (``n``
   examples, derandomised, so runs are reproducible), with a shrunk counterexample on failure.
+
+Titles, claims, hypotheses and statements are :func:`sentence` objects: prose with formulas
+given as sympy objects (``sentence("{H} is conserved", H=a1**2 - a2**2)``), so that the LaTeX
+report prints every formula with sympy's printer, in math mode; a step may also show a
+numbered display (``latex=``: a sympy equation or expression, or :class:`Math`, LaTeX built
+from sympy objects). A plain string is prose.
 
 A result is "proved" symbolically only when it has symbolic steps and all of them hold; its
 status is "ok" only when no step failed. Proof files live in the top-level ``proofs/``."""
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._typeset import Math, Sentence, ddt, latex_display, latex_math, sentence, tex_escape
 from .errors import SpecError
 
 __all__ = [
@@ -37,6 +44,10 @@ __all__ = [
     "results_table",
     "results_json",
     "latex_report",
+    "sentence",
+    "Sentence",
+    "Math",
+    "ddt",
 ]
 
 
@@ -45,19 +56,22 @@ class Step:
     """One step of a proof: symbolic (an identity), numeric (evidence) or a note."""
 
     kind: str  # "symbolic" | "numeric" | "note"
-    statement: str
+    statement: Sentence
     ok: bool = True
     cases: int = 0
     passed: int = 0
-    latex: str = ""
+    latex: Any = ""  # a display: sympy object, Math, or LaTeX
     counterexample: Any = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "statement", Sentence.of(self.statement))
+
     def as_dict(self) -> dict:
-        out = {"kind": self.kind, "statement": self.statement, "ok": self.ok}
+        out = {"kind": self.kind, "statement": str(self.statement), "ok": self.ok}
         if self.kind == "numeric":
             out.update(cases=self.cases, passed=self.passed)
-        if self.latex:
-            out["latex"] = self.latex
+        if _shown(self.latex):
+            out["latex"] = _display_latex(self.latex)
         if self.counterexample is not None:
             out["counterexample"] = _jsonable(self.counterexample)
         return out
@@ -68,11 +82,15 @@ class Proof:
     """A registered proof: its claim and the function that checks it."""
 
     name: str
-    title: str
-    claim: str
-    hypotheses: str
+    title: Sentence
+    claim: Sentence
+    hypotheses: Sentence
     check: Callable[[ProofContext], None]
     source: str = ""
+
+    def __post_init__(self):
+        for name in ("title", "claim", "hypotheses"):
+            object.__setattr__(self, name, Sentence.of(getattr(self, name)))
 
 
 class ProofContext:
@@ -87,14 +105,14 @@ class ProofContext:
         """How many numerical cases to draw in this profile."""
         return quick if self.quick else full
 
-    def symbolic(self, statement: str, holds: bool, *, latex: str = "",
+    def symbolic(self, statement: str | Sentence, holds: bool, *, latex: Any = "",
                  counterexample: Any = None) -> bool:
         """Record an identity checked by computer algebra."""
         self.steps.append(Step("symbolic", statement, bool(holds), latex=latex,
                                counterexample=counterexample))
         return bool(holds)
 
-    def numeric(self, statement: str, passed: int, cases: int, *, latex: str = "",
+    def numeric(self, statement: str | Sentence, passed: int, cases: int, *, latex: Any = "",
                 counterexample: Any = None) -> bool:
         """Record numerical evidence: ``passed`` of ``cases`` cases satisfied the check."""
         ok = cases > 0 and passed == cases
@@ -102,12 +120,12 @@ class ProofContext:
                                latex=latex, counterexample=counterexample))
         return ok
 
-    def note(self, statement: str, *, latex: str = "") -> None:
+    def note(self, statement: str | Sentence, *, latex: Any = "") -> None:
         """Record a remark (a finding, a special case stated precisely)."""
         self.steps.append(Step("note", statement, latex=latex))
 
-    def sample(self, statement: str, strategy, check: Callable[[Any], bool], n: int, *,
-               latex: str = "") -> bool:
+    def sample(self, statement: str | Sentence, strategy, check: Callable[[Any], bool], n: int, *,
+               latex: Any = "") -> bool:
         """Evidence over ``n`` examples drawn by hypothesis from ``strategy``: ``check``
         returns whether an example satisfies the claim. A failure is shrunk to a minimal
         counterexample, which is recorded."""
@@ -149,9 +167,9 @@ class ProofResult:
     """The outcome of one proof."""
 
     name: str
-    title: str
-    claim: str
-    hypotheses: str
+    title: Sentence
+    claim: Sentence
+    hypotheses: Sentence
     symbolic: str  # "proved" | "n/a" | "failed"
     cases: int
     passed: int
@@ -170,11 +188,16 @@ class ProofResult:
 _REGISTRY: dict[str, Proof] = {}
 
 
-def proof(name: str, *, title: str, claim: str, hypotheses: str = ""):
-    """Register the decorated function as the proof of ``claim``."""
+def proof(name: str, *, title: str | Sentence, claim: str | Sentence,
+          hypotheses: str | Sentence = ""):
+    """Register the decorated function as the proof of ``claim`` (each text a
+    :func:`sentence`, or plain prose)."""
+
+    def strip(text):
+        return text.strip() if isinstance(text, str) else text
 
     def register(check: Callable[[ProofContext], None]) -> Callable:
-        _REGISTRY[name] = Proof(name, title, claim.strip(), hypotheses.strip(), check,
+        _REGISTRY[name] = Proof(name, title, strip(claim), strip(hypotheses), check,
                                 getattr(check, "__module__", ""))
         return check
 
@@ -279,7 +302,7 @@ def _jsonable(value):
 def results_json(results: Sequence[ProofResult]) -> dict:
     """``{"results": [{name, claim, symbolic, numeric: {cases, passed}, status, details}]}``"""
     return {"results": [
-        {"name": r.name, "title": r.title, "claim": r.claim, "symbolic": r.symbolic,
+        {"name": r.name, "title": str(r.title), "claim": str(r.claim), "symbolic": r.symbolic,
          "numeric": {"cases": r.cases, "passed": r.passed}, "status": r.status,
          "seconds": round(r.seconds, 3), "details": r.details,
          **({"error": r.error} if r.error else {})}
@@ -310,49 +333,80 @@ def results_table(results: Sequence[ProofResult]) -> str:
     return "\n".join(lines)
 
 
-def _tex_escape(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\~{}"),
-                 ("^", r"\^{}")):
-        text = text.replace(a, b)
-    return text
+def _shown(display) -> bool:
+    return not (isinstance(display, str) and not display) and display is not None
+
+
+def _display_latex(display) -> str:
+    if isinstance(display, str):
+        return display
+    return latex_math(display)
+
+
+def _counterexample_latex(cx) -> str:
+    if not isinstance(cx, dict):
+        return tex_escape(str(_jsonable(cx)))
+    import sympy as sp
+
+    items = []
+    for k, v in cx.items():
+        name = (r"\dot H" if k == "dH/dt" else latex_math(sp.Symbol(k)) if k.isidentifier()
+                else rf"\text{{{tex_escape(k)}}}")
+        value = (latex_math(v) if isinstance(v, (sp.Basic, int, float))
+                 else rf"\text{{{tex_escape(str(_jsonable(v)))}}}")
+        items.append(f"{name} = {value}")
+    return "$" + r",\ ".join(items) + "$"
+
+
+_TAGS = {"symbolic": ("proved symbolically", "fails symbolically"),
+         "numeric": ("numerical evidence", "numerical evidence fails"),
+         "note": ("note", "note")}
 
 
 def latex_report(results: Sequence[ProofResult]) -> str:
-    """One LaTeX document: every claim, its hypotheses, its steps, and the evidence table.
-    Claims and step formulas are LaTeX; statements are escaped text."""
+    """One LaTeX document: the evidence table, then per result its claim, hypotheses and
+    steps. Every formula comes from sympy objects (see :func:`sentence`); each result is a
+    section labelled ``res:<name>``, each displayed formula an equation labelled
+    ``eq:<name>:<step number>``."""
     from .report import latex_document
 
     rows = []
     for r in results:
-        numeric = f"{r.passed}/{r.cases}" if r.cases else "n/a"
-        rows.append(f"{_tex_escape(r.name)} & {r.symbolic} & {numeric} & "
-                    f"{r.seconds:.1f}\\,s & {r.status} \\\\")
-    table = ("\\section*{Evidence}\n\\begin{tabular}{lllll}\n\\hline\n"
-             "result & symbolic & numeric & time & status \\\\\n\\hline\n"
+        numeric = f"${r.passed}/{r.cases}$" if r.cases else "n/a"
+        rows.append(rf"\ref{{res:{r.name}}} & \texttt{{{tex_escape(r.name)}}} & {r.symbolic} & "
+                    rf"{numeric} & {r.seconds:.1f}\,s & {r.status} \\")
+    table = ("\\section*{Evidence}\n\\begin{tabular}{llllrl}\n\\hline\n"
+             "section & result & symbolic & numeric & time & status \\\\\n\\hline\n"
              + "\n".join(rows) + "\n\\hline\n\\end{tabular}\n")
     sections = [table]
     for r in results:
-        parts = [f"\\section{{{_tex_escape(r.title)}}}",
-                 f"\\noindent\\textbf{{Result}} \\texttt{{{_tex_escape(r.name)}}}: "
-                 f"symbolic {r.symbolic}, numerical {r.passed}/{r.cases}, {r.status}.\n"]
+        numeric = f"${r.passed}/{r.cases}$ cases" if r.cases else "none"
+        parts = [f"\\section{{{r.title.latex(displays=False)}}}\\label{{res:{r.name}}}",
+                 f"\\noindent Result \\texttt{{{tex_escape(r.name)}}}: symbolic {r.symbolic}; "
+                 f"numerical evidence {numeric}; status {r.status}.\n"]
         if r.hypotheses:
-            parts.append(f"\\paragraph{{Hypotheses.}} {r.hypotheses}\n")
-        parts.append(f"\\paragraph{{Claim.}} {r.claim}\n")
+            parts.append(f"\\paragraph{{Hypotheses.}} {r.hypotheses.latex()}\n")
+        parts.append(f"\\paragraph{{Claim.}} {r.claim.latex()}\n")
         if r.steps:
             items = []
-            for s in r.steps:
-                tag = {"symbolic": "proved symbolically" if s.ok else "FAILS symbolically",
-                       "numeric": f"numerical evidence, {s.passed}/{s.cases} cases",
-                       "note": "note"}[s.kind]
-                line = f"\\item[] \\textit{{{tag}:}} {_tex_escape(s.statement)}"
-                if s.latex:
-                    line += f"\n\\begin{{align*}}\n{s.latex}\n\\end{{align*}}"
+            for k, s in enumerate(r.steps, 1):
+                tag = _TAGS[s.kind][0 if s.ok else 1]
+                if s.kind == "numeric":
+                    tag += f", ${s.passed}/{s.cases}$ cases"
+                line = f"\\item \\textit{{{tag}:}} {s.statement.latex()}"
+                if _shown(s.latex):
+                    if isinstance(s.latex, str):  # LaTeX given as such
+                        line += (f"\n\\begin{{equation}}\\label{{eq:{r.name}:{k}}}\n{s.latex}\n"
+                                 "\\end{equation}")
+                    else:
+                        line += "\n" + latex_display(s.latex, label=f"eq:{r.name}:{k}")
+                if not s.ok and s.counterexample is not None:
+                    line += f"\n\nCounterexample: {_counterexample_latex(s.counterexample)}."
                 items.append(line)
-            parts.append("\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}")
+            parts.append("\\paragraph{Steps.}\n\\begin{enumerate}\n" + "\n".join(items)
+                         + "\n\\end{enumerate}")
         if r.error:
-            first = _tex_escape(r.error.splitlines()[0])
+            first = tex_escape(r.error.splitlines()[0])
             parts.append(f"\\paragraph{{Error.}} \\texttt{{{first}}}")
         sections.append("\n".join(parts))
     return latex_document(*sections, title="symdyn: verification of the results")
-

@@ -7,9 +7,12 @@ import subprocess
 
 import numpy as np
 import pytest
+import sympy as sp
+from typeset import compile_pdf, defects, needs_tex
 
 import symdyn as sd
-from symdyn.report import latex_document
+from symdyn.cli import main
+from symdyn.report import latex_display, latex_document, latex_math, sentence
 
 needs_pdflatex = pytest.mark.skipif(
     shutil.which("pdflatex") is None,
@@ -93,3 +96,65 @@ def test_linear_printer_round_trips():
                     (2 ** (x * y), "2**(x*y)"), (sp.tanh(x - y), "tanh(x - y)")]:
         assert linear_str(e) == text or sp.simplify(sp.parse_expr(linear_str(e)) - e) == 0
         assert sp.simplify(sp.parse_expr(linear_str(e), local_dict={"x": x, "y": y}) - e) == 0
+
+
+# -- typeset documents: every formula from sympy, no warning, labels to \ref -----------------
+
+
+STANDALONE = [
+    ["derive", "--arch", "1-1-1", "--rule", "arbp", "--rate-ratio", "lamda"],
+    ["derive", "--arch", "2-2-1", "--rule", "rbp"],  # long component equations, broken
+    ["derive", "--arch", "1-1-1-1", "--rule", "asrbp", "--rate", "eta", "--decay", "d"],
+    ["analyze", "--arch", "1-1-1", "--rule", "rbp"],  # invariants, fixed points, reduction
+    ["analyze", "--arch", "1-1-1", "--rule", "arbp"],
+    ["fixed-points", "--arch", "1-1-1", "--rule", "arbp", "--values", "alpha=1"],
+    ["invariants", "--arch", "1-1-1-1", "--rule", "srbp"],
+]
+
+
+@needs_tex
+@pytest.mark.parametrize("argv", STANDALONE, ids=lambda a: "-".join(a[:5:2]))
+def test_standalone_documents_compile_cleanly(argv, tmp_path, capsys):
+    assert main([*argv, "--format", "latex", "--standalone"]) == 0
+    tex = capsys.readouterr().out
+    assert tex.startswith("\\documentclass") and r"\usepackage[T1]{fontenc}" in tex
+    text, log = compile_pdf(tex, tmp_path)
+    assert defects(text, log) == []
+    assert r"\label{eq:" in tex
+
+
+def test_latex_default_stays_a_fragment(capsys):
+    assert main(["derive", "--arch", "1-1-1", "--rule", "rbp", "--format", "latex"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\\begin{align}") and "documentclass" not in out
+
+
+def test_sentences_print_symbols_as_the_paper():
+    a1, c1, lam, beta = sp.symbols("a1 c1 lamda beta")
+    s = sentence("{H} is conserved for {cond}, {ne}", H=c1 - lam * a1, cond=beta > 0,
+                 ne=sp.Ne(c1, 0))
+    assert s.latex() == (r"$c_{1} - a_{1} \lambda$ is conserved for $\beta > 0$, "
+                         r"$c_{1} \neq 0$")
+    assert str(s) == "-a1*lamda + c1 is conserved for beta > 0, c1 != 0"
+    assert latex_math(sp.Symbol("Sigma_II")) == r"\Sigma_{II}"
+    assert latex_math(sp.Symbol("C1")) == "C_{1}"
+    assert latex_math(1e-7) == "10^{-7}"
+    with pytest.raises(sd.SpecError, match="no formula given"):
+        sentence("{H} is conserved")
+
+
+def test_long_displays_are_broken_and_labelled():
+    s = sd.derive("2-2-1", "rbp")
+    tex = latex_display(sp.Eq(sp.Symbol("y"), s.rhs[4]), label="eq:long")
+    assert r"\label{eq:long}" in tex and r"\begin{split}" in tex and "\x00" not in tex
+    assert tex.count(r"\bigl(") == tex.count(r"\bigr)")
+
+
+@needs_tex
+def test_the_typeset_check_finds_overfull_lines(tmp_path):
+    """An unbroken long equation, as the printer wrote it before, is caught."""
+    s = sd.derive("2-2-1", "rbp")
+    long = sp.latex(s.rhs[4])
+    text, log = compile_pdf(latex_document(f"\\begin{{equation}}\n{long}\n\\end{{equation}}"),
+                            tmp_path)
+    assert any("Overfull" in d for d in defects(text, log))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import shutil
-import subprocess
+import re
 
 import pytest
 import sympy as sp
+from typeset import compile_pdf, defects, needs_tex
 
 import symdyn as sd
 from symdyn.analysis import verify_invariant
@@ -17,6 +18,13 @@ from symdyn.rules import ARBP, RBP
 from symdyn.verify import Proof, latex_report, load_proofs, run_proof, run_proofs
 
 NAMES = [p.name for p in load_proofs()]
+
+
+@functools.cache
+def _quick(name: str):
+    """One proof run in the quick profile, shared by the tests that need its result."""
+    (result,) = run_proofs([name], quick=True)
+    return result
 
 
 def test_every_result_of_paper_section_4_has_a_proof():
@@ -30,7 +38,7 @@ def test_every_result_of_paper_section_4_has_a_proof():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_proof_passes_quick(name):
-    (result,) = run_proofs([name], quick=True)
+    result = _quick(name)
     assert result.status == "ok", (result.error, [s for s in result.steps if not s.ok])
     assert result.cases > 0 or result.symbolic == "proved"
 
@@ -143,12 +151,55 @@ def test_cli_json_and_exit_status(tmp_path, capsys):
     assert "no proof named 'no-such-result'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None,
-                    reason="pdflatex not installed (.ci/run installs texlive-latex-base)")
-def test_latex_report_compiles(tmp_path):
-    results = run_proofs(["rbp-111-convergence", "tanh-channel", "adaptive-deep-chains"],
-                         quick=True)
-    (tmp_path / "report.tex").write_text(latex_report(results))
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                           "report.tex"], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+#: what a formula looks like when it was typed into prose instead of given as an object
+MATH_IN_PROSE = re.compile(r"[=<>^_*|\\$]|\b[a-zA-Z]\d\b|\b(alpha|beta|lamda|lambda|eta|sqrt|"
+                           r"Abs|Eq)\b|\d+e-\d+|d/dt")
+
+
+def test_report_sentences_carry_their_formulas_as_objects():
+    """Every title, claim, hypothesis and statement keeps its mathematics out of the prose."""
+    bad = []
+    for name in NAMES:
+        r = _quick(name)
+        for sentence in (r.title, r.claim, r.hypotheses, *(s.statement for s in r.steps)):
+            bad += [f"{name}: {p!r}" for p in sentence.prose if MATH_IN_PROSE.search(p)]
+    assert bad == []
+
+
+def test_the_prose_check_catches_program_text():
+    r = run_proof(_claim("false-bp-for-rbp", sd.derive("1-1-1", "rbp"),
+                         sp.Symbol("a1") ** 2 - sp.Symbol("a2") ** 2))
+    assert any(MATH_IN_PROSE.search(p) for p in r.steps[0].statement.prose)
+
+
+@needs_tex
+def test_latex_report_reads_like_a_paper(tmp_path):
+    """The whole report (quick profile) compiles without a warning, and its text has no
+    program syntax: formulas are typeset from sympy objects, equations labelled."""
+    results = [_quick(name) for name in NAMES]
+    tex = latex_report(results)
+    text, log = compile_pdf(tex, tmp_path, "report")
+    assert defects(text, log) == []
+    assert r"\usepackage[T1]{fontenc}" in tex
+    for r in results:
+        assert rf"\label{{res:{r.name}}}" in tex
+    displays = sum(1 for r in results for s in r.steps if not isinstance(s.latex, str)
+                   or s.latex)
+    assert tex.count(r"\label{eq:") == displays > 10
+    assert "λ" in text and "α" in text and "β" in text  # Greek letters, typeset
+
+
+@needs_tex
+def test_the_typeset_check_catches_program_text(tmp_path):
+    """The same check fails on a report of a proof written the old way (program text)."""
+    (tmp_path / "false.py").write_text(FALSE_PROOF)
+    tex = latex_report(run_proofs(directory=tmp_path))
+    text, log = compile_pdf(tex, tmp_path, "report")
+    found = "\n".join(defects(text, log))
+    assert "power written **" not in found  # FALSE_PROOF writes a1^2: escaped, a caret
+    doc = tex.replace("BP's invariant under RBP", "beta > 0 and a1**2 != lamda*c1")
+    text, log = compile_pdf(doc, tmp_path, "bad")
+    found = "\n".join(defects(text, log))
+    for what in ("power written **", "inequality written !=", "product written *",
+                 "the program name lamda"):
+        assert what in found

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..report import latex_expr
+from .._typeset import Sentence, _Latex, align_rows
+from .._typeset import sentence as _sentence
+from ..report import _function_names, document_title, latex_document, latex_expr
 
 __all__ = [
     "json_number",
@@ -24,6 +26,9 @@ __all__ = [
     "fixed_points_latex",
     "reduction_latex",
     "analysis_latex",
+    "invariants_document",
+    "fixed_points_document",
+    "analysis_document",
 ]
 
 
@@ -223,3 +228,124 @@ def analysis_latex(an) -> str:
         parts.append(reduction_latex(system, an.reduction))
     parts += [f"% note: {n}" for n in an.notes]
     return "\n".join(parts)
+
+
+# -- standalone documents (``--format latex --standalone``) -----------------------------------
+#
+# Sections whose sentences and equations are printed from the sympy objects (never from the
+# plain-text messages, which are program text): numbered, labelled, broken to the page width.
+
+
+def _printer(system):
+    return _Latex(_function_names(system, latex=True), prose=True)
+
+
+def _label(system, what: str) -> str:
+    sizes = "-".join(str(n) for n in system.network.sizes)
+    return f"{what}:{sizes}-{system.rule.name}"
+
+
+def _clean(tex: str) -> str:
+    return tex.replace("\x00", "")
+
+
+def _invariants_section(system, invs, degree) -> str:
+    if not invs:
+        return "\\section*{First integrals}\n" + _sentence(
+            "No polynomial first integral of degree at most {d}.", d=degree).latex()
+    pr = _printer(system)
+    rows = [(f"H_{{{i}}}", pr.doprint(h), str(i)) for i, h in enumerate(invs, 1)]
+    return ("\\section*{First integrals}\n"
+            + _sentence("A basis of the polynomial first integrals of degree at most {d}:",
+                        d=degree).latex()
+            + "\n\\begin{align}\n" + align_rows(rows, _label(system, "eq:H")) + "\n\\end{align}")
+
+
+def _assumptions(system, values) -> Sentence:
+    from ._common import free_parameters, positive_parameters
+
+    values = {sp.Symbol(k) if isinstance(k, str) else k: v for k, v in (values or {}).items()}
+    params = [p for p in free_parameters(system) if p not in values]
+    pos = positive_parameters(system)
+    nonzero, positive = [p for p in params if p not in pos], [p for p in params if p in pos]
+    fixed = [sp.Eq(k, v) for k, v in values.items()]
+    parts, math = [], {}
+    if fixed:
+        parts.append("at {fixed}")
+        math["fixed"] = fixed
+    if nonzero:
+        parts.append("with {nonzero} real and non-zero")
+        math["nonzero"] = nonzero
+    if positive:
+        parts.append("with {positive} positive")
+        math["positive"] = positive
+    if not parts:
+        return _sentence("There are no symbolic parameters.")
+    return _sentence("Parameters: " + "; ".join(parts) + ".", **math)
+
+
+def _fixed_points_section(system, fps, values=None) -> str:
+    pr = _printer(system)
+    out = ["\\section*{Fixed points}", _assumptions(system, values).latex()]
+    if fps.status not in ("solved", "numeric"):
+        out.append(_sentence(f"The search ended with status {fps.status}; the list may be "
+                             "incomplete.").latex())
+    if not len(fps):
+        out.append(_sentence("No fixed point was found.").latex())
+    for i, p in enumerate(fps, 1):
+        what = "an isolated point" if p.dimension == 0 else f"a set of dimension {p.dimension}"
+        head = _sentence(f"Fixed point {i} is {what}" + (
+            ", found numerically" if not p.exact else "") + f"; transverse stability: "
+            f"{p.stability}" + (", with transverse eigenvalues {tr}" if p.transverse else "")
+            + ".", tr=list(p.transverse))
+        rows = [(_clean(pr.doprint(k)), pr.doprint(v), f"{i}:{k}")
+                for k, v in p.solution.items()]
+        eigs = ",\x00 ".join(pr.doprint(e) for e in p.eigenvalues)  # may break after commas
+        rows.append((r"\operatorname{spec} J", rf"\left\{{{eigs}\right\}}", f"{i}:spec"))
+        out.append(f"\\paragraph{{Fixed point {i}.}} {head.latex()}\n\\begin{{align}}\n"
+                   + align_rows(rows, _label(system, "eq:fp")) + "\n\\end{align}")
+    return "\n".join(out)
+
+
+def _reduction_section(system, red) -> str:
+    pr = _printer(system)
+    rows = [(_clean(pr.doprint(k)), pr.doprint(h), str(k)) for k, h in red.constants.items()]
+    rows += [(_clean(pr.doprint(x)), pr.doprint(e), str(x)) for x, e in red.back.items()]
+    rows += [(rf"\dot{{{_clean(pr.doprint(x))}}}" if len(str(x)) == 1 else
+              rf"\frac{{d}}{{dt}} {_clean(pr.doprint(x))}", pr.doprint(e), f"d{x}")
+             for x, e in red.equations.items()]
+    checked = "checked symbolically" if red.verified else "not checked"
+    head = _sentence("On the level sets of the first integrals, with constants {K}, the "
+                     f"variables {{back}} are eliminated ({checked}):", K=list(red.constants),
+                     back=list(red.back))
+    return ("\\section*{Reduction}\n" + head.latex() + "\n\\begin{align}\n"
+            + align_rows(rows, _label(system, "eq:red")) + "\n\\end{align}")
+
+
+def _system_section(system) -> str:
+    return "\\section*{Learning equations}\n" + system.latex()
+
+
+def invariants_document(system, invs, degree: int) -> str:
+    """A complete LaTeX document: the equations and their polynomial first integrals."""
+    return latex_document(_system_section(system), _invariants_section(system, invs, degree),
+                          title=document_title(system))
+
+
+def fixed_points_document(system, fps, values=None) -> str:
+    """A complete LaTeX document: the equations and their fixed points with stability."""
+    return latex_document(_system_section(system),
+                          _fixed_points_section(system, fps, values), title=document_title(system))
+
+
+def analysis_document(an, degree: int, values=None) -> str:
+    """A complete LaTeX document: equations, first integrals, fixed points with stability,
+    and the reduction."""
+    system = an.system
+    parts = [_system_section(system)]
+    if an.invariants is not None:
+        parts.append(_invariants_section(system, an.invariants, degree))
+    parts.append(_fixed_points_section(system, an.fixed_points, values))
+    if an.reduction is not None:
+        parts.append(_reduction_section(system, an.reduction))
+    return latex_document(*parts, title=document_title(system))

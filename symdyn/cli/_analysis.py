@@ -8,6 +8,7 @@ import sys
 from ._common import (
     add_format_argument,
     add_spec_arguments,
+    add_standalone_argument,
     emit_json,
     parse_values,
     system_from_args,
@@ -27,6 +28,7 @@ def _setup_invariants(p: argparse.ArgumentParser) -> None:
                         "expression such as 'A1*A1.T - C1*A2 - A2.T*C1.T'")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="time budget of the search in seconds (default 60)")
+    add_standalone_argument(p)
 
 
 def _run_invariants(args: argparse.Namespace) -> int:
@@ -45,6 +47,8 @@ def _run_invariants(args: argparse.Namespace) -> int:
     invs = invariants(system, args.degree, generators=args.generators, timeout=args.timeout)
     if args.format == "json":
         emit_json(show.invariants_json(system, invs))
+    elif args.format == "latex" and args.standalone:
+        print(show.invariants_document(system, invs, args.degree))
     else:
         print(show.invariants_latex(system, invs) if args.format == "latex"
               else show.invariants_text(system, invs, args.degree))
@@ -62,6 +66,7 @@ def _setup_fixed_points(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     add_format_argument(p)
     _add_fixed_point_arguments(p)
+    add_standalone_argument(p)
     p.add_argument("--method", choices=("auto", "symbolic", "numeric"), default="auto",
                    help="symbolic (sympy), numeric (multistart; needs every value) or auto")
 
@@ -80,6 +85,8 @@ def _run_fixed_points(args: argparse.Namespace) -> int:
                        method=args.method)
     if args.format == "json":
         emit_json(show.fixed_points_json(system, fps))
+    elif args.format == "latex" and args.standalone:
+        print(show.fixed_points_document(system, fps, parse_values(args.values)))
     else:
         print(show.fixed_points_latex(system, fps) if args.format == "latex"
               else show.fixed_points_text(system, fps))
@@ -92,6 +99,7 @@ def _setup_analyze(p: argparse.ArgumentParser) -> None:
     add_format_argument(p)
     p.add_argument("--degree", type=int, default=2, help="highest invariant degree (default 2)")
     _add_fixed_point_arguments(p)
+    add_standalone_argument(p)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
@@ -103,6 +111,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
                  timeout=args.timeout)
     if args.format == "json":
         emit_json(show.analysis_json(an))
+    elif args.format == "latex" and args.standalone:
+        print(show.analysis_document(an, args.degree, parse_values(args.values)))
     else:
         print(show.analysis_latex(an) if args.format == "latex"
               else show.analysis_text(an, args.degree))

@@ -69,6 +69,11 @@ def add_format_argument(p: argparse.ArgumentParser, choices=("text", "latex", "j
     p.add_argument("--format", choices=choices, default="text", help="output format")
 
 
+def add_standalone_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--standalone", action="store_true",
+                   help="latex: a complete document for pdflatex (default: a fragment to paste)")
+
+
 def parse_values(text: str | None) -> dict[str, float]:
     """``"alpha=1,beta=2"`` -> ``{"alpha": 1.0, "beta": 2.0}``."""
     out: dict[str, float] = {}

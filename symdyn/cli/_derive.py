@@ -10,6 +10,7 @@ from ._common import (
     UsageError,
     add_format_argument,
     add_spec_arguments,
+    add_standalone_argument,
     emit_json,
     system_from_args,
 )
@@ -26,6 +27,7 @@ def _setup_derive(p: argparse.ArgumentParser) -> None:
                         "form above)")
     p.add_argument("--update", action="store_true",
                    help="the per-sample update rule instead of the averaged ODE")
+    add_standalone_argument(p)
 
 
 def _run_derive(args: argparse.Namespace) -> int:
@@ -46,9 +48,12 @@ def _run_derive(args: argparse.Namespace) -> int:
               f"--form both above {COMPONENT_LIMIT} equations; --form component prints it",
               file=sys.stderr)
     if args.format == "latex":
-        print(system.latex(form=form or "both", update=args.update))
-    elif form == "component":
-        print(text_system(system, update=args.update, form="component"))
+        block = system.latex(form=form or "both", update=args.update)
+        if args.standalone:
+            from ..report import document_title, latex_document
+
+            block = latex_document(block, title=document_title(system))
+        print(block)
     else:
         print(text_system(system, update=args.update, form=form or "both"))
     return 0
