@@ -18,7 +18,14 @@ from .analysis import (
     verify_invariant,
 )
 from .derive import derive
-from .errors import AnalysisError, DataError, DerivationError, SpecError, SymdynError
+from .errors import (
+    AnalysisError,
+    DataError,
+    DerivationError,
+    MissingValueError,
+    SpecError,
+    SymdynError,
+)
 from .numerics import BatchResult, IntegrationResult, NumericRHS, integrate, integrate_batch
 from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
 from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
@@ -57,6 +64,7 @@ __all__ = [
     "DataError",
     "DerivationError",
     "AnalysisError",
+    "MissingValueError",
     "invariants",
     "verify_invariant",
     "InvariantCheck",

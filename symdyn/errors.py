@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["SymdynError", "SpecError", "DataError", "DerivationError", "AnalysisError"]
+__all__ = ["SymdynError", "SpecError", "DataError", "DerivationError", "AnalysisError",
+           "MissingValueError"]
 
 
 class SymdynError(Exception):
@@ -11,6 +12,28 @@ class SymdynError(Exception):
 
 class SpecError(SymdynError, ValueError):
     """A network, rule or option is invalid; the message shows the offending value."""
+
+
+class MissingValueError(SpecError):
+    """Numbers are needed for parameters that were given none. ``missing``: their names as
+    ``values`` takes them (a matrix by name, a 1x1 matrix by its component); ``example``: the
+    first of them, and ``component``: one scalar component of it (what the command line
+    takes); ``parameters``: every parameter of the system. The message is in Python terms;
+    :meth:`cli_message` says the same in command-line terms."""
+
+    def __init__(self, missing: list[str], example: str, component: str, parameters: str):
+        self.missing, self.example, self.component = missing, example, component
+        self.parameters = parameters
+        super().__init__(f"missing value for parameter {', '.join(missing)}; pass it in "
+                         f"values, e.g. values={{{example!r}: ...}} (parameters of this "
+                         f"system: {parameters})")
+
+    def cli_message(self) -> str:
+        channels = any(m[0] in "Cc" and m[1:2].isdigit() for m in self.missing)
+        return (f"missing value for parameter {', '.join(self.missing)}; give it with "
+                f"--values {self.component}=..."
+                + (" or draw the channels with --random-channels" if channels else "")
+                + f" (`symdyn params` lists them; parameters: {self.parameters})")
 
 
 class DataError(SpecError):

@@ -120,3 +120,30 @@ def test_latex_says_when_it_leaves_the_component_form_out(capsys):
     code, out, err = run(capsys, "derive", "--arch", "3-3-3", "--rule", "bp", "--format",
                          "latex", "--form", "component")
     assert code == 0 and err == "" and out.count(r"\label{eq:") == 18  # one per equation
+
+
+def test_params_lists_what_values_takes(capsys, tmp_path):
+    code, out, _ = run(capsys, "params", "--arch", "2-3-1", "--rule", "rbp", "--format", "json")
+    payload = json.loads(out)
+    assert code == 0 and len(payload["state"]) == 9
+    by_name = {r["name"]: r for r in payload["parameters"]}
+    assert by_name["C1"]["components"] == ["C1_1_1", "C1_2_1", "C1_3_1"]
+    assert by_name["Sigma_II"]["components"] == ["Sigma_II_1_1", "Sigma_II_1_2", "Sigma_II_2_2"]
+    # the names it lists are exactly what --values accepts: integrate runs with them
+    values = ",".join(f"{c}={0.5 if c.startswith('C') else 1 if c.endswith(('1_1', '2_2')) else 0}"
+                      for r in payload["parameters"] for c in r["components"])
+    assert main(["integrate", "--arch", "2-3-1", "--rule", "rbp", "--values", values,
+                 "--t", "1"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.ones((4, 2)), Y=np.ones((4, 1)))
+    code, out, _ = run(capsys, "params", "--arch", "2-3-1", "--rule", "srbp", "--data", str(path))
+    assert code == 0 and "Sigma_II (2x2)" in out and "[given by --data]" in out
+
+
+def test_missing_values_are_named_in_command_line_terms(capsys):
+    code, _, err = run(capsys, "integrate", "--arch", "2-3-1", "--rule", "rbp")
+    assert code == 2 and "values={" not in err
+    assert "--values C1_1_1=..." in err and "--random-channels" in err
+    with pytest.raises(sd.MissingValueError, match=r"values=\{'C1': \.\.\.\}"):
+        sd.derive("2-3-1", "rbp").numeric({})

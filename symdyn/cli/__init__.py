@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return COMMANDS[args.command][2](args)
     except SymdynError as exc:
-        print(f"symdyn: error: {exc}".replace("symdyn: error: symdyn", "symdyn"),
+        # errors speak Python (values={...}); some also know their command-line wording
+        text = exc.cli_message() if hasattr(exc, "cli_message") else str(exc)
+        print(f"symdyn: error: {text}".replace("symdyn: error: symdyn", "symdyn"),
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:

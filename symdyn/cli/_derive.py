@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import sympy as sp
+
 from ..report import COMPONENT_LIMIT, JSON_COMPONENT_LIMIT, json_system, text_system
 from ._common import (
     UsageError,
@@ -59,7 +61,60 @@ def _run_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+_ROLES = {"C": "fixed channel (--random-channels draws it)",
+          "Sigma_II": "data moment E[I I^T], symmetric (--data fills it)",
+          "Sigma_TI": "data moment E[T I^T] (--data fills it)",
+          "X": "inputs, one sample per column", "Y": "targets, one sample per column"}
+
+
+def _role(name: str) -> str:
+    if name in _ROLES:
+        return _ROLES[name]
+    return _ROLES["C"] if name[:1] == "C" and name[1:].isdigit() else "scalar"
+
+
+def _setup_params(p: argparse.ArgumentParser) -> None:
+    add_spec_arguments(p)
+    add_format_argument(p, choices=("text", "json"))
+
+
+def _run_params(args: argparse.Namespace) -> int:
+    """What --values and --y0 take for this system, and what --data fills in."""
+    system = system_from_args(args)
+    fixed = {m.name for m in system.matrix.values}
+    rows = []
+    for m in system.matrix.parameters:
+        name = str(getattr(m, "name", m))
+        if isinstance(m, sp.MatrixSymbol):
+            comps = [str(c) for c in dict.fromkeys(system.components(m))]
+            shape = [int(m.rows), int(m.cols)]
+        else:
+            comps, shape = [name], []
+        given = "given by --data" if name in fixed else None
+        rows.append({"name": name, "shape": shape, "components": comps,
+                     "role": _role(name), "value": given})
+    state = [str(s) for s in system.state]
+    if args.format == "json":
+        emit_json({"system": system.title, "state": state, "parameters": rows})
+        return 0
+    print(system.title)
+    print(f"state ({len(state)}; --y0 in this order, or NAME=V): {_shorten(state)}")
+    print("parameters (--values NAME=V,...; a matrix by its components):")
+    for r in rows:
+        shape = f" ({r['shape'][0]}x{r['shape'][1]})" if r["shape"] else ""
+        comps = "" if r["components"] == [r["name"]] else f": {_shorten(r['components'])}"
+        print(f"  {r['name']}{shape}{comps}  [{r['value'] or r['role']}]")
+    return 0
+
+
+def _shorten(names: list[str], keep: int = 8) -> str:
+    return ", ".join(names) if len(names) <= keep else \
+        ", ".join(names[:keep - 2]) + f", ... ({len(names) - keep + 1} more), {names[-1]}"
+
+
 COMMANDS = {
+    "params": ("list the state and the parameters --values takes, with what --data fills in",
+               _setup_params, _run_params),
     "derive": ("derive the learning equations of a network and rule", _setup_derive,
                _run_derive),
 }

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import sympy as sp
 
-from ..errors import DataError, SpecError
+from ..errors import DataError, MissingValueError, SpecError
 
 __all__ = ["System", "bind_values", "parameter_names"]
 
@@ -133,11 +133,10 @@ def bind_values(system: System, values: Mapping | None,
                                 f"per row of a batch), got shape {arr.shape}")
             out[p] = arr
     if missing:
-        raise SpecError(
-            f"missing value for parameter {', '.join(missing)}; pass it in values, e.g. "
-            f"values={{{missing[0].split(',')[0]!r}: ...}} (parameters of this system: "
-            f"{parameter_names(system)})"
-        )
+        first = missing[0].split(",")[0]
+        mats = {m.name: m for m in params if isinstance(m, sp.MatrixSymbol)}
+        component = str(system.components(mats[first])[0, 0]) if first in mats else first
+        raise MissingValueError(missing, first, component, parameter_names(system))
     unknown = sorted(set(values) - used)
     if unknown:
         k = unknown[0]
