@@ -204,22 +204,30 @@ def proof(name: str, *, title: str | Sentence, claim: str | Sentence,
     return register
 
 
-def _proofs_directory(directory: str | os.PathLike | None) -> Path:
+def proofs_directory(directory: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """Where the proofs are read from, and why: ``directory`` if named, else
+    ``$SYMDYN_PROOFS``, else the proofs installed with symdyn (``symdyn/_proofs``) or, in a
+    checkout, its ``proofs/``. Never the working directory unless it is named."""
     if directory is not None:
-        return Path(directory)
+        return Path(directory), "named by --proofs"
     if os.environ.get("SYMDYN_PROOFS"):
-        return Path(os.environ["SYMDYN_PROOFS"])
-    beside_package = Path(__file__).resolve().parents[1] / "proofs"
-    return beside_package if beside_package.is_dir() else Path.cwd() / "proofs"
+        return Path(os.environ["SYMDYN_PROOFS"]), "named by $SYMDYN_PROOFS"
+    here = Path(__file__).resolve().parent
+    if (here / "_proofs").is_dir():
+        return here / "_proofs", "installed with symdyn"
+    checkout = here.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "proofs").is_dir():
+        return checkout / "proofs", "this checkout of symdyn"
+    raise SpecError("symdyn's own proofs are not installed with it; name a directory of "
+                    "proofs with --proofs DIR (or $SYMDYN_PROOFS)")
 
 
 def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
-    """Import every ``*.py`` of the proofs directory (default: ``proofs/`` beside the
-    package, or ``$SYMDYN_PROOFS``) and return the registered proofs, in file order."""
-    folder = _proofs_directory(directory)
+    """Import every ``*.py`` of the proofs directory (see :func:`proofs_directory`) and
+    return the registered proofs, in file order."""
+    folder, _ = proofs_directory(directory)
     if not folder.is_dir():
-        raise SpecError(f"no proofs directory at {str(folder)!r}; set SYMDYN_PROOFS or run "
-                        "from a checkout of symdyn")
+        raise SpecError(f"no proofs directory at {str(folder)!r}")
     _REGISTRY.clear()  # each load starts afresh, so edited proofs are re-read
     sys.path.insert(0, str(folder))  # proofs share helpers in proofs/_*.py
     try:

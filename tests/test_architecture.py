@@ -122,3 +122,15 @@ def test_module_and_function_sizes(name):
             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
             and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES]
     assert not long, f"{path.name}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_the_package_list_names_every_package():
+    """pyproject.toml lists the packages by hand (the proofs are mapped into the package);
+    a new subpackage must be added there or an installed symdyn would miss it."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts)
+             for p in PACKAGE.rglob("__init__.py")}
+    assert set(config["packages"]) == found | {"symdyn._proofs"}
+    assert config["package-dir"] == {"symdyn._proofs": "proofs"}

@@ -19,12 +19,22 @@ def _setup_verify(p: argparse.ArgumentParser) -> None:
                    help="also write a LaTeX document with every statement and the evidence")
     p.add_argument("--list", action="store_true", help="list the results and exit")
     p.add_argument("--proofs", metavar="DIR", default=None,
-                   help="directory of proof files (default: proofs/ of this checkout)")
+                   help="run the proofs in DIR instead of symdyn's own (installed with it)")
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from ..verify import latex_report, load_proofs, results_json, results_table, run_proofs
+    from ..verify import (
+        latex_report,
+        load_proofs,
+        proofs_directory,
+        results_json,
+        results_table,
+        run_proofs,
+    )
 
+    folder, source = proofs_directory(args.proofs)
+    if not source.startswith(("installed", "this checkout")):
+        print(f"symdyn: running the proofs in {folder} ({source})", file=sys.stderr)
     if args.list:
         for p in load_proofs(args.proofs):
             print(f"{p.name}: {p.title}")
