@@ -30,7 +30,19 @@ from .numerics import BatchResult, IntegrationResult, NumericRHS, integrate, int
 from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
 from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
 from .system import LearningSystem, MatrixForm
-from .training import Comparison, SimulationResult, compare, simulate
+from .training import (
+    ClassificationData,
+    Comparison,
+    DeepNetwork,
+    ResultsTable,
+    Run,
+    SimulationResult,
+    Suite,
+    compare,
+    load_data,
+    run_suite,
+    simulate,
+)
 
 __version__ = "0.1.0"
 
@@ -45,6 +57,13 @@ __all__ = [
     "compare",
     "SimulationResult",
     "Comparison",
+    "DeepNetwork",
+    "Run",
+    "Suite",
+    "run_suite",
+    "ResultsTable",
+    "ClassificationData",
+    "load_data",
     "LearningSystem",
     "MatrixForm",
     "Network",

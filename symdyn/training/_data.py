@@ -1,0 +1,259 @@
+"""Classification data for the experiments: scikit-learn's bundled digits (offline), MNIST and
+CIFAR-10 from their standard files (or scikit-learn's OpenML fetch, cached), and a user's own
+``.npz``. Inputs are standardised with the training set's mean and spread; targets are
+one-hot; the train/test split is fixed and stratified."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = ["ClassificationData", "load_data", "load_digits", "load_npz", "load_mnist",
+           "load_cifar10", "DATASETS"]
+
+
+@dataclass(frozen=True, eq=False)
+class ClassificationData:
+    """Train and test sets, one sample a row: ``X_train`` (N, n0), ``Y_train`` (N, k) one-hot,
+    and the same for the test set. ``name`` says where it came from."""
+
+    name: str
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+
+    @property
+    def n_inputs(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return self.Y_train.shape[1]
+
+    def __repr__(self) -> str:
+        return (f"ClassificationData({self.name}: {len(self.X_train)} train, "
+                f"{len(self.X_test)} test, {self.n_inputs} inputs, {self.n_classes} classes)")
+
+
+def _one_hot(y: np.ndarray, k: int | None = None) -> np.ndarray:
+    k = int(y.max()) + 1 if k is None else k
+    out = np.zeros((len(y), k))
+    out[np.arange(len(y)), y] = 1.0
+    return out
+
+
+def _labels(name: str, y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot or scores: the class is the arg-max
+        if not np.all(np.isfinite(y)):
+            raise DataError(f"{name}: Y has non-finite entries")
+        return np.argmax(y, axis=1)
+    y = y.reshape(-1)
+    if y.size and (not np.issubdtype(y.dtype, np.number) or np.any(y < 0)
+                   or np.any(y != np.round(y))):
+        raise DataError(f"{name}: labels must be non-negative integers or one-hot rows, got "
+                        f"{y[:5].tolist()}...")
+    return y.astype(np.int64)
+
+
+def _standardise(X_train, X_test):
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0)
+    std[std == 0] = 1.0
+    return (X_train - mean) / std, (X_test - mean) / std
+
+
+def _finish(name, X_train, y_train, X_test, y_test, k=None) -> ClassificationData:
+    X_train = np.asarray(X_train, dtype=float).reshape(len(X_train), -1)
+    X_test = np.asarray(X_test, dtype=float).reshape(len(X_test), -1)
+    for part, arr in (("X_train", X_train), ("X_test", X_test)):
+        if not np.all(np.isfinite(arr)):
+            raise DataError(f"{name}: {part} has non-finite entries")
+    if X_train.shape[1] != X_test.shape[1]:
+        raise DataError(f"{name}: train inputs have {X_train.shape[1]} features, test inputs "
+                        f"{X_test.shape[1]}")
+    k = int(max(y_train.max(), y_test.max())) + 1 if k is None else k
+    X_train, X_test = _standardise(X_train, X_test)
+    return ClassificationData(name, X_train, _one_hot(y_train, k), X_test, _one_hot(y_test, k))
+
+
+def _split(name, X, y, test_fraction: float, seed: int) -> ClassificationData:
+    from sklearn.model_selection import train_test_split
+
+    if len(X) != len(y):
+        raise DataError(f"{name}: X has {len(X)} samples but Y has {len(y)}")
+    counts = np.bincount(y)
+    if len(X) < 4 or counts[counts > 0].min() < 2:
+        raise DataError(f"{name}: a stratified split needs at least two samples of every class")
+    Xtr, Xte, ytr, yte = train_test_split(np.asarray(X), y, test_size=test_fraction,
+                                          stratify=y, random_state=seed)
+    return _finish(name, Xtr, ytr, Xte, yte, k=int(y.max()) + 1)
+
+
+def load_digits(test_fraction: float = 0.2, seed: int = 0) -> ClassificationData:
+    """scikit-learn's bundled handwritten digits: 1797 images of 8x8 pixels, 10 classes,
+    split 80/20 stratified by class with ``random_state=seed``. No network access."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    return _split("digits", d.data, d.target.astype(np.int64), test_fraction, seed)
+
+
+def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
+             ) -> ClassificationData:
+    """A user's ``.npz``: arrays ``X`` (N, n0) and ``Y`` (integer labels (N,) or one-hot
+    (N, k)), split stratified; or ``X_train, Y_train, X_test, Y_test``."""
+    name = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"cannot read data file {name!r}: {exc}") from None
+    if {"X_train", "Y_train", "X_test", "Y_test"} <= set(arrays):
+        return _finish(name, _numeric(name, arrays["X_train"]), _labels(name, arrays["Y_train"]),
+                       _numeric(name, arrays["X_test"]), _labels(name, arrays["Y_test"]))
+    if not {"X", "Y"} <= set(arrays):
+        raise DataError(f"{name}: the .npz needs arrays X and Y (or X_train, Y_train, X_test, "
+                        f"Y_test); found {sorted(arrays)}")
+    return _split(name, _numeric(name, arrays["X"]), _labels(name, arrays["Y"]),
+                  test_fraction, seed)
+
+
+def _numeric(name, X):
+    if not np.issubdtype(np.asarray(X).dtype, np.number) or np.asarray(X).ndim < 2:
+        raise DataError(f"{name}: X must be a numeric array of one sample a row, got dtype "
+                        f"{np.asarray(X).dtype} and shape {np.asarray(X).shape}")
+    return X
+
+
+def _idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST's format), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path}: truncated IDX file ({data.size} values for shape {shape})")
+    return data.reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for cand in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
+                 stem.replace("-idx", ".idx") + ".gz"):
+        if (directory / cand).exists():
+            return directory / cand
+    raise DataError(f"MNIST file {stem}[.gz] not found in {directory}")
+
+
+def _openml(name: str, data_home):
+    from sklearn.datasets import fetch_openml
+
+    try:
+        X, y = fetch_openml(name, version=1, return_X_y=True, as_frame=False,
+                            data_home=data_home, parser="liac-arff")
+    except Exception as exc:  # noqa: BLE001 - network and cache errors of every kind
+        raise DataError(f"cannot fetch {name} from OpenML: {exc}") from None
+    return X, np.asarray(y).astype(np.int64)
+
+
+def load_mnist(directory: str | Path | None = None, *, download: bool = False,
+               data_home=None) -> ClassificationData:
+    """MNIST from a directory of the four standard IDX files (``train-images-idx3-ubyte``
+    etc., gzipped or not) or a Keras-style ``mnist.npz`` (``x_train, y_train, x_test,
+    y_test``); with ``download=True`` and no directory, from OpenML (``mnist_784``, cached
+    in ``data_home``; the first 60000 train, the last 10000 test)."""
+    if directory is None:
+        if not download:
+            raise DataError("MNIST: give the directory of its files (mnist:DIR), or allow the "
+                            "OpenML download (--download)")
+        X, y = _openml("mnist_784", data_home)
+        return _finish("mnist", X[:60000], y[:60000], X[60000:], y[60000:], k=10)
+    d = Path(directory)
+    if d.is_file() or (d / "mnist.npz").exists():
+        f = d if d.is_file() else d / "mnist.npz"
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                parts = [npz[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read MNIST file {str(f)!r}: {exc}") from None
+        return _finish("mnist", parts[0], parts[1].astype(np.int64), parts[2],
+                       parts[3].astype(np.int64), k=10)
+    if not d.is_dir():
+        raise DataError(f"MNIST directory {str(d)!r} does not exist")
+    try:
+        xtr = _idx(_find(d, "train-images-idx3-ubyte"))
+        ytr = _idx(_find(d, "train-labels-idx1-ubyte")).astype(np.int64)
+        xte = _idx(_find(d, "t10k-images-idx3-ubyte"))
+        yte = _idx(_find(d, "t10k-labels-idx1-ubyte")).astype(np.int64)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read MNIST files in {str(d)!r}: {exc}") from None
+    return _finish("mnist", xtr, ytr, xte, yte, k=10)
+
+
+def _cifar_batch(path: Path):
+    try:
+        with open(path, "rb") as fh:
+            batch = pickle.load(fh, encoding="bytes")  # noqa: S301 - the standard format
+        return np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], dtype=np.int64)
+    except FileNotFoundError:
+        raise DataError(f"CIFAR-10 file {str(path)!r} not found") from None
+    except (OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        raise DataError(f"cannot read CIFAR-10 file {str(path)!r}: {exc}") from None
+
+
+def load_cifar10(directory: str | Path | None = None, *, download: bool = False,
+                 data_home=None) -> ClassificationData:
+    """CIFAR-10 from the directory ``cifar-10-batches-py`` of its standard Python version
+    (``data_batch_1..5``, ``test_batch``); with ``download=True`` and no directory, from
+    OpenML (``CIFAR_10``, cached; the first 50000 train, the last 10000 test)."""
+    if directory is None:
+        if not download:
+            raise DataError("CIFAR-10: give the directory cifar-10-batches-py (cifar10:DIR), or "
+                            "allow the OpenML download (--download)")
+        X, y = _openml("CIFAR_10", data_home)
+        return _finish("cifar10", X[:50000], y[:50000], X[50000:], y[50000:], k=10)
+    d = Path(directory)
+    if not d.is_dir():
+        raise DataError(f"CIFAR-10 directory {str(d)!r} does not exist")
+    train = [_cifar_batch(d / f"data_batch_{i}") for i in range(1, 6)]
+    Xte, yte = _cifar_batch(d / "test_batch")
+    return _finish("cifar10", np.concatenate([x for x, _ in train]),
+                   np.concatenate([y for _, y in train]), Xte, yte, k=10)
+
+
+#: Named data sets for :func:`load_data`.
+DATASETS = ("digits", "mnist", "cifar10")
+
+
+def load_data(spec: str | Path | ClassificationData, *, download: bool = False,
+              data_home=None) -> ClassificationData:
+    """Data from a name: ``digits``; ``mnist[:DIR]``, ``cifar10[:DIR]`` (no directory: the
+    OpenML download when ``download``); or a path to an ``.npz``."""
+    if isinstance(spec, ClassificationData):
+        return spec
+    text = str(spec)
+    name, sep, rest = text.partition(":")
+    key = name.strip().lower()
+    if key == "digits" and not sep:
+        return load_digits()
+    if key in ("mnist", "cifar10") and (not sep or rest):
+        loader = load_mnist if key == "mnist" else load_cifar10
+        return loader(rest or None, download=download, data_home=data_home)
+    path = Path(text)
+    if path.suffix == ".npz" or path.exists():
+        if not path.exists():
+            raise DataError(f"data file {text!r} does not exist")
+        return load_npz(path)
+    raise DataError(f"unknown data {text!r}: use digits, mnist[:DIR], cifar10[:DIR] or a .npz "
+                    "file")

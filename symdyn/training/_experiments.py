@@ -1,0 +1,367 @@
+r"""Experiments: deep networks trained on real data by every rule and variant, measured per
+epoch, collected in a tidy :class:`~symdyn.training._table.ResultsTable`.
+
+**Variants** modify a rule (PAPER.md section 1, one symmetry each); a variant string joins
+named variants and ``key=value`` settings with ``+`` (``adaptive+bits=4``):
+
+* ``derivative``: the rule as it is (f' kept);
+* ``no-derivative``: f' dropped in the hidden layers (symmetry 4);
+* ``tanh-channel``: channel activation g = the hidden layers' own activation (symmetry 5);
+* ``adaptive``: the channel learns by the local rule (rbp -> arbp, srbp -> asrbp) with
+  Kolen-Pollack decay :data:`KP_DECAY` on both channels (symmetry 6); bp gets the same weight
+  decay, as the control;
+* ``bits=K`` (K-bit channel), ``density=P`` (sparse channel), ``scale=S`` (initial scale),
+  ``decay=D``, ``rate_ratio=R``.
+
+**The four channel architectures** of PAPER.md section 1, as the rule that realises each:
+
+============== ============================================== =============================
+architecture   rule                                           symmetries removed
+============== ============================================== =============================
+Bidirectional  bp                                             none
+Conjoined      arbp (C_h paired with W_{h+1}^T, same rule)    2 weights, 6 learning rules
+Twin           rbp (separate layered channel)                 2 weights, 3 neurons
+Distinct       srbp, asrbp (skip from the output)             1, 2, 3 and 4
+============== ============================================== =============================
+
+with 4 (no-derivative), 5 (tanh-channel) and 6 (adaptive) removable on top of any."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SpecError
+from ..rules import RULES, as_rule
+from ._data import ClassificationData, load_data
+from ._network import DeepNetwork
+from ._table import ResultsTable
+
+__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "ARCHITECTURES", "KP_DECAY", "run_one",
+           "run_suite", "parse_variant", "measure", "architecture_of"]
+
+#: Kolen-Pollack decay of the ``adaptive`` variant.
+KP_DECAY = 1e-2
+#: The named variants (settings are written ``key=value``).
+VARIANTS = ("derivative", "no-derivative", "tanh-channel", "adaptive")
+_SETTINGS = {"bits": int, "density": float, "scale": float, "decay": float,
+             "rate_ratio": float}
+_ADAPTIVE = {"rbp": "arbp", "srbp": "asrbp"}
+
+#: architecture -> (rules, symmetries removed), PAPER.md section 1.
+ARCHITECTURES = {
+    "Bidirectional": (("bp",), "none: the forward weights carry the error back"),
+    "Conjoined": (("arbp",), "2 (weights) and 6 (learning rules): a backward weight paired "
+                  "with each forward one, learning by the same local rule"),
+    "Twin": (("rbp",), "2 (weights) and 3 (neurons): a separate layered backward network"),
+    "Distinct": (("srbp", "asrbp"), "1 (architecture), 2, 3 and 4 (derivatives): skips "
+                 "from the output error to every layer"),
+}
+
+
+def architecture_of(rule: str) -> str:
+    for name, (rules, _) in ARCHITECTURES.items():
+        if rule in rules:
+            return name
+    return ""
+
+
+def parse_variant(text: str, rule: str, activation: str) -> tuple[str, dict, dict]:
+    """``(rule name, rule options, network options)`` of a variant string for ``rule``
+    (whitelist parser: named variants and ``key=number``)."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError(f"a variant is a non-empty string, got {text!r}")
+    options: dict = {}
+    net: dict = {}
+    for token in text.split("+"):
+        token = token.strip().lower()
+        key, sep, value = token.partition("=")
+        if sep:
+            if key not in _SETTINGS:
+                raise SpecError(f"unknown variant setting {key!r} in {text!r}; settings: "
+                                f"{', '.join(_SETTINGS)}")
+            if not re.fullmatch(r"[0-9.eE+-]+", value.strip()):
+                raise SpecError(f"variant setting {key} must be a number, got {value!r}")
+            try:
+                v = _SETTINGS[key](value.strip())
+            except ValueError:
+                raise SpecError(f"variant setting {key} must be a number, got {value!r}") \
+                    from None
+            (options if key in ("decay", "rate_ratio") else net)[key] = v
+        elif token == "derivative":
+            pass
+        elif token == "no-derivative":
+            options["derivative"] = False
+        elif token == "tanh-channel":
+            options["channel_activation"] = activation
+        elif token == "adaptive":
+            rule = _ADAPTIVE.get(rule, rule)
+            options.setdefault("decay", KP_DECAY)
+        else:
+            raise SpecError(f"unknown variant {token!r}; choose from {', '.join(VARIANTS)} or "
+                            f"{', '.join(k + '=...' for k in _SETTINGS)}")
+    if "rate_ratio" in options and rule not in ("arbp", "asrbp"):
+        raise SpecError(f"rate_ratio applies to adaptive rules only, not {rule} ({text!r})")
+    return rule, options, net
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One training run: a rule and variant, a seed, and every setting that changes it."""
+
+    rule: str
+    variant: str = "derivative"
+    seed: int = 0
+    data: str = "digits"
+    arch: str = "64-100-100-10"
+    activation: str = "tanh"
+    epochs: int = 30
+    lr: float = 0.05
+    batch_size: int = 32
+    loss: str = "softmax"
+    init: str = "normal"
+    scale: float = 1.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise SpecError(f"unknown rule {self.rule!r}; choose one of {', '.join(RULES)}")
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(f"{name} must be a positive integer, got {v!r}")
+        if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
+            raise SpecError(f"lr must be a positive number, got {self.lr!r}")
+        parse_variant(self.variant, self.rule, self.activation)
+
+    @property
+    def key(self) -> str:
+        """A file-safe name, unique for the settings."""
+        digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        v = re.sub(r"[^a-z0-9.=-]+", "_", self.variant)
+        return f"{self.rule}__{v}__s{self.seed}__{digest[:10]}"
+
+    def build(self, n_inputs: int | None = None, n_classes: int | None = None) -> DeepNetwork:
+        """The network of this run, initialised from its seed."""
+        rule, options, net = parse_variant(self.variant, self.rule, self.activation)
+        scale = net.pop("scale", self.scale)
+        return DeepNetwork(self.arch, as_rule(rule, **options), activation=self.activation,
+                           loss=self.loss, bias=self.bias, init=self.init, scale=scale,
+                           seed=self.seed, **net)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle in degrees between two arrays (as vectors); NaN if either is zero."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0 or not (np.isfinite(na) and np.isfinite(nb)):
+        return float("nan")
+    return float(np.degrees(np.arccos(np.clip(np.vdot(a, b) / (na * nb), -1.0, 1.0))))
+
+
+def _accuracy(S: np.ndarray, T: np.ndarray) -> float:
+    return float(np.mean(np.argmax(S, axis=0) == np.argmax(T, axis=0)))
+
+
+def measure(net: DeepNetwork, X: np.ndarray, T: np.ndarray, Xt: np.ndarray, Tt: np.ndarray
+            ) -> dict:
+    """Loss and accuracy on train (``X, T``) and test (``Xt, Tt``) (samples as columns); for
+    every hidden layer h the angle between the rule's update of W_h and BP's at the same
+    weights (``update_angle_h``), the angle between the rule's feedback F_h and BP's
+    (``feedback_angle_h``), and when C_h has the shape of W_{h+1}^T the angle and relative
+    distance ||C_h - W_{h+1}^T|| / ||C_h|| (``channel_angle_h``, ``channel_dist_h``)."""
+    L = net.network.depth
+    s = net.signals(X, T)
+    out = {"train_loss": net.loss_value(X, T, s), "train_acc": _accuracy(s.S[L], T)}
+    st = net.forward(Xt)
+    out["test_loss"] = net.loss_value(Xt, Tt, st)
+    out["test_acc"] = _accuracy(st.S[L], Tt)
+    rule_p = net.products(s)[0]
+    bp_p, bp = net.bp_products(s)
+    for h in range(1, L):
+        out[f"update_angle_h{h}"] = _angle(rule_p[h], bp_p[h])
+        if h in net.C:
+            out[f"feedback_angle_h{h}"] = _angle(net.rule.feedback(s, h),
+                                                 net.W[h + 1].T @ bp.B[h + 1])
+            if net.C[h].shape == net.W[h + 1].T.shape:
+                Wt = net.W[h + 1].T
+                out[f"channel_angle_h{h}"] = _angle(net.C[h], Wt)
+                nc = np.linalg.norm(net.C[h])
+                out[f"channel_dist_h{h}"] = (float(np.linalg.norm(net.C[h] - Wt) / nc)
+                                             if nc > 0 else float("nan"))
+    return out
+
+
+@contextmanager
+def _one_blas_thread():
+    """BLAS limited to one thread: the matrices are small, and on a shared machine threads
+    only contend (measured: 30x slower measurements with two threads under load)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def run_one(run: Run, data: ClassificationData, *,
+            progress: Callable[[int], None] | None = None) -> tuple[list[dict], str]:
+    """Train ``run`` on ``data``; rows for epochs 0 (the initial weights) to ``run.epochs``
+    and the status: ``"finished"`` or ``"diverged"`` (non-finite loss or weights; the rows
+    stop there). ``progress(epoch)`` is called after each epoch."""
+    with _one_blas_thread():
+        return _train(run, data, progress)
+
+
+def _train(run: Run, data: ClassificationData, progress) -> tuple[list[dict], str]:
+    net = run.build()
+    sizes = net.network.sizes
+    if sizes[0] != data.n_inputs or sizes[-1] != data.n_classes:
+        raise SpecError(f"architecture {run.arch} does not fit data {data.name}: it has "
+                        f"{data.n_inputs} inputs and {data.n_classes} classes")
+    X, T = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.Y_train.T)
+    Xt, Tt = np.ascontiguousarray(data.X_test.T), np.ascontiguousarray(data.Y_test.T)
+    base = {"run": run.key, "rule": run.rule, "variant": run.variant,
+            "architecture": architecture_of(net.rule.name), "init_scale": net.scale,
+            "seed": run.seed}
+    rows = [{**base, "epoch": 0, **measure(net, X, T, Xt, Tt)}]
+    rng = np.random.default_rng([run.seed, 1])
+    n, b = X.shape[1], run.batch_size
+    status = "finished"
+    for epoch in range(1, run.epochs + 1):
+        order = rng.permutation(n)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, n, b):
+                idx = order[start:start + b]
+                net.step(X[:, idx], T[:, idx], run.lr)
+            row = {**base, "epoch": epoch, **measure(net, X, T, Xt, Tt)}
+        weights_ok = all(np.all(np.isfinite(w)) for w in net.parameters().values())
+        if not (weights_ok and np.isfinite(row["train_loss"])):
+            status = "diverged"
+            rows.append({**row, "status": status})
+            break
+        rows.append(row)
+        if progress is not None:
+            progress(epoch)
+    for r in rows:
+        r["status"] = status
+    return rows, status
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suite:
+    """A grid of runs: every rule x variant x seed, plus ``symmetry_scales`` (ARBP from
+    several initial scales, seed 0..``symmetry_seeds``-1), all with the same settings."""
+
+    data: str = "digits"
+    arch: str = "64-100-100-10"
+    activation: str = "tanh"
+    rules: tuple[str, ...] = ("bp", "rbp", "srbp", "arbp", "asrbp")
+    variants: tuple[str, ...] = VARIANTS
+    seeds: int = 3
+    epochs: int = 30
+    lr: float = 0.05
+    batch_size: int = 32
+    loss: str = "softmax"
+    init: str = "normal"
+    scale: float = 1.0
+    symmetry_scales: tuple[float, ...] = (1.0, 0.1, 0.01)
+    symmetry_seeds: int = 1
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def runs(self) -> list[Run]:
+        common = dict(data=self.data, arch=self.arch, activation=self.activation,
+                      epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
+                      loss=self.loss, init=self.init, scale=self.scale)
+        out = [Run(rule=r, variant=v, seed=s, **common)
+               for r in self.rules for v in self.variants for s in range(self.seeds)
+               if not (r == "bp" and "density" in v)]  # bp has no channel to thin
+        out += [Run(rule="arbp", variant=f"scale={sc:g}", seed=s, **common)
+                for sc in self.symmetry_scales for s in range(self.symmetry_seeds)]
+        seen, unique = set(), []
+        for r in out:
+            if r.key not in seen:
+                seen.add(r.key)
+                unique.append(r)
+        return unique
+
+
+#: Named suites. ``default``: claim 7 on digits (5 rules x 4 variants x 3 seeds x 30
+#: epochs, plus ARBP from initial scales 1, 0.1, 0.01); ``quick``: the same grid, 1 seed,
+#: 5 epochs; ``channels``: k-bit and sparse channels; ``symmetry``: ARBP from five scales.
+SUITES: dict[str, Suite] = {
+    "default": Suite(),
+    "quick": Suite(seeds=1, epochs=5),
+    "channels": Suite(rules=("bp", "rbp", "srbp"),
+                      variants=("derivative", "bits=1", "bits=2", "bits=4", "bits=8",
+                                "density=0.5", "density=0.1"),
+                      symmetry_scales=()),
+    "symmetry": Suite(rules=(), variants=(), symmetry_scales=(1.0, 0.3, 0.1, 0.03, 0.01),
+                      symmetry_seeds=3),
+}
+
+
+def _write_atomic(path: Path, payload) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, path)
+
+
+def _load_finished(path: Path, run: Run) -> list[dict] | None:
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if payload.get("run") != asdict(run) or payload.get("status") not in ("finished",
+                                                                          "diverged"):
+        return None
+    return ResultsTable.load_rows(payload["rows"])
+
+
+def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None,
+              out: str | Path | None = None,
+              progress: Callable[[Run, int], None] | None = None) -> ResultsTable:
+    """Run every run (data loaded once per data name unless ``data`` is given). With
+    ``out``, each finished run is written to ``out/runs/<key>.json`` (atomically: a temporary
+    file, then ``os.replace``) and skipped when the suite runs again with the same ``out``.
+    ``progress(run, epoch)`` is called after every epoch (``epoch = -1``: skipped, done)."""
+    runs = runs.runs() if isinstance(runs, Suite) else list(runs)
+    cache: dict[str, ClassificationData] = {}
+    store = None
+    if out is not None:
+        store = Path(out) / "runs"
+        store.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for run in runs:
+        path = store / f"{run.key}.json" if store is not None else None
+        rows = _load_finished(path, run) if path is not None and path.exists() else None
+        if rows is None:
+            d = data if data is not None else cache.get(run.data)
+            if d is None:
+                d = cache[run.data] = load_data(run.data)
+            tick = None if progress is None else (lambda e, r=run: progress(r, e))
+            rows, status = run_one(run, d, progress=tick)
+            if path is not None:
+                _write_atomic(path, {"run": asdict(run), "status": status,
+                                     "rows": [_clean(r) for r in rows]})
+        elif progress is not None:
+            progress(run, -1)
+        parts.append(rows)
+    return ResultsTable.concat(parts)
+
+
+def _clean(r: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+
+
+def with_settings(suite: Suite, **changes) -> Suite:
+    """``suite`` with some settings changed (``None`` values are ignored)."""
+    return replace(suite, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,123 @@
+"""Figures of an experiment (matplotlib, no pyplot): learning curves per variant, alignment
+angles over training, and ARBP channel symmetry over training for several initial scales."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._table import ResultsTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+__all__ = ["learning_curves", "alignment_angles", "symmetry_over_training", "save_figures"]
+
+_SCALE = re.compile(r"^scale=([0-9.eE+-]+)$")
+
+
+def _figure(n: int, height: float = 3.2):
+    from matplotlib.figure import Figure
+
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(4.0 * cols, height * rows), layout="constrained")
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
+    return fig, axes
+
+
+def _curve(table: ResultsTable, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Epochs, mean and spread of ``metric`` over the runs (seeds) in ``table``."""
+    by_epoch: dict[int, list[float]] = {}
+    for r in table.rows:
+        v = r.get(metric)
+        if v is not None and np.isfinite(v):
+            by_epoch.setdefault(int(r["epoch"]), []).append(float(v))
+    ep = np.array(sorted(by_epoch))
+    vals = [np.array(by_epoch[e]) for e in ep]
+    return ep, np.array([v.mean() for v in vals]), np.array([v.std() for v in vals])
+
+
+def _grid_variants(table: ResultsTable) -> list[str]:
+    return [v for v in dict.fromkeys(table.column("variant")) if not _SCALE.match(str(v))]
+
+
+def learning_curves(table: ResultsTable, metric: str = "test_acc") -> Figure:
+    """One panel per variant; per rule the mean of ``metric`` over seeds (band: ± spread)."""
+    variants = _grid_variants(table)
+    fig, axes = _figure(max(1, len(variants)))
+    for ax, variant in zip(axes, variants):
+        sub = table.where(variant=variant)
+        for rule in dict.fromkeys(sub.column("rule")):
+            ep, m, s = _curve(sub.where(rule=rule), metric)
+            (line,) = ax.plot(ep, m, label=rule.upper())
+            ax.fill_between(ep, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
+        ax.set_title(variant)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(f"learning curves ({metric.replace('_', ' ')}, mean ± spread over seeds)")
+    return fig
+
+
+def alignment_angles(table: ResultsTable, variant: str = "derivative") -> Figure:
+    """Angle between each rule's update of the hidden W_h and BP's, over training."""
+    sub = table.where(variant=variant) if variant in table.column("variant") else table
+    layers = sorted({int(c.rsplit("h", 1)[1]) for c in sub.columns
+                     if c.startswith("update_angle_h")})
+    fig, axes = _figure(max(1, len(layers)))
+    for ax, h in zip(axes, layers):
+        for rule in dict.fromkeys(sub.column("rule")):
+            ep, m, s = _curve(sub.where(rule=rule), f"update_angle_h{h}")
+            if len(ep):
+                ax.plot(ep, m, label=rule.upper())
+        ax.axhline(90, color="0.6", lw=0.8, ls="--")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"hidden layer {h}: angle(ΔW_{h}, BP's ΔW_{h})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("degrees")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(f"alignment with backpropagation ({variant})")
+    return fig
+
+
+def symmetry_over_training(table: ResultsTable) -> Figure:
+    """ARBP: ||C_h - W_{h+1}^T|| / ||C_h|| over training, one line per initial scale."""
+    rows = [r for r in table.rows if r.get("rule") == "arbp" and _SCALE.match(str(r["variant"]))]
+    sub = ResultsTable(tuple(rows))
+    layers = sorted({int(c.rsplit("h", 1)[1]) for c in sub.columns
+                     if c.startswith("channel_dist_h")})
+    fig, axes = _figure(max(1, len(layers)))
+    for ax, h in zip(axes, layers):
+        for variant in dict.fromkeys(sub.column("variant")):
+            ep, m, _ = _curve(sub.where(variant=variant), f"channel_dist_h{h}")
+            if len(ep):
+                ax.semilogy(ep, m, marker=".", label=variant.replace("scale=", "initial scale "))
+        ax.set_title(f"ARBP: ||C_{h} - W_{h + 1}^T|| / ||C_{h}||")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    fig.suptitle("channel symmetry over training, by initial scale")
+    return fig
+
+
+def save_figures(table: ResultsTable, directory: str | Path) -> list[Path]:
+    """Write the figures that the table has data for as PNG files; their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    if _grid_variants(table):
+        out.append(("learning_curves.png", learning_curves(table)))
+        out.append(("alignment_angles.png", alignment_angles(table)))
+    if any(r.get("rule") == "arbp" and _SCALE.match(str(r["variant"])) for r in table.rows):
+        out.append(("arbp_symmetry.png", symmetry_over_training(table)))
+    paths = []
+    for name, fig in out:
+        fig.savefig(directory / name, dpi=110)
+        paths.append(directory / name)
+    return paths
