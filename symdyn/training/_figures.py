@@ -49,17 +49,23 @@ def learning_curves(table: ResultsTable, metric: str = "test_acc") -> Figure:
     """One panel per variant; per rule the mean of ``metric`` over seeds (band: ± spread)."""
     variants = _grid_variants(table)
     fig, axes = _figure(max(1, len(variants)))
+    late = []  # accuracies after the first epochs: the range worth seeing
     for ax, variant in zip(axes, variants):
         sub = table.where(variant=variant)
         for rule in dict.fromkeys(sub.column("rule")):
             ep, m, s = _curve(sub.where(rule=rule), metric)
             (line,) = ax.plot(ep, m, label=rule.upper())
             ax.fill_between(ep, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
+            late.extend((m - s)[ep >= max(2, ep.max() // 5)] if len(ep) else [])
         ax.set_title(variant)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+    if metric.endswith("acc") and late:
+        low = max(0.0, float(np.min(late)) - 0.02)
+        for ax in axes:
+            ax.set_ylim(low, 1.0)
     fig.suptitle(f"learning curves ({metric.replace('_', ' ')}, mean ± spread over seeds)")
     return fig
 
