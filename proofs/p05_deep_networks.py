@@ -1,4 +1,4 @@
-"""Deep networks on real data (PAPER.md claim 7 and the channel symmetry of claim 3 in a deep
+"""Deep networks on real data (docs/science.md claim 7 and the channel symmetry of claim 3 in a deep
 network): trained by the same rule objects that derive the ODEs, stated as measured."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def deep_digits(ctx):
        claim=r"$C_h - W_{h+1}^T$ is constant while training (to rounding), so the "
              r"channel becomes near-symmetric when the weights grow well beyond their initial "
              r"size: from $s = 0.1$, $\rho_h$ falls far below its value from $s = 1$ while "
-             r"the network learns. Found instead of proportionality (PAPER.md claim 3, "
+             r"the network learns. Found instead of proportionality (docs/science.md claim 3, "
              r"shallow linear): from $s = 0.01$ the deep tanh network does not leave the "
              r"neighbourhood of the origin (a saddle) within 30 epochs, so nothing is learned "
              r"and $\rho_h$ stays near 1.")
@@ -86,11 +86,11 @@ def deep_arbp_symmetry(ctx):
     net = DeepNetwork(ARCH, "arbp", activation="tanh", scale=0.1, seed=0)
     X, T = d.X_train.T, d.Y_train.T
     diff0 = {h: net.C[h] - net.W[h + 1].T for h in net.C}
-    for k in range(50):
+    for k in range(40):
         idx = slice(32 * k, 32 * k + 32)
         net.step(X[:, idx], T[:, idx], 0.05)
     drift = max(float(np.abs(net.C[h] - net.W[h + 1].T - diff0[h]).max()) for h in net.C)
-    ctx.numeric(f"C_h - W_(h+1)^T over 50 steps on digits (with biases): max change {drift:.1e} "
+    ctx.numeric(f"C_h - W_(h+1)^T over 40 steps on digits (with biases): max change {drift:.1e} "
                 "(rounding, < 1e-12)", int(drift < 1e-12), 1)
     epochs, seeds = ctx.cases(20, 30), ctx.cases(1, 2)
     scales = (1.0, 0.1) if ctx.quick else (1.0, 0.1, 0.01)

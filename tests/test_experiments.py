@@ -423,3 +423,11 @@ def test_experiment_help_names_the_four_architectures(capsys):
     text = capsys.readouterr().out
     for name in ("Bidirectional", "Conjoined", "Twin", "Distinct"):
         assert name in text
+
+
+def test_samples_must_be_non_empty_columns():
+    net = DeepNetwork("3-4-2", "srbp")
+    with pytest.raises(SpecError, match="columns"):
+        net.update(np.zeros((3, 0)), np.zeros((2, 0)))
+    with pytest.raises(SpecError, match="columns"):
+        net.update(np.zeros((3, 5)), np.zeros((5, 2)))

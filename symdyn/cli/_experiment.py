@@ -10,7 +10,7 @@ from ._common import UsageError
 __all__ = ["COMMANDS"]
 
 _EPILOG = """\
-channel architectures (PAPER.md section 1) and the rule that realises each:
+channel architectures (docs/science.md section 1) and the rule that realises each:
   Bidirectional  bp     removes no symmetry (the forward weights carry the error back)
   Conjoined      arbp   removes 2 (weights) and 6 (learning rules): a backward weight
                         paired with each forward one, learning by the same local rule
@@ -127,6 +127,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "experiment": ("train deep networks on real data by every rule and variant (PAPER.md "
+    "experiment": ("train deep networks on real data by every rule and variant (docs/science.md "
                    "claim 7 and the channel architectures)", _setup, _run),
 }

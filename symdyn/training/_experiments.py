@@ -1,7 +1,7 @@
 r"""Experiments: deep networks trained on real data by every rule and variant, measured per
 epoch, collected in a tidy :class:`~symdyn.training._table.ResultsTable`.
 
-**Variants** modify a rule (PAPER.md section 1, one symmetry each); a variant string joins
+**Variants** modify a rule (docs/science.md section 1, one symmetry each); a variant string joins
 named variants and ``key=value`` settings with ``+`` (``adaptive+bits=4``):
 
 * ``derivative``: the rule as it is (f' kept);
@@ -13,7 +13,7 @@ named variants and ``key=value`` settings with ``+`` (``adaptive+bits=4``):
 * ``bits=K`` (K-bit channel), ``density=P`` (sparse channel), ``scale=S`` (initial scale),
   ``decay=D``, ``rate_ratio=R``.
 
-**The four channel architectures** of PAPER.md section 1, as the rule that realises each:
+**The four channel architectures** of docs/science.md section 1, as the rule that realises each:
 
 ============== ============================================== =============================
 architecture   rule                                           symmetries removed
@@ -56,7 +56,7 @@ _SETTINGS = {"bits": int, "density": float, "scale": float, "decay": float,
              "rate_ratio": float}
 _ADAPTIVE = {"rbp": "arbp", "srbp": "asrbp"}
 
-#: architecture -> (rules, symmetries removed), PAPER.md section 1.
+#: architecture -> (rules, symmetries removed), docs/science.md section 1.
 ARCHITECTURES = {
     "Bidirectional": (("bp",), "none: the forward weights carry the error back"),
     "Conjoined": (("arbp",), "2 (weights) and 6 (learning rules): a backward weight paired "

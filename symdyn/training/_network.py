@@ -228,6 +228,11 @@ class DeepNetwork:
         return s
 
     def signals(self, X: np.ndarray, T: np.ndarray) -> Signals:
+        """The forward pass and the rule's backward signals for the columns of ``X, T``."""
+        if X.ndim != 2 or X.shape[1] == 0 or T.shape != (self.network.sizes[-1], X.shape[1]):
+            raise SpecError(f"samples are columns: X ({self.network.sizes[0]}, b) and T "
+                            f"({self.network.sizes[-1]}, b) with b >= 1, got {X.shape} and "
+                            f"{T.shape}")
         s = self.forward(X)
         self.output_error(s, T)
         return self.backward(s, bits=self.bits)
