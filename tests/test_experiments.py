@@ -215,14 +215,20 @@ def test_minibatch_update_matches_derives_per_sample_code(sizes, o):
 
 def test_quantize_error_and_levels():
     rng = np.random.default_rng(8)
-    x = rng.normal(size=(5, 40))
-    m = np.abs(x).max()
-    for bits in (1, 2, 3, 8):
+    x = rng.normal(size=(40, 5)) * np.array([1e-3, 1.0, 5.0, 1.0, 0.0])
+    m = np.abs(x).max(axis=0)
+    for bits in (2, 3, 8):
         q = quantize(x, bits)
-        assert len(np.unique(q)) <= 2**bits
-        assert np.max(np.abs(q - x)) <= m / 2**bits * (1 + 1e-12)
-    assert set(np.unique(quantize(x, 1))) == {-m / 2, m / 2}
-    np.testing.assert_allclose(quantize(x, 52), x, rtol=0, atol=4 * m * 2.0**-52)
+        for j in range(x.shape[1]):  # each sample (column) on its own scale
+            assert len(np.unique(q[:, j])) <= 2**bits - 1
+            assert np.max(np.abs(q[:, j] - x[:, j])) <= m[j] / (2**bits - 2) * (1 + 1e-12)
+            if m[j]:
+                assert 0.0 in q[:, j] or np.all(np.abs(x[:, j]) > m[j] / (2**bits - 2))
+    q1 = quantize(x, 1)
+    np.testing.assert_allclose(np.abs(q1[:, :4]), np.abs(x[:, :4]).mean(axis=0) + 0 * x[:, :4])
+    np.testing.assert_array_equal(np.sign(q1), np.sign(x))
+    assert np.all(quantize(x, 4)[:, 4] == 0)
+    np.testing.assert_allclose(quantize(x, 52), x, rtol=0, atol=4 * m.max() * 2.0**-51)
 
 
 @pytest.mark.parametrize("rule", ["rbp", "srbp", "arbp", "asrbp", "bp"])
@@ -431,3 +437,23 @@ def test_samples_must_be_non_empty_columns():
         net.update(np.zeros((3, 0)), np.zeros((2, 0)))
     with pytest.raises(SpecError, match="columns"):
         net.update(np.zeros((3, 5)), np.zeros((5, 2)))
+
+
+def test_runs_that_train_the_same_network_are_trained_once(tmp_path, monkeypatch):
+    path = tiny_data(tmp_path)
+    common = dict(data=path, arch="4-5-3", epochs=2)
+    runs = [Run(rule="rbp", variant="adaptive", **common),
+            Run(rule="arbp", variant="adaptive", **common),
+            Run(rule="arbp", variant="scale=1", **common),
+            Run(rule="arbp", **common)]
+    assert runs[0].identity == runs[1].identity and runs[2].identity == runs[3].identity
+    assert runs[0].identity != runs[3].identity
+    calls = []
+    real = experiments.run_one
+    monkeypatch.setattr(experiments, "run_one",
+                        lambda r, d, **k: calls.append(r) or real(r, d, **k))
+    table = run_suite(runs)
+    assert len(calls) == 2
+    a, b = (table.where(rule=r, variant="adaptive").column("test_loss") for r in ("rbp", "arbp"))
+    np.testing.assert_array_equal(a, b)
+    assert set(table.column("variant")) == {"adaptive", "scale=1", "derivative"}

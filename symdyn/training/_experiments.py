@@ -149,7 +149,19 @@ class Run:
         v = re.sub(r"[^a-z0-9.=-]+", "_", self.variant)
         return f"{self.rule}__{v}__s{self.seed}__{digest[:10]}"
 
-    def build(self, n_inputs: int | None = None, n_classes: int | None = None) -> DeepNetwork:
+    @property
+    def identity(self) -> str:
+        """Equal for runs that train the same network in the same way under different labels
+        (``rbp`` + ``adaptive`` is ``arbp`` + ``adaptive``; ``scale=1`` is the default)."""
+        rule, options, net = parse_variant(self.variant, self.rule, self.activation)
+        d = asdict(self)
+        del d["rule"], d["variant"]
+        d.update(scale=float(net.pop("scale", self.scale)), resolved=rule,
+                 options=sorted((k, str(v)) for k, v in options.items()),
+                 network=sorted(net.items()))
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def build(self) -> DeepNetwork:
         """The network of this run, initialised from its seed."""
         rule, options, net = parse_variant(self.variant, self.rule, self.activation)
         scale = net.pop("scale", self.scale)
@@ -332,6 +344,8 @@ def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None
     """Run every run (data loaded once per data name unless ``data`` is given). With
     ``out``, each finished run is written to ``out/runs/<key>.json`` (atomically: a temporary
     file, then ``os.replace``) and skipped when the suite runs again with the same ``out``.
+    A run that trains exactly what an earlier one trained (:attr:`Run.identity`) is not
+    trained again: its rows are copied under its own labels.
     ``progress(run, epoch)`` is called after every epoch (``epoch = -1``: skipped, done)."""
     runs = runs.runs() if isinstance(runs, Suite) else list(runs)
     cache: dict[str, ClassificationData] = {}
@@ -340,10 +354,19 @@ def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None
         store = Path(out) / "runs"
         store.mkdir(parents=True, exist_ok=True)
     parts = []
+    trained: dict[str, list[dict]] = {}  # identity -> rows: the same run under two labels
     for run in runs:
         path = store / f"{run.key}.json" if store is not None else None
         rows = _load_finished(path, run) if path is not None and path.exists() else None
-        if rows is None:
+        if rows is None and run.identity in trained:
+            labels = {"run": run.key, "rule": run.rule, "variant": run.variant}
+            rows = [{**r, **labels} for r in trained[run.identity]]
+            if path is not None:
+                _write_atomic(path, {"run": asdict(run), "status": rows[-1]["status"],
+                                     "rows": [_clean(r) for r in rows]})
+            if progress is not None:
+                progress(run, -1)
+        elif rows is None:
             d = data if data is not None else cache.get(run.data)
             if d is None:
                 d = cache[run.data] = load_data(run.data)
@@ -354,6 +377,7 @@ def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None
                                      "rows": [_clean(r) for r in rows]})
         elif progress is not None:
             progress(run, -1)
+        trained.setdefault(run.identity, rows)
         parts.append(rows)
     return ResultsTable.concat(parts)
 

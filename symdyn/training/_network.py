@@ -90,16 +90,17 @@ def numeric_activation(f: Activation) -> NumericActivation:
 
 
 def quantize(x: np.ndarray, bits: int) -> np.ndarray:
-    r"""``x`` rounded to ``bits`` bits: :math:`2^k` levels, evenly spaced (mid-rise) over
-    :math:`[-m, m]`, :math:`m = \max|x|` over the whole array (one scale per mini-batch and
-    layer). The error is at most :math:`m / 2^k` per entry."""
-    m = float(np.max(np.abs(x))) if x.size else 0.0
-    if m == 0.0:
-        return x
-    step = 2.0 * m / 2**bits
-    q = (np.floor(x / step) + 0.5) * step
-    top = m - 0.5 * step
-    return np.clip(q, -top, top)
+    r"""``x`` sent through a ``bits``-bit channel, one sample (column) at a time, each with
+    its own scale :math:`m = \max_i |x_i|`: for ``bits`` :math:`k \ge 2` the :math:`2^k - 1`
+    levels :math:`j\,m/(2^{k-1} - 1)`, :math:`|j| \le 2^{k-1} - 1` (zero included), nearest
+    taken, so the error is at most :math:`m / (2^k - 2)`; for one bit the sign, scaled by the
+    mean :math:`|x_i|` of the column."""
+    a = np.abs(x)
+    if bits == 1:
+        return np.sign(x) * a.mean(axis=0, keepdims=True)
+    m = a.max(axis=0, keepdims=True)
+    step = np.where(m > 0, m, 1.0) / (2 ** (bits - 1) - 1)
+    return np.round(x / step) * step
 
 
 def _normal(rng, shape, fan_in, scale):
@@ -130,9 +131,9 @@ class DeepNetwork:
 
     ``loss``: ``"softmax"`` (cross-entropy; needs a linear output layer) or ``"squared"``;
     ``bias``: learn biases; ``density``: fraction of non-zero channel entries (a random mask,
-    kept while an adaptive channel learns); ``bits``: quantise the feedback :math:`F_h` to
-    that many bits (``None``: exact); ``init`` (:data:`INITS`) and ``scale``: the initial
-    weights, drawn by ``numpy.random.default_rng(seed)``."""
+    kept while an adaptive channel learns); ``bits``: the feedback :math:`F_h` quantised to
+    that many bits per sample (:func:`quantize`; ``None``: exact); ``init`` (:data:`INITS`)
+    and ``scale``: the initial weights, drawn by ``numpy.random.default_rng(seed)``."""
 
     def __init__(self, network: Network | str, rule: LearningRule | str, *,
                  activation=None, loss: str = "softmax", bias: bool = True,
