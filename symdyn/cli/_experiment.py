@@ -37,6 +37,8 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def _floats(text: str) -> tuple[float, ...]:
+    if text.strip().lower() == "none":
+        return ()
     try:
         return tuple(float(t) for t in _csv(text))
     except ValueError:

@@ -140,7 +140,10 @@ class Run:
                 raise SpecError(f"{name} must be a positive integer, got {v!r}")
         if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
             raise SpecError(f"lr must be a positive number, got {self.lr!r}")
-        parse_variant(self.variant, self.rule, self.activation)
+        rule, _, net = parse_variant(self.variant, self.rule, self.activation)
+        if rule == "bp" and "density" in net:
+            raise SpecError(f"variant {self.variant!r}: density applies to rules with a "
+                            "channel, not bp")
 
     @property
     def key(self) -> str:
