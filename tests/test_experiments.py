@@ -457,3 +457,10 @@ def test_runs_that_train_the_same_network_are_trained_once(tmp_path, monkeypatch
     a, b = (table.where(rule=r, variant="adaptive").column("test_loss") for r in ("rbp", "arbp"))
     np.testing.assert_array_equal(a, b)
     assert set(table.column("variant")) == {"adaptive", "scale=1", "derivative"}
+
+
+def test_default_suite_runs_all_four_channel_architectures():
+    runs = experiments.SUITES["default"].runs()
+    built = {experiments.architecture_of(r.build().rule.name) for r in runs[::3]}
+    assert built == set(experiments.ARCHITECTURES)
+    assert len(runs) == 5 * 4 * 3 + 3
