@@ -20,7 +20,7 @@ def _digits():
 
 def _final(table, rule, variant, metric="test_acc"):
     vals = [r[metric] for r in table.final().where(rule=rule, variant=variant).rows]
-    return float(np.mean(vals)), float(np.std(vals))
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
 
 
 @proof("deep-digits", title="Claim 7 on digits: every rule learns close to BP; dropping f' "
