@@ -104,7 +104,7 @@ def symmetry_over_training(table: ResultsTable) -> Figure:
             ep, m, _ = _curve(sub.where(variant=variant), f"channel_dist_h{h}")
             if len(ep):
                 ax.semilogy(ep, m, marker=".", label=variant.replace("scale=", "initial scale "))
-        ax.set_title(f"ARBP: ||C_{h} - W_{h + 1}^T|| / ||C_{h}||")
+        ax.set_title(rf"ARBP: $\|C_{{{h}}} - W_{{{h + 1}}}^T\| / \|C_{{{h}}}\|$")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small")
