@@ -22,10 +22,12 @@ from .errors import (
     AnalysisError,
     DataError,
     DerivationError,
+    ExpressionError,
     MissingValueError,
     SpecError,
     SymdynError,
 )
+from .expressions import parse_expression
 from .numerics import BatchResult, IntegrationResult, NumericRHS, integrate, integrate_batch
 from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
 from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
@@ -80,6 +82,8 @@ __all__ = [
     "RULES",
     "SymdynError",
     "SpecError",
+    "ExpressionError",
+    "parse_expression",
     "DataError",
     "DerivationError",
     "AnalysisError",

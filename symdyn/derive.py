@@ -20,7 +20,7 @@ from functools import lru_cache
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .errors import DerivationError
+from .errors import DerivationError, SpecError
 from .rules import LearningRule, Signals, as_rule
 from .spec import Activation, Data, Dataset, Moments, Network, as_data, as_network
 
@@ -157,6 +157,7 @@ def _derive(network: Network, rule: LearningRule, data: Data):
         data_symbols = (X, Y)
         data_values = {X: data.X.T, Y: data.Y.T}
 
+    _check_option_names(network, rule, (*A.values(), *C.values(), I, T, *data_symbols))
     state = tuple(A.values()) + (tuple(C.values()) if rule.adaptive else ())
     fixed_channels = () if rule.adaptive else tuple(C.values())
     declared = [x for v in (eta, lam, d) for x in sorted(v.free_symbols, key=str)]
@@ -169,6 +170,23 @@ def _derive(network: Network, rule: LearningRule, data: Data):
         values=data_values,
     )
     return LearningSystem(network=network, rule=rule, data=data, matrix=matrix)
+
+
+def _check_option_names(network: Network, rule: LearningRule, matrices) -> None:
+    """A rate, decay or rate ratio named like a weight, channel or datum (``rate="a1"``)
+    would silently change the equations: refuse it."""
+    from .system import names_entry_of
+
+    options = {"rate": rule.rate, "decay": rule.decay,
+               "rate_ratio": getattr(rule, "rate_ratio", sp.Integer(1))}
+    for option, value in options.items():
+        for x in sorted(value.free_symbols, key=str):
+            for m in matrices:
+                if names_entry_of(m, x.name, network.is_scalar_chain):
+                    raise SpecError(
+                        f"{option} symbol {x.name!r} is already a name of this system (an "
+                        f"entry of {m.name}); choose another name, e.g. eta"
+                    )
 
 
 def _free_scalars(rhs: Sequence[sp.MatrixExpr], declared: list[sp.Symbol]) -> list[sp.Symbol]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["SymdynError", "SpecError", "DataError", "DerivationError", "AnalysisError",
-           "MissingValueError"]
+__all__ = ["SymdynError", "SpecError", "ExpressionError", "DataError", "DerivationError",
+           "AnalysisError", "MissingValueError"]
 
 
 class SymdynError(Exception):
@@ -34,6 +34,11 @@ class MissingValueError(SpecError):
                 f"--values {self.component}=..."
                 + (" or draw the channels with --random-channels" if channels else "")
                 + f" (`symdyn params` lists them; parameters: {self.parameters})")
+
+
+class ExpressionError(SpecError):
+    """A string given as an expression is not one symdyn accepts (unknown name, forbidden
+    syntax, too large); the message shows the text and what is allowed."""
 
 
 class DataError(SpecError):

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import keyword
+import math
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -106,7 +109,7 @@ def as_activation(value: Activation | str | sp.Lambda | Callable | None) -> Acti
         return Activation(str(value.expr), value)
     if callable(value):
         try:
-            expr = sp.sympify(value(_x))
+            expr = sp.sympify(value(_x), strict=True)
         except Exception as exc:  # a user callable may fail in any way
             raise SpecError(
                 f"activation callable {value!r} failed on a sympy symbol: {exc}"
@@ -117,7 +120,11 @@ def as_activation(value: Activation | str | sp.Lambda | Callable | None) -> Acti
     raise SpecError(f"cannot use {value!r} as an activation")
 
 
-_ARCH = re.compile(r"^\s*\d+(\s*-\s*\d+)+\s*$")
+_ARCH = re.compile(r"^\s*[0-9]+(\s*-\s*[0-9]+)+\s*$", re.ASCII)
+
+#: The widest layer a network may have (a matrix form this wide still derives in moments;
+#: the component form has its own limit, :data:`symdyn.system.MAX_COMPONENT_TERMS`).
+MAX_LAYER_SIZE = 1_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +144,9 @@ class Network:
         for n in sizes:
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise SpecError(f"layer sizes must be positive integers, got {sizes!r}")
+            if n > MAX_LAYER_SIZE:
+                raise SpecError(f"layer size {n} is too large; at most {MAX_LAYER_SIZE:,} "
+                                "units a layer")
         object.__setattr__(self, "sizes", tuple(int(n) for n in sizes))
         acts = self.activations
         if isinstance(acts, (str, Activation)) or not isinstance(acts, Sequence):
@@ -165,7 +175,8 @@ class Network:
         elif isinstance(arch, str):
             if not _ARCH.match(arch):
                 raise SpecError(
-                    f"architecture {arch!r} is not of the form '1-1-1' or '4-3-2'"
+                    f"architecture {arch!r} is not of the form '1-1-1' or '4-3-2' "
+                    "(ASCII digits 0-9 separated by '-')"
                 )
             sizes = tuple(int(s) for s in arch.split("-"))
         else:
@@ -205,8 +216,14 @@ def as_network(arch: Network | str | Sequence[int], activation=None) -> Network:
 
 
 def _readonly(name: str, value, ndim: int) -> np.ndarray:
+    raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if raw.dtype.kind not in "biuf":
+        kind = {"c": "complex", "U": "string", "S": "bytes", "O": "object", "M": "datetime",
+                "m": "timedelta", "V": "structured"}.get(raw.dtype.kind, str(raw.dtype))
+        raise DataError(f"{name} must be a real numeric array, got a {kind} array "
+                        f"(dtype {raw.dtype})")
     try:
-        arr = np.array(value, dtype=float)
+        arr = np.array(raw, dtype=float)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name} must be a numeric array, got {value!r}") from exc
     if arr.ndim == 1 and ndim == 2:
@@ -309,19 +326,36 @@ class Dataset:
 
     @classmethod
     def load(cls, path: str | Path) -> Dataset:
-        """A data set from an ``.npz`` file with arrays ``X`` (N x n0) and ``Y`` (N x nL)."""
+        """A data set from an ``.npz`` file with arrays ``X`` (N x n0) and ``Y`` (N x nL).
+        Any unreadable file (missing, empty, not a zip, truncated, a ``.npy``, pickled
+        objects) is a :class:`DataError` naming the file."""
+        where = str(path)
         try:
-            with np.load(path) as npz:
-                missing = {"X", "Y"} - set(npz.files)
-                if missing:
-                    raise DataError(
-                        f"{path}: the .npz needs arrays X and Y; missing {sorted(missing)}"
-                    )
-                return cls(X=npz["X"], Y=npz["Y"])
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            raise DataError(f"cannot read data file {str(path)!r}: {exc}") from exc
+            npz = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise DataError(f"data file {where!r} does not exist") from None
+        except IsADirectoryError:
+            raise DataError(f"data file {where!r} is a directory, not an .npz file") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise DataError(f"cannot read data file {where!r} ({exc or type(exc).__name__}); "
+                            "expected an .npz (numpy.savez) with arrays X and Y") from None
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataError(f"data file {where!r} holds a single array (an .npy), not an .npz "
+                            "with arrays X and Y; write it with numpy.savez(path, X=X, Y=Y)")
+        with npz:
+            missing = {"X", "Y"} - set(npz.files)
+            if missing:
+                raise DataError(
+                    f"{where}: the .npz needs arrays X and Y; missing {sorted(missing)}"
+                )
+            try:
+                X, Y = npz["X"], npz["Y"]
+            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+                    zlib.error) as exc:
+                raise DataError(f"cannot read arrays X, Y of data file {where!r} "
+                                f"({exc or type(exc).__name__}); the file may be truncated or "
+                                "corrupted") from None
+        return cls(X=X, Y=Y)
 
     @property
     def size(self) -> int:
@@ -378,31 +412,54 @@ def as_data(value) -> Data:
     raise DataError(f"cannot use {value!r} as data: pass Moments, Dataset, a .npz path or None")
 
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$", re.ASCII)
+
+#: Names an option symbol may not take: sympy's special values and the parser's functions
+#: and constants (a rate called ``nan`` or ``exp`` would not read back).
+RESERVED_NAMES = frozenset({"nan", "NaN", "inf", "Inf", "infinity", "Infinity", "oo", "zoo",
+                            "I", "E", "pi", "true", "false", "True", "False",
+                            "None"})
 
 
 def as_scalar(name: str, value, *, allow_zero: bool = True) -> sp.Expr:
-    """A non-negative number or a symbol (from its name) for options such as the rate."""
+    """A non-negative finite number or a symbol (from its name) for options such as the
+    rate. A string is a symbol name or a number written as an expression (``1/10``,
+    ``1e-3``), read by :func:`symdyn.expressions.parse_expression`."""
+    from .expressions import FUNCTIONS, parse_expression
+
     if isinstance(value, sp.Symbol):
+        text = value.name
+        if text in RESERVED_NAMES or text in FUNCTIONS or not _NAME.match(text):
+            raise SpecError(f"{name}: {text!r} cannot name a symbol (reserved or not an ASCII "
+                            "identifier); choose another name, e.g. eta")
         return value
     if isinstance(value, str):
         text = value.strip()
         if _NAME.match(text) and not keyword.iskeyword(text):
+            if text in RESERVED_NAMES or text in FUNCTIONS:
+                raise SpecError(f"{name} must be a finite number or a symbol name; {text!r} "
+                                "is reserved (a special value or a function), e.g. use eta")
             return sp.Symbol(text)
-        try:
-            value = sp.Rational(text)
-        except (TypeError, ValueError):
-            raise SpecError(f"{name} must be a number or a symbol name, got {value!r}") from None
+        value = parse_expression(text, {}, what=f"{name}: ")
+        if isinstance(value, sp.Float):
+            value = float(value)
     if isinstance(value, bool):
         raise SpecError(f"{name} must be a number or a symbol name, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{name} must be a finite number or a symbol name, got {value!r}")
     try:
-        num = sp.nsimplify(value, rational=True) if isinstance(value, float) else sp.sympify(value)
-    except (sp.SympifyError, TypeError):
+        if isinstance(value, float):
+            num = sp.nsimplify(value, rational=True)
+        else:
+            num = sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
         raise SpecError(f"{name} must be a number or a symbol name, got {value!r}") from None
     if not getattr(num, "is_number", False) or not num.is_real or not num.is_finite:
         raise SpecError(f"{name} must be a finite real number or a symbol name, got {value!r}")
+    if not math.isfinite(float(num)):
+        raise SpecError(f"{name} = {value!r} is beyond floating point (about 1.8e308); give a "
+                        "finite number")
     if num < 0 or (num == 0 and not allow_zero):
         bound = "non-negative" if allow_zero else "positive"
         raise SpecError(f"{name} must be {bound}, got {value!r}")
     return num
-

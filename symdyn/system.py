@@ -11,12 +11,19 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .errors import DerivationError
 from .numerics import numeric
 from .report import latex_system, text_system
 from .rules import LearningRule
-from .spec import Data, Moments, Network
+from .spec import Data, Dataset, Moments, Network
 
-__all__ = ["LearningSystem", "MatrixForm", "component_symbols"]
+__all__ = ["LearningSystem", "MatrixForm", "component_symbols", "MAX_COMPONENT_TERMS"]
+
+#: The largest component form built, in estimated terms (state size x widest layer, x the
+#: samples for a network averaged over a data set): about 30 s of sympy. Above it ``rhs``
+#: and ``update`` raise a :class:`~symdyn.errors.DerivationError` with the estimate; the
+#: matrix form is always available. Raise it at your own risk.
+MAX_COMPONENT_TERMS = 250_000
 
 _SCALAR_NAMES = {"Sigma_II": "beta", "Sigma_TI": "alpha", "I": "I", "T": "T"}
 
@@ -32,6 +39,26 @@ def _component_names(m: sp.MatrixSymbol, scalar_chain: bool) -> list[sp.Symbol]:
         return [sp.Symbol(f"{name}_{min(i, j) + 1}_{max(i, j) + 1}")
                 for i in range(rows) for j in range(cols)]
     return [sp.Symbol(f"{name}_{i + 1}_{j + 1}") for i in range(rows) for j in range(cols)]
+
+
+def names_entry_of(m: sp.MatrixSymbol, name: str, scalar_chain: bool) -> bool:
+    """Whether ``name`` is ``m`` itself or one of its entries (see :func:`component_symbols`),
+    in O(1) at any size."""
+    if name == m.name:
+        return True
+    rows, cols = m.shape
+    if scalar_chain and (rows, cols) == (1, 1):
+        return name == _SCALAR_NAMES.get(m.name, m.name.lower())
+    prefix = f"{m.name}_"
+    if not name.startswith(prefix):
+        return False
+    parts = name[len(prefix):].split("_")
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        return False
+    idx = [int(p) for p in parts]
+    if cols == 1 and m.name in ("I", "T"):
+        return len(idx) == 1 and 1 <= idx[0] <= rows
+    return len(idx) == 2 and 1 <= idx[0] <= rows and 1 <= idx[1] <= cols
 
 
 def component_symbols(m: sp.MatrixSymbol, scalar_chain: bool = False) -> sp.ImmutableMatrix:
@@ -161,14 +188,35 @@ class LearningSystem:
     @property
     def size(self) -> int:
         """The number of state components (cheap at any size)."""
-        return sum(m.rows * m.cols for m in self.matrix.state)
+        return int(sum(m.rows * m.cols for m in self.matrix.state))
 
     # -- equations ----------------------------------------------------------------------
     def explicit(self, expr: sp.MatrixExpr) -> sp.ImmutableMatrix:
         """A matrix expression of this system with every matrix replaced by its entries."""
         return _explicit(expr, self._substitution, {})
 
+    @property
+    def component_terms(self) -> int:
+        """An estimate of the number of terms of the component form (cheap at any size)."""
+        terms = self.size * max(self.network.sizes)
+        if isinstance(self.data, Dataset):
+            terms *= self.data.size
+        return terms
+
+    def check_component_size(self) -> None:
+        """Raise :class:`~symdyn.errors.DerivationError` if the component form is too large
+        to build (see :data:`MAX_COMPONENT_TERMS`)."""
+        terms = self.component_terms
+        if terms > MAX_COMPONENT_TERMS:
+            raise DerivationError(
+                f"the component form of {self.network.arch} ({self.size:,} state components, "
+                f"about {terms:,} terms) is too large to build; the limit is "
+                f"{MAX_COMPONENT_TERMS:,} terms. Use the matrix form (--form matrix, "
+                "system.matrix) or a smaller network"
+            )
+
     def _components_of(self, exprs) -> tuple[sp.Expr, ...]:
+        self.check_component_size()
         cache: dict = {}  # the forward pass is shared by every equation: expand it once
         return tuple(e for expr in exprs for e in _explicit(expr, self._substitution, cache))
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import keyword
+import math
 import multiprocessing as mp
-import re
 import time
 from collections.abc import Mapping
 from fractions import Fraction
 
 import sympy as sp
-from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
 from ..errors import AnalysisError, SpecError
+from ..expressions import parse_expression
 
 __all__ = [
     "namespace",
     "parse",
+    "as_expression",
     "free_parameters",
     "positive_parameters",
     "generic_assumptions",
@@ -26,6 +26,7 @@ __all__ = [
     "as_values",
     "is_polynomial_system",
     "budgeted",
+    "check_timeout",
 ]
 
 
@@ -44,35 +45,26 @@ def namespace(system) -> dict[str, sp.Basic]:
 
 def parse(system, text: str) -> sp.Basic:
     """An expression about ``system`` from a string, with the system's own symbols (``beta``
-    is the parameter, not sympy's beta function; ``A1.T`` is a transpose; ``^`` is a power)."""
-    if not isinstance(text, str) or not text.strip():
-        raise SpecError(f"expected an expression, got {text!r}")
-    names = namespace(system)
-    local: dict[str, sp.Basic] = {}
-    for name, sym in names.items():
-        if keyword.iskeyword(name):  # e.g. a rate ratio called lambda
-            alias = f"{name}_symdyn_kw_"
-            text = re.sub(rf"\b{name}\b", alias, text)
-            local[alias] = sym
-        else:
-            local[name] = sym
+    is the parameter, not sympy's beta function; ``A1.T`` is a transpose; ``^`` is a power).
+    Parsed by the whitelist parser of :mod:`symdyn.expressions`: nothing in ``text`` runs."""
+    return parse_expression(text, namespace(system))
+
+
+def as_expression(system, value, what: str = "expression") -> sp.Basic:
+    """``value`` as a sympy object: a string is parsed (see :func:`parse`), a sympy object is
+    kept, a Python number converted; anything else is a :class:`SpecError` (``sympify`` is
+    strict here, so no object's ``str`` is ever parsed)."""
+    if isinstance(value, str):
+        return parse(system, value)
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool):
+        raise SpecError(f"expected {what} (a string or a sympy expression), got {value!r}")
     try:
-        expr = parse_expr(text, local_dict=local,
-                          transformations=(*standard_transformations, convert_xor))
-    except Exception as exc:  # sympy raises anything from SyntaxError to TypeError
-        raise SpecError(f"cannot parse {text!r} as an expression: {exc}") from None
-    if not isinstance(expr, sp.Basic):
-        raise SpecError(f"{text!r} is not an expression")
-    known = set(names.values())
-    unknown = sorted(str(s) for s in expr.free_symbols if s not in known)
-    if unknown:
-        state = ", ".join(map(str, system.state))
-        params = ", ".join(map(str, free_parameters(system))) or "(none)"
-        raise SpecError(
-            f"{text!r} uses {', '.join(unknown)}, which this system does not have; its state is "
-            f"{state} and its parameters {params}"
-        )
-    return expr
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise SpecError(f"expected {what} (a string or a sympy expression), got "
+                        f"{value!r}") from None
 
 
 def free_parameters(system) -> tuple[sp.Symbol, ...]:
@@ -89,7 +81,7 @@ def positive_parameters(system) -> set[sp.Symbol]:
     rule = system.rule
     out = set()
     for option in (rule.rate, rule.decay, getattr(rule, "rate_ratio", sp.Integer(1))):
-        out |= set(sp.sympify(option).free_symbols)
+        out |= set(sp.sympify(option, strict=True).free_symbols)
     for p in free_parameters(system):
         parts = p.name.split("_")
         if p.name == "beta" or (p.name.startswith("Sigma_II_") and parts[-1] == parts[-2]):
@@ -134,10 +126,7 @@ def exact_number(value) -> sp.Expr:
         try:
             value = sp.Rational(value.strip())
         except (TypeError, ValueError):
-            try:
-                value = sp.sympify(value)
-            except (sp.SympifyError, TypeError):
-                raise SpecError(f"expected a number, got {value!r}") from None
+            value = parse_expression(value, {}, what="expected a number: ")
     if isinstance(value, bool):
         raise SpecError(f"expected a number, got {value!r}")
     if isinstance(value, float):
@@ -146,7 +135,10 @@ def exact_number(value) -> sp.Expr:
         f = Fraction(value).limit_denominator(10**9)
         return sp.Rational(f.numerator, f.denominator) if float(f) == value else \
             sp.Rational(value)
-    num = sp.sympify(value)
+    try:
+        num = sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise SpecError(f"expected a number, got {value!r}") from None
     if isinstance(num, sp.Float):
         return exact_number(float(num))
     if not getattr(num, "is_number", False) or num.is_real is False or num.is_finite is False:
@@ -212,10 +204,19 @@ def _child(fn, args, conn) -> None:
         conn.close()
 
 
+def check_timeout(timeout) -> float:
+    """``timeout`` if it is a positive finite number of seconds, else a :class:`SpecError`."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not math.isfinite(timeout) or timeout <= 0:
+        raise SpecError(f"timeout must be a positive finite number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
 def budgeted(fn, args, timeout: float) -> tuple[list, str]:
     """Run the generator ``fn(*args)`` in a forked process for at most ``timeout`` seconds;
     return the messages it sent and how it ended: ``"done"``, ``"error: ..."``,
     ``"timeout"`` or ``"died"``."""
+    check_timeout(timeout)
     try:
         ctx = mp.get_context("fork")
     except ValueError:  # no fork on this platform: run here, without a budget

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import SpecError
-from ._common import as_values, assumed_symbols, parse, rationalize
+from ._common import as_expression, as_values, assumed_symbols, rationalize
 
 __all__ = ["FixedPoint", "FixedPoints", "verify_fixed_point", "vanishes", "as_number"]
 
@@ -95,7 +95,7 @@ def verify_fixed_point(system, solution: Mapping, values: Mapping | None = None)
         key = names.get(k.name if isinstance(k, sp.Symbol) else str(k))
         if key is None:
             raise SpecError(f"{k} is not a state variable of this system")
-        sol[key] = parse(system, v) if isinstance(v, str) else sp.sympify(v)
+        sol[key] = as_expression(system, v, f"a value of {key}")
     rep = assumed_symbols(system, vals)
     sol = {rep[k]: v.xreplace(vals).xreplace(rep) for k, v in sol.items()}
     return all(vanishes(rationalize(e).xreplace(vals).xreplace(rep).subs(sol))

@@ -16,6 +16,7 @@ from ..errors import SpecError
 from ._common import (
     as_values,
     budgeted,
+    check_timeout,
     free_parameters,
     generic_assumptions,
     is_polynomial_system,
@@ -52,8 +53,7 @@ def fixed_points(system, values: Mapping | None = None, *, timeout: float = TIME
     """
     if method not in ("auto", "symbolic", "numeric"):
         raise SpecError(f"method must be 'auto', 'symbolic' or 'numeric', got {method!r}")
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-        raise SpecError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    check_timeout(timeout)
     if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
         raise SpecError(f"starts must be a positive integer, got {starts!r}")
     vals = as_values(system, values)

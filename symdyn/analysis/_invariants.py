@@ -21,10 +21,10 @@ from sympy.polys.rings import ring
 
 from ..errors import AnalysisError, SpecError
 from ._common import (
+    as_expression,
     budgeted,
     free_parameters,
     namespace,
-    parse,
     positive_parameters,
     rationalize,
     require_polynomial,
@@ -400,13 +400,7 @@ def verify_invariant(system, H) -> InvariantCheck:
     >>> verify_invariant(derive("1-1-1", "rbp"), "a1**2 - a2**2").status
     'refuted'
     """
-    if isinstance(H, str):
-        H = parse(system, H)
-    elif not isinstance(H, sp.Basic):
-        try:
-            H = sp.sympify(H)
-        except (sp.SympifyError, TypeError):
-            raise SpecError(f"expected an expression or a string, got {H!r}") from None
+    H = as_expression(system, H, "an invariant candidate")
     if H.has(sp.MatrixSymbol) or isinstance(H, sp.MatrixExpr):
         return _check_matrix(system, H)
     known = set(system.state) | set(free_parameters(system))

@@ -11,7 +11,7 @@ import sympy as sp
 from sympy.polys.rings import ring
 
 from ..errors import AnalysisError, SpecError
-from ._common import free_parameters, parse, rationalize, require_polynomial
+from ._common import as_expression, free_parameters, rationalize, require_polynomial
 from ._invariants import invariants as find_invariants
 from ._invariants import verify_invariant
 
@@ -64,8 +64,7 @@ def _candidates(system, invariants, solve_for) -> tuple[list, list]:
     else:
         if isinstance(invariants, (str, sp.Basic)):
             invariants = [invariants]
-        candidates = [parse(system, h) if isinstance(h, str) else sp.sympify(h)
-                      for h in invariants]
+        candidates = [as_expression(system, h, "an invariant") for h in invariants]
         for h in candidates:
             check = verify_invariant(system, h)
             if not check.holds:
