@@ -18,6 +18,7 @@ import sympy as sp
 
 from .errors import SpecError
 from .numerics import BatchResult, IntegrationResult, bind_values, integrate_batch, numeric
+from .numerics._codegen import numpy_function
 from .training import Comparison, SimulationResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,13 +107,11 @@ def _component_values(system: LearningSystem, values: Mapping | None) -> dict:
 
 
 def _as_expr(system: LearningSystem, e) -> sp.Expr:
-    if isinstance(e, str):
-        names = {str(s): s for s in (*system.state, *system.parameters)}
-        try:
-            return sp.sympify(e, locals=names)
-        except (sp.SympifyError, TypeError) as exc:
-            raise SpecError(f"cannot read expression {e!r}: {exc}") from None
-    return sp.sympify(e)
+    """An expression from a string (the whitelist parser: nothing in it runs) or an
+    expression."""
+    from .analysis._common import as_expression
+
+    return as_expression(system, e, "an expression")
 
 
 def phase_portrait(
@@ -223,12 +222,12 @@ class _Plane:
 
     def on_grid(self, expr) -> np.ndarray:
         """``expr`` (in the two plane variables, after the values) on the fine grid."""
-        e = sp.sympify(expr).xreplace({**self.comp, **self.others})
+        e = sp.sympify(expr, strict=True).xreplace({**self.comp, **self.others})
         extra = e.free_symbols - {self.x, self.y}
         if extra:
             raise SpecError(f"expression {expr} has symbols without values: "
                             f"{', '.join(sorted(map(str, extra)))}")
-        fn = sp.lambdify((self.x, self.y), e, "numpy")
+        fn = numpy_function((self.x, self.y), e, cse=False)
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(fn(self.FX, self.FY), dtype=float), self.FX.shape)
 
@@ -269,7 +268,7 @@ class _Plane:
         if levels is not None:
             lv = np.sort(np.atleast_1d(levels))
         elif starts:
-            fn0 = sp.lambdify(self.system.state, sp.sympify(expr).xreplace(self.comp), "numpy")
+            fn0 = numpy_function(self.system.state, expr.xreplace(self.comp), cse=False)
             lv = np.unique(np.round([float(fn0(*s)) for s in starts], 12))
         else:
             lv = 9
@@ -289,8 +288,8 @@ class _Plane:
             raise SpecError(f"fixed_points must be 'auto', None or expressions, got "
                             f"{fixed_points!r}")
         sub = {**self.comp, **self.others}
-        ri = sp.sympify(self.system.rhs[self.i]).xreplace(sub)
-        rj = sp.sympify(self.system.rhs[self.j]).xreplace(sub)
+        ri = sp.sympify(self.system.rhs[self.i], strict=True).xreplace(sub)
+        rj = sp.sympify(self.system.rhs[self.j], strict=True).xreplace(sub)
         try:
             g = sp.gcd(sp.nsimplify(ri), sp.nsimplify(rj))
         except (sp.PolynomialError, sp.CoercionFailed, NotImplementedError):

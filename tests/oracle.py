@@ -63,13 +63,19 @@ def numpy_average(rule, acts, W, C, X, Y, **options):
     return total / len(X)
 
 
+#: ``Heaviside`` (d/dx of relu's Max) evaluated as numpy.heaviside with H(0) = 1/2, sympy's
+#: convention. sympy's own numpy printing rewrites it as a Piecewise, and for a relu network
+#: (an argument holding Max) that nests numpy.select calls whose boolean choices come back as
+#: floats: "invalid entry 0 in condlist: should be boolean ndarray".
+_MODULES = [{"Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
+
+
 def evaluate(system, exprs, point: dict) -> np.ndarray:
     """Evaluate sympy expressions of ``system`` at a point {symbol: number}."""
     symbols = sorted(set().union(*(sp.sympify(e).free_symbols for e in exprs)), key=str)
     missing = [s for s in symbols if s not in point]
     assert not missing, f"no value for {missing}"
-    f = sp.lambdify(symbols, list(exprs), "numpy")
-    # 1-element arrays: a Piecewise (from d/dx Max) becomes numpy.select, which needs arrays
+    f = sp.lambdify(symbols, list(exprs), modules=_MODULES)
     values = f(*(np.array([point[s]], dtype=float) for s in symbols))
     return np.array([np.broadcast_to(v, (1,))[0] for v in values], dtype=float)
 

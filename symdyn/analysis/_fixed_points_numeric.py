@@ -8,6 +8,7 @@ import time
 import numpy as np
 import sympy as sp
 
+from ..numerics._codegen import numpy_function
 from ._fixed_point import FixedPoint, as_number
 from ._stability import classify_numeric
 
@@ -57,8 +58,8 @@ def numeric_search(system, vals, deadline: float, starts: int, seed: int,
     n = len(X)
     rhs = [e.xreplace(vals) for e in system.rhs]
     J = sp.Matrix(rhs).jacobian(sp.Matrix(X))
-    f = sp.lambdify([X], rhs, "numpy")
-    jf = sp.lambdify([X], J, "numpy")
+    f = numpy_function([X], rhs, cse=False)
+    jf = numpy_function([X], J, cse=False)
 
     def fun(x):
         return np.asarray(f(x), dtype=float).reshape(n)

@@ -26,7 +26,26 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
 
-__all__ = ["Kernel", "matrix_kernel", "component_kernel", "Unsupported"]
+__all__ = ["Kernel", "matrix_kernel", "component_kernel", "Unsupported", "NUMPY_MODULES",
+           "numpy_function"]
+
+
+def _heaviside(x, h0=0.5):
+    return np.heaviside(x, h0)
+
+
+#: The modules of every ``lambdify`` in symdyn: numpy, with ``Heaviside`` as
+#: ``numpy.heaviside``. Without it sympy prints ``Heaviside(s)`` through its Piecewise
+#: rewrite, and for a relu network ``s`` holds ``Max``: the condition ``Max(..) > 0`` becomes
+#: a nested ``numpy.select`` whose boolean choices come back as floats (``default=nan``), and
+#: the outer ``select`` raises "invalid entry 0 in condlist: should be boolean ndarray"
+#: (whether it does depended on what ``cse`` happened to pull out).
+NUMPY_MODULES = [{"Heaviside": _heaviside}, "numpy"]
+
+
+def numpy_function(args, exprs, *, cse: bool = True) -> Callable:
+    """``sympy.lambdify(args, exprs)`` to numpy, with :data:`NUMPY_MODULES`."""
+    return sp.lambdify(args, exprs, modules=NUMPY_MODULES, cse=cse)
 
 
 class Unsupported(Exception):
@@ -369,7 +388,7 @@ def matrix_kernel(state: Sequence[sp.MatrixSymbol], outputs: Sequence[sp.MatrixE
                 if missing:
                     raise Unsupported(f"activation {lam} uses {missing} which has no value")
                 ident = f"_f{len(functions)}"
-                helpers[ident] = sp.lambdify((v, *extra), lam.expr, modules="numpy", cse=True)
+                helpers[ident] = numpy_function((v, *extra), lam.expr)
                 functions[lam] = (ident, extra)
 
     repeated = repeated_subexpressions(outputs)
@@ -410,7 +429,7 @@ def component_kernel(state: Sequence[sp.Symbol], rhs: Sequence[sp.Expr],
     """``sympy.lambdify(..., cse=True)`` of the component form, wrapped to take and return
     the state on the last axis."""
     n = len(state)
-    fn = sp.lambdify((tuple(state), tuple(params)), list(rhs), modules="numpy", cse=True)
+    fn = numpy_function((tuple(state), tuple(params)), list(rhs))
 
     def rhs_function(y, *p):
         res = fn(np.moveaxis(y, -1, 0), p)
