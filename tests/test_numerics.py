@@ -452,3 +452,33 @@ def test_convergence_monitor_remembers_first_decade_crossings(seed):
             new = np.isnan(expect[:, j]) & (f < 10.0**level)
             expect[new, j] = t
     np.testing.assert_array_equal(mon.t_first, expect)
+
+
+# -- blow-up is a result, not a hang (issue 13) -----------------------------------------------
+
+
+@pytest.mark.parametrize("values, scale", [
+    ({"alpha": 1e300, "beta": 1, "c1": 0.5}, 1.0),    # f near the top of floating point
+    ({"alpha": 1, "beta": 1, "c1": 0.5}, 1e150),      # f overflows at the start
+    ({"alpha": 1e200, "beta": 1e-200, "c1": 0.5}, 1.0),
+])
+def test_extreme_values_end_as_diverged_rows_quickly(values, scale):
+    import time
+
+    system = sd.derive("1-1-1", "rbp")
+    Y0 = scale * np.random.default_rng(0).normal(size=(8, 2))
+    start = time.perf_counter()
+    res = sd.integrate_batch(system, Y0, 100.0, values, max_steps=2000)
+    assert time.perf_counter() - start < 30
+    assert set(res.status) <= {"diverged", "failed"}
+    assert np.any(res.status == "diverged")
+    assert np.all(np.isfinite(res.t)) and np.all(res.t <= 100.0)
+
+
+def test_rms_does_not_overflow_near_the_top_of_floating_point():
+    from symdyn.numerics._tableau import rms as _rms
+
+    x = np.array([[1e300, 1e300], [0.0, 0.0], [np.inf, 1.0]])
+    got = _rms(x)
+    assert got[0] == pytest.approx(1e300)
+    assert got[1] == 0.0 and got[2] == np.inf

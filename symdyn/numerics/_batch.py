@@ -128,6 +128,7 @@ class BatchStepper:
         self.nfev = np.zeros(B, dtype=np.int64)
         self.nsteps = np.zeros(B, dtype=np.int64)
         self.rejected = np.zeros(B, dtype=bool)
+        self.attempts = np.zeros(B, dtype=np.int64)
         self.iasti = np.zeros(B, dtype=np.int64)
         self.nonsti = np.zeros(B, dtype=np.int64)
         self.stiff_rows = np.zeros(0, dtype=np.int64)
@@ -181,7 +182,9 @@ class BatchStepper:
         if idx.size == 0:
             return False
         hi = np.minimum(self.h[idx], self.t_final - self.t[idx])
-        collapsed = hi < 10 * np.spacing(self.t[idx])
+        collapsed = ~(hi >= 10 * np.spacing(self.t[idx]))  # a NaN step (overflow) too
+        self.attempts[idx] += 1
+        collapsed |= self.attempts[idx] > 10 * self.max_steps  # rejections are bounded too
         if np.any(collapsed):
             self._collapse(idx[collapsed])
             idx, hi = idx[~collapsed], hi[~collapsed]
@@ -193,12 +196,19 @@ class BatchStepper:
         return True
 
     def _collapse(self, rows: np.ndarray) -> None:
-        """A step size below ten ulps of t: a blow-up if the state grew a hundredfold."""
-        grew = np.max(np.abs(self.y[rows]), axis=1) > 100 * np.maximum(1.0, self.y0_norm[rows])
+        """A step size below ten ulps of t (or not a number): a blow-up if the state grew a
+        hundredfold or its speed would carry it past ``max_norm`` within the interval."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            grew = np.max(np.abs(self.y[rows]), axis=1) > 100 * np.maximum(
+                1.0, self.y0_norm[rows])
+            fast = ~(np.max(np.abs(self.f[rows]), axis=1) * max(self.t_final, 1.0)
+                     < self.max_norm)
+        grew |= fast
         self.code[rows] = np.where(grew, _DIV, _FAIL)
         for r, g in zip(rows, grew, strict=True):
-            self.messages[int(r)] = ("step size collapsed"
-                                     + (" as the state grew (blow-up)" if g else ""))
+            self.messages[int(r)] = (f"step size collapsed at t={self.t[r]:.6g}"
+                                     + (" as the state or its speed grew (blow-up)" if g
+                                        else ""))
 
     def _attempt(self, idx: np.ndarray, hi: np.ndarray):
         """Error control: one step of the pair on rows ``idx``; the new step sizes are set,
@@ -285,7 +295,7 @@ class BatchStepper:
             else np.zeros(acc.size, bool)
         self.code[acc[big]] = _DIV
         for r in acc[big]:
-            self.messages[int(r)] = f"|y| exceeded {self.max_norm:g}"
+            self.messages[int(r)] = f"|y| exceeded {self.max_norm:g} at t={self.t[r]:.6g}"
         return big
 
     def _stiffness(self, acc, live, h_acc, y_acc, f_acc, g, k_last, fn_new, t_new) -> None:

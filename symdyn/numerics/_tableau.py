@@ -38,7 +38,15 @@ def combine(coeffs: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 def rms(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.mean(x * x, axis=-1)) if x.shape[-1] else np.zeros(x.shape[:-1])
+    """Root mean square over the last axis, without overflow for entries near 1e308 (the
+    squares are of ``x / max|x|``)."""
+    if not x.shape[-1]:
+        return np.zeros(x.shape[:-1])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        big = np.max(np.abs(x), axis=-1)
+        safe = np.where(np.isfinite(big) & (big > 0), big, 1.0)
+        out = safe * np.sqrt(np.mean((x / safe[..., None]) ** 2, axis=-1))
+    return np.where(np.isfinite(big), np.where(big > 0, out, 0.0), np.inf)
 
 
 def error_norm(tab: Tableau, K: np.ndarray, h: np.ndarray, scale: np.ndarray) -> np.ndarray:
