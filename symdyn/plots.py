@@ -335,14 +335,14 @@ def _lines(result, components, system, values) -> tuple[list[str], Callable]:
         if system is None and isinstance(c, str):
             raise SpecError(f"{c!r} is not a state variable (state: {', '.join(names)}); pass "
                             "system= to plot an expression of the state")
-        e = _as_expr(system, c) if system is not None else sp.sympify(c)
+        e = _as_expr(system, c) if system is not None else sp.sympify(c, strict=True)
         if system is not None and e.free_symbols - set(state):
             e = e.xreplace(_component_values(system, values))
         extra = e.free_symbols - set(state)
         if extra:
             raise SpecError(f"{c} has symbols without values: "
                             f"{', '.join(sorted(map(str, extra)))}")
-        fn = sp.lambdify(state, e, "numpy")
+        fn = numpy_function(state, e, cse=False)
         labels.append(f"${sp.latex(e)}$")
         fns.append(lambda Y, fn=fn: np.broadcast_to(
             np.asarray(fn(*np.moveaxis(Y, -1, 0)), dtype=float), Y.shape[:-1]))

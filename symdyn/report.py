@@ -113,6 +113,7 @@ def latex_system(system, *, form: str = "both", derivative: str = "dot",
         m = system.matrix
         groups.append(block(m.state, m.update if update else m.rhs))
     if form == "component" or (form == "both" and system.size <= COMPONENT_LIMIT):
+        system.check_component_size()
         groups.append(block(system.state, system.update if update else system.rhs))
     body = "\n\\intertext{in components:}\n".join(groups)
     return "\\begin{align}\n" + body + "\n\\end{align}"
@@ -185,10 +186,10 @@ def json_system(system, form: str = "component", update: bool = False) -> dict:
     """``{"form", "state", "parameters", "rhs"}`` (``"update"`` instead of ``"rhs"`` with
     ``update``, plus the ``"sample"`` variables); matrix form also gives ``"shapes"``. The
     component strings are Python syntax, printed in time linear in the expression size,
-    and parse back with ``sympy.parse_expr(s, local_dict={n: sympy.Symbol(n) for n in
-    state + parameters + sample})`` (a local dictionary is needed: ``beta`` is otherwise
-    sympy's beta function). The component form is refused above
-    :data:`JSON_COMPONENT_LIMIT` state components."""
+    and parse back with the whitelist parser, :func:`symdyn.parse_expression`
+    (``parse_expression(s, {n: sympy.Symbol(n) for n in state + parameters + sample})``):
+    never ``eval`` or ``sympify`` a JSON file from someone else. The component form is
+    refused above :data:`JSON_COMPONENT_LIMIT` state components."""
     key = "update" if update else "rhs"
     if form == "matrix":
         m = system.matrix

@@ -10,7 +10,9 @@ from ._common import (
     add_spec_arguments,
     add_standalone_argument,
     emit_json,
+    integer,
     parse_values,
+    real,
     system_from_args,
 )
 
@@ -20,13 +22,14 @@ __all__ = ["COMMANDS"]
 def _setup_invariants(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     add_format_argument(p)
-    p.add_argument("--degree", type=int, default=2, help="highest degree searched (default 2)")
+    p.add_argument("--degree", type=integer(1, 12), default=2,
+                   help="highest degree searched, 1..12 (default 2)")
     p.add_argument("--generators", action="store_true",
                    help="leave out products of lower-degree invariants")
     p.add_argument("--check", metavar="EXPR", default=None,
                    help="check one candidate instead, e.g. 'a1**2 - 2*c1*a2' or a matrix "
                         "expression such as 'A1*A1.T - C1*A2 - A2.T*C1.T'")
-    p.add_argument("--timeout", type=float, default=60.0,
+    p.add_argument("--timeout", type=real(positive=True), default=60.0,
                    help="time budget of the search in seconds (default 60)")
     add_standalone_argument(p)
 
@@ -58,7 +61,7 @@ def _run_invariants(args: argparse.Namespace) -> int:
 def _add_fixed_point_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--values", default=None, metavar="K=V,...",
                    help="parameter values, e.g. alpha=1,beta=2,c1=0.5 (others stay symbolic)")
-    p.add_argument("--timeout", type=float, default=30.0,
+    p.add_argument("--timeout", type=real(positive=True), default=30.0,
                    help="time budget of the fixed-point search in seconds (default 30)")
 
 
@@ -97,7 +100,8 @@ def _run_fixed_points(args: argparse.Namespace) -> int:
 def _setup_analyze(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     add_format_argument(p)
-    p.add_argument("--degree", type=int, default=2, help="highest invariant degree (default 2)")
+    p.add_argument("--degree", type=integer(1, 12), default=2,
+                   help="highest invariant degree, 1..12 (default 2)")
     _add_fixed_point_arguments(p)
     add_standalone_argument(p)
 

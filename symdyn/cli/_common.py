@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-
-import sympy as sp
+import math
+import re
+from collections.abc import Callable
 
 from ..errors import SymdynError
+from ..expressions import parse_number
 
 __all__ = ["UsageError", "Parser", "add_spec_arguments", "system_from_args",
-           "add_format_argument", "parse_values", "emit_json"]
+           "add_format_argument", "parse_values", "emit_json", "integer", "real"]
 
 
 class UsageError(SymdynError):
@@ -23,6 +25,49 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse hook
         raise UsageError(f"{self.prog}: {message}")
+
+
+# -- validated option types ------------------------------------------------------------------
+# argparse reports an ArgumentTypeError as "argument --x: <message>", one line, exit 2.
+
+_INT = re.compile(r"^\s*[+-]?[0-9]+\s*$", re.ASCII)
+
+
+def integer(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer written in ASCII digits, within ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        if not _INT.match(text) or len(text.strip()) > 30:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+        value = int(text)
+        if (low is not None and value < low) or (high is not None and value > high):
+            lo = "" if low is None else f"{low:,} <= "
+            hi = "" if high is None else f" <= {high:,}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: {lo}value{hi}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def real(*, positive: bool = False, non_negative: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite real number (``nan``, ``inf`` and overflow refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if positive and value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        if non_negative and value < 0:
+            raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
 
 
 # -- shared spec options ----------------------------------------------------------------------
@@ -74,20 +119,21 @@ def add_standalone_argument(p: argparse.ArgumentParser) -> None:
                    help="latex: a complete document for pdflatex (default: a fragment to paste)")
 
 
-def parse_values(text: str | None) -> dict[str, float]:
-    """``"alpha=1,beta=2"`` -> ``{"alpha": 1.0, "beta": 2.0}``."""
+def parse_values(text: str | None, option: str = "--values") -> dict[str, float]:
+    """``"alpha=1,beta=2"`` -> ``{"alpha": 1.0, "beta": 2.0}``. Each value is a finite
+    number, written as a literal or a constant expression (``1/3``, ``2**-4``), read by the
+    whitelist parser of :mod:`symdyn.expressions`: nothing in it runs."""
     out: dict[str, float] = {}
     if not text:
         return out
     for item in text.split(","):
         name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--values: expected name=value, got {item!r}")
-        try:
-            out[name.strip()] = float(sp.sympify(value.strip()))
-        except (sp.SympifyError, TypeError, ValueError):
-            raise UsageError(f"--values: {name.strip()} must be a number, got {value!r}") \
-                from None
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"{option}: expected name=value, got {item!r}")
+        if name in out:
+            raise UsageError(f"{option}: {name} is given twice")
+        out[name] = parse_number(value.strip(), what=f"{option}: {name}=")
     return out
 
 

@@ -10,16 +10,22 @@ from contextlib import contextmanager
 import numpy as np
 import sympy as sp
 
+from ..expressions import parse_number
 from ._common import (
     UsageError,
     add_format_argument,
     add_spec_arguments,
     emit_json,
+    integer,
     parse_values,
+    real,
     system_from_args,
 )
 
 __all__ = ["COMMANDS"]
+
+#: --generate draws at most this many samples (a data set beyond it: --data FILE.npz).
+MAX_GENERATE = 10_000_000
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -56,9 +62,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--y0", default=None, metavar="V,... | NAME=V,...",
                    help="initial state in state order, or by name; default: random "
                         "N(0, scale^2) from --seed")
-    p.add_argument("--scale", type=float, default=1.0,
+    p.add_argument("--scale", type=real(non_negative=True), default=1.0,
                    help="standard deviation of random initial states (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=integer(0, 2**63 - 1), default=0,
+                   help="random seed (default 0)")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="save a figure to exactly FILE (.png, .pdf, .svg, ...): a phase "
                         "portrait for 2 state variables, trajectories over time otherwise")
@@ -75,7 +82,7 @@ def _parse_state(system, text: str | None) -> np.ndarray | None:
         return None
     names = [str(s) for s in system.state]
     if "=" in text:
-        given = parse_values(text)
+        given = parse_values(text, "--y0")
         unknown = sorted(set(given) - set(names))
         if unknown:
             raise UsageError(f"--y0: {unknown[0]} is not a state variable; state: "
@@ -84,10 +91,7 @@ def _parse_state(system, text: str | None) -> np.ndarray | None:
         if missing:
             raise UsageError(f"--y0: missing {', '.join(missing)}")
         return np.array([given[n] for n in names])
-    try:
-        vals = [float(sp.sympify(v.strip())) for v in text.split(",")]
-    except (sp.SympifyError, TypeError, ValueError):
-        raise UsageError(f"--y0: expected numbers separated by commas, got {text!r}") from None
+    vals = [parse_number(v.strip(), what="--y0: ") for v in text.split(",")]
     if len(vals) != len(names):
         raise UsageError(f"--y0: {len(vals)} values for {len(names)} state variables "
                          f"({', '.join(names)})")
@@ -129,23 +133,25 @@ def _jsonable(values: dict) -> dict:
 def _setup_integrate(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     _add_common(p)
-    p.add_argument("--t", type=float, default=100.0, help="final time (default 100)")
-    p.add_argument("--batch", type=int, default=None, metavar="N",
+    p.add_argument("--t", type=real(positive=True), default=100.0, help="final time (default 100)")
+    p.add_argument("--batch", type=integer(1), default=None, metavar="N",
                    help="integrate N random initial conditions at once (around --y0 if given)")
     p.add_argument("--method", default=None,
                    help="auto (default), DOP853, RK45, LSODA, Radau, BDF; with --batch: "
                         "DOP853 (default) or RK45")
-    p.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (1e-8)")
-    p.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (1e-10)")
-    p.add_argument("--tol", type=float, default=1e-6,
+    p.add_argument("--rtol", type=real(positive=True), default=1e-8,
+                   help="relative tolerance (1e-8)")
+    p.add_argument("--atol", type=real(positive=True), default=1e-10,
+                   help="absolute tolerance (1e-10)")
+    p.add_argument("--tol", type=real(positive=True), default=1e-6,
                    help="convergence: |f| below this and decaying so fast that the distance "
                         "left is within ten local error tolerances (default 1e-6)")
-    p.add_argument("--max-norm", type=float, default=1e8,
+    p.add_argument("--max-norm", type=real(positive=True), default=1e8,
                    help="blow-up threshold on |y| (default 1e8)")
 
 
 def _run_integrate(args: argparse.Namespace) -> int:
-    from ..numerics import integrate, integrate_batch
+    from ..numerics import check_batch_size, integrate, integrate_batch
 
     _check_plot_options(args)
     system = system_from_args(args)
@@ -154,12 +160,9 @@ def _run_integrate(args: argparse.Namespace) -> int:
     y0 = _parse_state(system, args.y0)
     names = [str(s) for s in system.state]
     n = system.size
-    if args.t <= 0:
-        raise UsageError(f"--t must be positive, got {args.t}")
     opts = dict(rtol=args.rtol, atol=args.atol, tol=args.tol, max_norm=args.max_norm)
     if args.batch is not None:
-        if args.batch < 1:
-            raise UsageError(f"--batch must be a positive integer, got {args.batch}")
+        check_batch_size(args.batch, n, args.method or "DOP853", 200 if args.plot else 0)
         center = np.zeros(n) if y0 is None else y0
         Y0 = center + args.scale * rng.normal(size=(args.batch, n))
         t_eval = np.linspace(0.0, args.t, 200) if args.plot else None
@@ -268,17 +271,18 @@ def _save_plot(system, values, args, res, starts) -> None:
 def _setup_simulate(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     _add_common(p)
-    p.add_argument("--generate", type=int, default=None, metavar="N",
+    p.add_argument("--generate", type=integer(1, MAX_GENERATE), default=None, metavar="N",
                    help="instead of --data: N samples X ~ N(0, I), Y = M X + noise with a "
                         "random teacher M (from --seed)")
-    p.add_argument("--noise", type=float, default=0.1,
+    p.add_argument("--noise", type=real(non_negative=True), default=0.1,
                    help="noise level of --generate (default 0.1)")
-    p.add_argument("--lr", type=float, required=True, help="learning rate of each step")
-    p.add_argument("--steps", type=int, required=True, help="number of steps")
-    p.add_argument("--batch-size", type=int, default=1, help="mini-batch size (default 1)")
+    p.add_argument("--lr", type=real(positive=True), required=True,
+                   help="learning rate of each step")
+    p.add_argument("--steps", type=integer(1), required=True, help="number of steps")
+    p.add_argument("--batch-size", type=integer(1), default=1, help="mini-batch size (default 1)")
     p.add_argument("--sampling", choices=("iid", "shuffle"), default="iid",
                    help="iid: with replacement (default); shuffle: epochs of permutations")
-    p.add_argument("--record-every", type=int, default=None,
+    p.add_argument("--record-every", type=integer(1), default=None,
                    help="record the weights every K steps (default: ~1000 records)")
     p.add_argument("--compare", action="store_true",
                    help="also integrate the averaged ODE and report the distance")
@@ -293,10 +297,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if (args.generate is None) == (args.data is None):
         raise UsageError("give the data: --data FILE.npz or --generate N (one of them)")
     if args.generate is not None:
-        if args.generate < 1:
-            raise UsageError(f"--generate must be a positive integer, got {args.generate}")
         net = as_network(args.arch, args.activation)
         n0, nl = net.sizes[0], net.sizes[-1]
+        need = 8 * args.generate * (n0 + nl)
+        if need > 2 * 1024**3:
+            raise UsageError(f"--generate {args.generate:,} samples of {n0} + {nl} numbers "
+                             f"need {need / 1024**3:.3g} GiB (limit 2 GiB); generate fewer, "
+                             "or pass --data FILE.npz")
         X = rng.normal(size=(args.generate, n0))
         M = rng.normal(size=(nl, n0)) / np.sqrt(n0)
         Y = X @ M.T + args.noise * rng.normal(size=(args.generate, nl))

@@ -50,7 +50,7 @@ above), ``_integrate`` (one trajectory), ``_tableau`` (Runge-Kutta pairs), ``_ba
 (:class:`~symdyn.numerics._batch.BatchStepper`, :func:`integrate_batch`).
 """
 
-from ._batch import integrate_batch
+from ._batch import check_batch_size, integrate_batch
 from ._binding import bind_values
 from ._integrate import integrate
 from ._results import STATUSES, BatchResult, IntegrationResult
@@ -63,6 +63,7 @@ __all__ = [
     "bind_values",
     "integrate",
     "integrate_batch",
+    "check_batch_size",
     "IntegrationResult",
     "BatchResult",
     "STATUSES",

@@ -18,7 +18,12 @@ from ._results import BatchResult, summary
 from ._rhs import NumericRHS, numeric
 from ._tableau import TABLEAUS, Tableau, combine, dense, error_norm, initial_step
 
-__all__ = ["integrate_batch", "BatchStepper"]
+__all__ = ["integrate_batch", "BatchStepper", "batch_bytes", "check_batch_size",
+           "MAX_BATCH_BYTES"]
+
+#: The most working memory one :func:`integrate_batch` call may take (estimated up front by
+#: :func:`batch_bytes`); a larger batch is refused with the estimate: integrate it in chunks.
+MAX_BATCH_BYTES = 2 * 1024**3
 
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # as scipy's RungeKutta
 # A stiff row goes to the implicit solver alone only if more explicit steps than this remain:
@@ -26,6 +31,27 @@ _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # as scipy's RungeKutta
 _STIFF_HANDOFF_STEPS = 20_000
 _RUN, _CONV, _END, _DIV, _FAIL, _STIFF = range(6)
 _NAMES = np.array(["running", "converged", "running", "diverged", "failed", "running"])
+
+
+def batch_bytes(rows: int, n: int, method: str = "DOP853", n_eval: int = 0) -> int:
+    """Estimated working memory of :func:`integrate_batch` on ``rows`` rows of ``n`` state
+    variables: the stages of the pair and about ten more row-sized arrays (state, speed,
+    trial state, scales, errors, per-row counters), plus the recorded trajectories."""
+    stages = TABLEAUS[method].n_stages if method in TABLEAUS else 12
+    per_row = 8 * ((stages + 1 + 10) * max(n, 1) + 24) + 8 * n_eval * max(n, 1)
+    return int(rows) * per_row
+
+
+def check_batch_size(rows: int, n: int, method: str = "DOP853", n_eval: int = 0) -> None:
+    """Refuse, with the estimate, a batch that would take more than :data:`MAX_BATCH_BYTES`."""
+    need = batch_bytes(rows, n, method, n_eval)
+    if need > MAX_BATCH_BYTES:
+        fit = max(1, MAX_BATCH_BYTES // max(batch_bytes(1, n, method, n_eval), 1))
+        raise SpecError(
+            f"a batch of {rows:,} rows of {n} state variables needs about {need / 1024**3:.3g} "
+            f"GiB of working memory, above the limit of {MAX_BATCH_BYTES / 1024**3:.3g} GiB; "
+            f"integrate it in chunks of at most {fit:,} rows"
+        )
 
 
 def integrate_batch(
@@ -84,6 +110,7 @@ def integrate_batch(
     t_final = float(t_final)
     if not np.isfinite(t_final) or t_final <= 0:
         raise SpecError(f"t_final must be a positive number, got {t_final!r}")
+    check_batch_size(Y0.shape[0], n, method, 0 if t_eval is None else np.size(t_eval))
     if t_eval is not None:
         t_eval = np.asarray(t_eval, dtype=float)
         if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0) or (

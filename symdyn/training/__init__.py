@@ -25,11 +25,11 @@ from ._experiments import (
 )
 from ._figures import alignment_angles, learning_curves, save_figures, symmetry_over_training
 from ._network import INITS, LOSSES, DeepNetwork, numeric_activation, quantize
-from ._sgd import Comparison, SimulationResult, compare, simulate, update_function
+from ._sgd import MAX_STEPS, Comparison, SimulationResult, compare, simulate, update_function
 from ._table import ResultsTable, Summary
 
 __all__ = [
-    "simulate", "compare", "update_function", "SimulationResult", "Comparison",
+    "simulate", "compare", "update_function", "SimulationResult", "Comparison", "MAX_STEPS",
     "DeepNetwork", "numeric_activation", "quantize", "INITS", "LOSSES",
     "ClassificationData", "load_data", "load_digits", "load_npz", "load_mnist",
     "load_cifar10", "DATASETS",

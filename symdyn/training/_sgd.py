@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from ..errors import SpecError
+from ..errors import DataError, SpecError
 from ..numerics import IntegrationResult, _codegen, bind_values, integrate
 from ..numerics._rhs import cached_kernel
 from ..spec import Dataset
@@ -32,7 +32,8 @@ from ..spec import Dataset
 if TYPE_CHECKING:  # pragma: no cover
     from ..system import LearningSystem
 
-__all__ = ["simulate", "compare", "update_function", "SimulationResult", "Comparison"]
+__all__ = ["simulate", "compare", "update_function", "SimulationResult", "Comparison",
+           "MAX_STEPS"]
 
 
 # -- the per-sample rule as code ----------------------------------------------------------------
@@ -125,9 +126,23 @@ def update_function(system: LearningSystem, values: Mapping | None = None,
     return g
 
 
-def _positive_int(name: str, value) -> int:
+#: The most steps one :func:`simulate` runs: at a few microseconds a step at best, 1e8 steps
+#: are already minutes to hours; more is refused up front.
+MAX_STEPS = 100_000_000
+
+
+def _positive_int(name: str, value, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise SpecError(f"{name} must be a positive integer, got {value!r}")
+    if high is not None and value > high:
+        raise SpecError(f"{name}={value:,} is too many: at most {high:,} (at ~10 us a step, "
+                        f"{value:,} steps would take about {value * 1e-5 / 3600:.3g} hours)")
+    return int(value)
+
+
+def _seed(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise SpecError(f"seed must be a non-negative integer, got {value!r}")
     return int(value)
 
 
@@ -199,6 +214,7 @@ class _Sampler:
     (epochs), so ``batch_size = N`` is full-batch gradient descent."""
 
     def __init__(self, n: int, b: int, seed: int, sampling: str, chunk: int = 4096):
+        chunk = max(1, min(chunk, (1 << 22) // max(b, 1)))  # at most ~32 MB of indices
         self.n, self.b, self.sampling, self.chunk = n, b, sampling, chunk
         self.rng = np.random.default_rng(seed)
         self._buf = np.empty((0, b), dtype=np.int64)
@@ -265,8 +281,12 @@ def simulate(
     lr = float(lr)
     if not (np.isfinite(lr) and lr > 0):
         raise SpecError(f"lr must be a positive number, got {lr!r}")
-    steps = _positive_int("steps", steps)
+    steps = _positive_int("steps", steps, MAX_STEPS)
     b = _positive_int("batch_size", batch_size)
+    if b > data.size:
+        raise DataError(f"batch_size={b:,} is larger than the data set ({data.size:,} "
+                        f"samples); use at most {data.size:,} (full batch)")
+    seed = _seed(seed)
     if sampling not in ("iid", "shuffle"):
         raise SpecError(f"sampling must be 'iid' or 'shuffle', got {sampling!r}")
     if record_every is None:
