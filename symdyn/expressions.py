@@ -19,10 +19,10 @@ exponents of magnitude at most :data:`MAX_EXPONENT`, exact numbers of at most
 >>> a1 = sp.Symbol("a1")
 >>> parse_expression("a1^2 - 2*a1 + 1/3", {"a1": a1})
 a1**2 - 2*a1 + 1/3
->>> parse_expression("__import__('os')", {"a1": a1})
+>>> parse_expression("__import__('os')", {"a1": a1})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-symdyn.errors.ExpressionError: '__import__(\\'os\\')': __import__ is not a function ...
+symdyn.errors.ExpressionError: ...: __import__ is not a function symdyn knows; ...
 """
 
 from __future__ import annotations

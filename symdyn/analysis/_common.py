@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import re
 import time
 from collections.abc import Mapping
 from fractions import Fraction
@@ -119,14 +120,21 @@ def assumed_symbols(system, values: Mapping | None = None) -> dict[sp.Symbol, sp
     return out
 
 
+_DECIMAL = re.compile(
+    r"^[+-]?([0-9]{1,100}(\.[0-9]{0,100})?|\.[0-9]{1,100})([eE][+-]?[0-9]{1,3})?$")
+
+
 def exact_number(value) -> sp.Expr:
     """A number as an exact sympy number: integers stay integers, a float becomes the simplest
     rational within its precision (``0.1`` -> ``1/10``)."""
     if isinstance(value, str):
-        try:
-            value = sp.Rational(value.strip())
-        except (TypeError, ValueError):
-            value = parse_expression(value, {}, what="expected a number: ")
+        text = value.strip()
+        if _DECIMAL.match(text):  # exact: "0.1" is 1/10 (a short exponent: no 1e99999999)
+            value = sp.Rational(text)
+        else:
+            value = parse_expression(text, {}, what="expected a number: ")
+            if isinstance(value, sp.Float):
+                value = float(value)
     if isinstance(value, bool):
         raise SpecError(f"expected a number, got {value!r}")
     if isinstance(value, float):
@@ -143,6 +151,9 @@ def exact_number(value) -> sp.Expr:
         return exact_number(float(num))
     if not getattr(num, "is_number", False) or num.is_real is False or num.is_finite is False:
         raise SpecError(f"expected a finite real number, got {value!r}")
+    if abs(num) > sp.Float(1.7976931348623157e308):
+        raise SpecError(f"{value!r} is beyond floating point (about 1.8e308); give a finite "
+                        "number")
     return num
 
 
