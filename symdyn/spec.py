@@ -333,15 +333,17 @@ class Dataset:
         try:
             npz = np.load(path, allow_pickle=False)
         except FileNotFoundError:
-            raise DataError(f"data file {where!r} does not exist") from None
+            raise DataError(f"cannot read data file {where!r}: it does not exist") from None
         except IsADirectoryError:
-            raise DataError(f"data file {where!r} is a directory, not an .npz file") from None
+            raise DataError(f"cannot read data file {where!r}: it is a directory, not an .npz "
+                            "file") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise DataError(f"cannot read data file {where!r} ({exc or type(exc).__name__}); "
                             "expected an .npz (numpy.savez) with arrays X and Y") from None
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DataError(f"data file {where!r} holds a single array (an .npy), not an .npz "
-                            "with arrays X and Y; write it with numpy.savez(path, X=X, Y=Y)")
+            raise DataError(f"cannot read data file {where!r}: it holds a single array (an "
+                            ".npy), not an .npz with arrays X and Y; write it with "
+                            "numpy.savez(path, X=X, Y=Y)")
         with npz:
             missing = {"X", "Y"} - set(npz.files)
             if missing:
@@ -437,16 +439,17 @@ def as_scalar(name: str, value, *, allow_zero: bool = True) -> sp.Expr:
         text = value.strip()
         if _NAME.match(text) and not keyword.iskeyword(text):
             if text in RESERVED_NAMES or text in FUNCTIONS:
-                raise SpecError(f"{name} must be a finite number or a symbol name; {text!r} "
-                                "is reserved (a special value or a function), e.g. use eta")
+                raise SpecError(f"{name} must be a finite real number or a symbol name; "
+                                f"{text!r} is reserved (a special value or a function), e.g. "
+                                "use eta")
             return sp.Symbol(text)
-        value = parse_expression(text, {}, what=f"{name}: ")
+        value = parse_expression(text, {}, what=f"{name} must be a number or a symbol name: ")
         if isinstance(value, sp.Float):
             value = float(value)
     if isinstance(value, bool):
         raise SpecError(f"{name} must be a number or a symbol name, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise SpecError(f"{name} must be a finite number or a symbol name, got {value!r}")
+        raise SpecError(f"{name} must be a finite real number or a symbol name, got {value!r}")
     try:
         if isinstance(value, float):
             num = sp.nsimplify(value, rational=True)
