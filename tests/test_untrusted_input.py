@@ -105,6 +105,8 @@ CLI_ENTRIES = {
                           "5", "--values", "c1=X"],
     "simulate --y0": ["simulate", *SPEC, "--generate", "5", "--lr", "0.1", "--steps", "5",
                       "--values", "c1=1", "--y0", "X"],
+    "integrate --plot-vars": ["integrate", *SPEC, "--values", "alpha=1,beta=1,c1=1", "--t",
+                              "1", "--plot", "fig.png", "--plot-vars", "X"],
     "derive --rate": ["derive", "--arch", "1-1-1", "--rule", "rbp", "--rate", "X"],
     "derive --decay": ["derive", "--arch", "1-1-1", "--rule", "rbp", "--decay", "X"],
     "derive --rate-ratio": ["derive", "--arch", "1-1-1", "--rule", "arbp", "--rate-ratio", "X"],
