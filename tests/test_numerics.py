@@ -482,3 +482,18 @@ def test_rms_does_not_overflow_near_the_top_of_floating_point():
     got = _rms(x)
     assert got[0] == pytest.approx(1e300)
     assert got[1] == 0.0 and got[2] == np.inf
+
+
+def test_heaviside_of_nested_max_is_evaluated():
+    """relu's f'(S) where S holds Max of Max (issue 13): sympy's numpy printing of Heaviside
+    through its Piecewise rewrite nests numpy.select with float conditions ("invalid entry 0
+    in condlist"); symdyn prints it as numpy.heaviside."""
+    from symdyn.numerics._codegen import component_kernel
+
+    a, b, c, d, e = sp.symbols("a b c d e")
+    h = sp.Heaviside(e * sp.Max(0, c * sp.Max(0, a) + d * sp.Max(0, b)))
+    kernel = component_kernel([a, b, c, d, e], [h * a] + [sp.Integer(0)] * 4, [])
+    Y = np.array([[0.5, -0.7, 0.9, 0.3, 1.1], [0.5, -0.7, 0.9, 0.3, -1.1],
+                  [-0.5, -0.7, 0.9, 0.3, 1.1]])
+    got = kernel.function(Y)[:, 0]
+    np.testing.assert_array_equal(got, [0.5, 0.0, -0.25])  # H(0) = 1/2 in the last row
