@@ -55,8 +55,9 @@ MAX_DIGITS = 100
 MAX_EXPONENT = 100
 MAX_BITS = 4_000
 
-#: name -> (sympy function, number of arguments; ``None`` means two or more).
-FUNCTIONS: dict[str, tuple[Callable[..., sp.Basic], int | None]] = {
+#: name -> (sympy function, number of arguments: an int, a (fewest, most) pair, or ``None``
+#: for two or more).
+FUNCTIONS: dict[str, tuple[Callable[..., sp.Basic], int | tuple[int, int] | None]] = {
     "exp": (sp.exp, 1),
     "log": (sp.log, 1),
     "sqrt": (sp.sqrt, 1),
@@ -69,7 +70,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., sp.Basic], int | None]] = {
     "Abs": (sp.Abs, 1),
     "abs": (sp.Abs, 1),
     "sign": (sp.sign, 1),
-    "Heaviside": (sp.Heaviside, 1),
+    "Heaviside": (sp.Heaviside, (1, 2)),  # Heaviside(x, H0): sympy prints H(0) = 1/2
     "Max": (sp.Max, None),
     "Min": (sp.Min, None),
     "transpose": (sp.transpose, 1),
@@ -266,9 +267,12 @@ class _Builder:
             raise self.fail(f"{name}() takes plain arguments only")
         fn, arity = FUNCTIONS[name]
         n = len(node.args)
-        if (arity is None and n < 2) or (arity is not None and n != arity):
+        low, high = (2, None) if arity is None else \
+            arity if isinstance(arity, tuple) else (arity, arity)
+        if n < low or (high is not None and n > high):
             want = "two or more arguments" if arity is None else \
-                f"{arity} argument{'s' if arity != 1 else ''}"
+                f"{low} or {high} arguments" if low != high else \
+                f"{low} argument{'s' if low != 1 else ''}"
             raise self.fail(f"{name}() takes {want}, got {n}")
         args = [self.build(a) for a in node.args]
         try:

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -257,7 +258,9 @@ BAD_COMMAND_LINES = {
     "arch in fullwidth digits": ["derive", "--arch", "\uff11-\uff11", "--rule", "bp"],
     "arch huge": ["derive", "--arch", "99999999999999999999-1-1", "--rule", "bp"],
     "derive huge component form": ["derive", "--arch", "5000-5000-5000", "--rule", "bp",
-                                   "--format", "json"],
+                                   "--format", "json", "--form", "component"],
+    "derive huge component form in LaTeX": ["derive", "--arch", "5000-5000-5000", "--rule",
+                                            "bp", "--format", "latex", "--form", "component"],
     "negative seed": ["integrate", *SPEC, "--values", "alpha=1,beta=1,c1=1", "--seed", "-1"],
     "seed text": ["integrate", *SPEC, "--values", "alpha=1,beta=1,c1=1", "--seed", "x"],
     "timeout nan (invariants)": ["invariants", *SPEC, "--timeout", "nan"],
@@ -296,7 +299,16 @@ def test_refusals_give_the_estimate(capsys):
     _, err = _cli(BAD_COMMAND_LINES["batch 10 million"], capsys)
     assert "GiB" in err and "chunks of at most" in err
     _, err = _cli(BAD_COMMAND_LINES["derive huge component form"], capsys)
-    assert "50,000,000 state components" in err and "--form matrix" in err
+    assert re.search("50,?000,?000", err) and "--form matrix" in err
+    _, err = _cli(BAD_COMMAND_LINES["derive huge component form in LaTeX"], capsys)
+    assert re.search("50,?000,?000", err) and "--form matrix" in err
+    # and through the API, which any other caller reaches
+    with pytest.raises(sd.DerivationError, match="50,000,000 state components"):
+        _ = sd.derive("5000-5000-5000", "bp").rhs
+    # without --form, a large system is written in matrix form, at once
+    code, _ = _cli(["derive", "--arch", "5000-5000-5000", "--rule", "bp", "--format", "json"],
+                   capsys)
+    assert code == 0
     _, err = _cli(BAD_COMMAND_LINES["steps 2**63"], capsys)
     assert "hours" in err
 
