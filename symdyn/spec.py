@@ -30,6 +30,7 @@ __all__ = [
     "as_network",
     "as_data",
     "as_scalar",
+    "read_npz",
 ]
 
 _x = sp.Symbol("x")
@@ -328,36 +329,12 @@ class Dataset:
     def load(cls, path: str | Path) -> Dataset:
         """A data set from an ``.npz`` file with arrays ``X`` (N x n0) and ``Y`` (N x nL).
         Any unreadable file (missing, empty, not a zip, truncated, a ``.npy``, pickled
-        objects) is a :class:`DataError` naming the file."""
-        where = str(path)
-        try:
-            npz = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise DataError(f"cannot read data file {where!r}: it does not exist") from None
-        except IsADirectoryError:
-            raise DataError(f"cannot read data file {where!r}: it is a directory, not an .npz "
-                            "file") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise DataError(f"cannot read data file {where!r} ({exc or type(exc).__name__}); "
-                            "expected an .npz (numpy.savez) with arrays X and Y") from None
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DataError(f"cannot read data file {where!r}: it holds a single array (an "
-                            ".npy), not an .npz with arrays X and Y; write it with "
-                            "numpy.savez(path, X=X, Y=Y)")
-        with npz:
-            missing = {"X", "Y"} - set(npz.files)
-            if missing:
-                raise DataError(
-                    f"{where}: the .npz needs arrays X and Y; missing {sorted(missing)}"
-                )
-            try:
-                X, Y = npz["X"], npz["Y"]
-            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
-                    zlib.error) as exc:
-                raise DataError(f"cannot read arrays X, Y of data file {where!r} "
-                                f"({exc or type(exc).__name__}); the file may be truncated or "
-                                "corrupted") from None
-        return cls(X=X, Y=Y)
+        objects) is a :class:`DataError` naming the file (see :func:`read_npz`)."""
+        arrays = read_npz(path)
+        missing = {"X", "Y"} - set(arrays)
+        if missing:
+            raise DataError(f"{path}: the .npz needs arrays X and Y; missing {sorted(missing)}")
+        return cls(X=arrays["X"], Y=arrays["Y"])
 
     @property
     def size(self) -> int:
@@ -390,6 +367,35 @@ class Dataset:
 
 
 Data = Moments | Dataset
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read without pickles (a data file stays data). Any
+    unreadable file (missing, a directory, empty, not a zip, truncated or corrupted, a
+    ``.npy`` renamed) is a :class:`DataError` naming the file and what was expected."""
+    where = str(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"cannot read data file {where!r}: it does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"cannot read data file {where!r}: it is a directory, not an .npz "
+                        "file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"cannot read data file {where!r} ({exc or type(exc).__name__}); "
+                        "expected an .npz (numpy.savez) with arrays X and Y") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise DataError(f"cannot read data file {where!r}: it holds a single array (an .npy), "
+                        "not an .npz with named arrays; write it with numpy.savez(path, X=X, "
+                        "Y=Y)")
+    with npz:
+        try:
+            return {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+                zlib.error) as exc:
+            raise DataError(f"cannot read the arrays of data file {where!r} "
+                            f"({exc or type(exc).__name__}); the file may be truncated or "
+                            "corrupted") from None
 
 
 def as_data(value) -> Data:

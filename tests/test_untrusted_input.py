@@ -474,3 +474,62 @@ def test_fuzz_the_command_line(argv, tmp_path_factory):
     assert code in (0, 2), (argv, code, err.getvalue())
     if code == 2:
         assert "Traceback" not in err.getvalue()
+
+
+# -- data of the experiments (real data sets) -------------------------------------------------
+
+
+class _Payload:
+    """A pickle that runs a shell command when loaded by plain ``pickle.load``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_cifar_batches_are_unpickled_as_data_only(tmp_path, sentinel):
+    import pickle
+
+    from symdyn.training import load_cifar10
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    good = {b"data": np.zeros((4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]}
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(good, protocol=2))
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": _Payload(sentinel),
+                                                      b"labels": [0]}))
+    with pytest.raises(sd.DataError, match="os.system|posix.system"):
+        load_cifar10(folder)
+    assert not sentinel.exists()
+    (folder / "test_batch").write_bytes(pickle.dumps(good, protocol=2))
+    data = load_cifar10(folder)  # the legitimate format still loads
+    assert data is not None
+    (folder / "test_batch").write_bytes(b"\x80\x04truncated")
+    with pytest.raises(sd.DataError, match="cannot read CIFAR-10"):
+        load_cifar10(folder)
+
+
+def test_experiment_npz_files(tmp_path):
+    from symdyn.training import load_npz
+
+    for name, path in _write_files(tmp_path).items():
+        if name in ("nan entries", "3-d arrays", "missing Y", "string arrays",
+                    "complex arrays"):
+            continue  # valid files for other checks of load_npz
+        with pytest.raises(sd.DataError):
+            load_npz(path)
+    strings = tmp_path / "labels.npz"
+    np.savez(strings, X=np.array([["a", "b"]]), Y=np.array([0]))
+    with pytest.raises(sd.DataError, match="numeric"):
+        load_npz(strings)
+
+
+@pytest.mark.parametrize("option, value", [("--seeds", "-1"), ("--epochs", "0"),
+                                           ("--lr", "nan"), ("--batch-size", "0"),
+                                           ("--scale", "inf"), ("--symmetry-scales", "1,nan")])
+def test_experiment_options(option, value, capsys):
+    code, err = _cli(["experiment", option, value], capsys)
+    _assert_clean(code, err, f"{option} {value}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import UsageError
+from ._common import UsageError, integer, real
 
 __all__ = ["COMMANDS"]
 
@@ -39,11 +39,8 @@ def _csv(text: str) -> tuple[str, ...]:
 def _floats(text: str) -> tuple[float, ...]:
     if text.strip().lower() == "none":
         return ()
-    try:
-        return tuple(float(t) for t in _csv(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") \
-            from None
+    parse = real(positive=True)
+    return tuple(parse(t) for t in _csv(text))
 
 
 def _setup(p: argparse.ArgumentParser) -> None:
@@ -63,13 +60,17 @@ def _setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rules", type=_csv, default=None, help="e.g. bp,rbp,srbp,arbp,asrbp")
     p.add_argument("--variants", type=_csv, default=None,
                    help="e.g. derivative,no-derivative,tanh-channel,adaptive")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per rule and variant")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.05)")
-    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 32)")
+    p.add_argument("--seeds", type=integer(1, 10_000), default=None,
+                   help="seeds per rule and variant")
+    p.add_argument("--epochs", type=integer(1, 100_000), default=None)
+    p.add_argument("--lr", type=real(positive=True), default=None,
+                   help="learning rate (default 0.05)")
+    p.add_argument("--batch-size", type=integer(1), default=None,
+                   help="mini-batch size (default 32)")
     p.add_argument("--loss", choices=("softmax", "squared"), default=None)
     p.add_argument("--init", choices=("normal", "uniform"), default=None)
-    p.add_argument("--scale", type=float, default=None, help="initial scale (default 1)")
+    p.add_argument("--scale", type=real(positive=True), default=None,
+                   help="initial scale (default 1)")
     p.add_argument("--symmetry-scales", type=_floats, default=None,
                    help="ARBP runs from these initial scales (e.g. 1,0.1,0.01); 'none' to skip")
     p.add_argument("--out", default="symdyn-experiment", metavar="DIR",

@@ -110,12 +110,10 @@ def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
              ) -> ClassificationData:
     """A user's ``.npz``: arrays ``X`` (N, n0) and ``Y`` (integer labels (N,) or one-hot
     (N, k)), split stratified; or ``X_train, Y_train, X_test, Y_test``."""
+    from ..spec import read_npz
+
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"cannot read data file {name!r}: {exc}") from None
+    arrays = read_npz(path)
     if {"X_train", "Y_train", "X_test", "Y_test"} <= set(arrays):
         return _finish(name, _numeric(name, arrays["X_train"]), _labels(name, arrays["Y_train"]),
                        _numeric(name, arrays["X_test"]), _labels(name, arrays["Y_test"]))
@@ -127,7 +125,8 @@ def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
 
 
 def _numeric(name, X):
-    if not np.issubdtype(np.asarray(X).dtype, np.number) or np.asarray(X).ndim < 2:
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf" or X.ndim < 2:
         raise DataError(f"{name}: X must be a numeric array of one sample a row, got dtype "
                         f"{np.asarray(X).dtype} and shape {np.asarray(X).shape}")
     return X
@@ -182,11 +181,13 @@ def load_mnist(directory: str | Path | None = None, *, download: bool = False,
     d = Path(directory)
     if d.is_file() or (d / "mnist.npz").exists():
         f = d if d.is_file() else d / "mnist.npz"
-        try:
-            with np.load(f, allow_pickle=False) as npz:
-                parts = [npz[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"cannot read MNIST file {str(f)!r}: {exc}") from None
+        from ..spec import read_npz
+
+        arrays = read_npz(f)
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+        if missing:
+            raise DataError(f"MNIST file {str(f)!r} lacks arrays {', '.join(missing)}")
+        parts = [arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")]
         return _finish("mnist", parts[0], parts[1].astype(np.int64), parts[2],
                        parts[3].astype(np.int64), k=10)
     if not d.is_dir():
@@ -201,14 +202,45 @@ def load_mnist(directory: str | Path | None = None, *, download: bool = False,
     return _finish("mnist", xtr, ytr, xte, yte, k=10)
 
 
+def _reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct as fn  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1
+        from numpy.core.multiarray import _reconstruct as fn
+    return fn
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes and numpy arrays, nothing else: a pickle that names any
+    other class or function (``os.system`` by ``__reduce__``, say) is refused, so a data
+    file stays data. CIFAR-10's batches need no more."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray",
+                                                            "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a data file "
+                                         "may not (only numpy arrays, lists and dicts)")
+        if name == "_reconstruct":
+            return _reconstruct()
+        if module == "_codecs":
+            import codecs
+
+            return codecs.encode
+        return getattr(np, name)
+
+
 def _cifar_batch(path: Path):
     try:
         with open(path, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")  # noqa: S301 - the standard format
+            batch = _ArrayUnpickler(fh, encoding="bytes").load()
         return np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], dtype=np.int64)
     except FileNotFoundError:
         raise DataError(f"CIFAR-10 file {str(path)!r} not found") from None
-    except (OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+    except (OSError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError,
+            pickle.UnpicklingError) as exc:
         raise DataError(f"cannot read CIFAR-10 file {str(path)!r}: {exc}") from None
 
 
