@@ -1,4 +1,4 @@
-"""PAPER.md section 4, first integrals: found by the invariant search, proved by Lie
+"""docs/science.md section 4, first integrals: found by the invariant search, proved by Lie
 derivatives, and conserved along integrated trajectories."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ _ON_HYPERBOLA = sp.Sum(sp.tanh(c1 * (T_[k] - alpha / beta * I_[k])) * I_[k], (k,
                            "set of {N} samples {sample}; realizable means {real} for all {k}.",
                            g=Math(r"g = \tanh", "g = tanh"), N=N,
                            sample=sp.Tuple(I_[k], T_[k]), real=sp.Eq(T_[k], w * I_[k]), k=k),
-       claim=sentence("PAPER.md claim 4 holds exactly for realizable data: the fixed-point set "
+       claim=sentence("The papers' claim 4 holds exactly for realizable data: the fixed-point set "
                       "stays {real}, and random starts converge to it. For non-realizable data "
                       "it is false: on the hyperbola {hyperbola}, {rate} in general. Fixed "
                       "points need {rest}, that is {axis} or the hyperbola, and on each {da1} "
@@ -105,7 +105,7 @@ def tanh_channel(ctx):
        claim=sentence("Keeping the derivative {fp} never makes convergence rarer than dropping "
                       "it (on every data set drawn), and over all data sets most starts "
                       "converge with {fp} kept (at least 60%) and few with {fp} dropped (at most "
-                      "20%); PAPER.md: 82 against 4 of 100 on its data. On some data sets most "
+                      "20%); the papers: 82 against 4 of 100 on its data. On some data sets most "
                       "starts are still creeping in saturation at {end}; they are reported as "
                       "running, never as converged.", fp=fprime, end=sp.Eq(t, 3000)))
 def tanh_chain(ctx):
