@@ -205,6 +205,12 @@ axes[1].set_title(r"$\|C_1 - A_2^T\| / \|C_1\|$ over time")
 plt.show()
 print(f"largest relative deviation from the exact exponential: {ratio_err:.1e}")
 
+# %%
+# The numbers the closing summary states, checked.
+assert excess_bp < 1e-6 and excess_rbp > 1e-3
+assert medians[0] > medians[1] > medians[2] and 5 <= medians[1] / medians[2] <= 20
+assert ratio_err < 1e-6
+
 # %% [markdown]
 # ## What was found
 #
@@ -219,8 +225,3 @@ print(f"largest relative deviation from the exact exponential: {ratio_err:.1e}")
 #   0.92, 0.19, 0.023.
 # - **Kolen-Pollack**: with decay $d = 0.05$, $\|C_1 - A_2^T\|$ follows $e^{-d t}$ to the
 #   printed relative deviation; without decay it stays constant.
-
-# %%
-assert excess_bp < 1e-6 and excess_rbp > 1e-3
-assert medians[0] > medians[1] > medians[2] and 5 <= medians[1] / medians[2] <= 20
-assert ratio_err < 1e-6

@@ -123,18 +123,24 @@ for ax, name in zip(axes, CASES):
 axes[0].set_ylabel(r"$\max_t \|y_{SGD}(t) - y_{ODE}(t)\|_\infty$")
 plt.show()
 
+# %%
+# The numbers the closing summary states, checked.
+for name in CASES:
+    assert 0.3 <= slopes[name, "sgd"] <= 0.8, slopes
+    assert abs(slopes[name, "gd"] - 1) < 0.02, slopes
+    assert np.all(dist[name, "sgd"] < 2 * np.sqrt(np.array(RATES))[:, None])
+if not QUICK:  # the full-mode values the prose quotes
+    assert (round(slopes["1-1-1 RBP", "sgd"], 2), round(slopes["2-3-1 tanh BP", "sgd"], 2)) \
+        == (0.65, 0.50), slopes
+
 # %% [markdown]
 # ## What was found
 #
 # - In every case the distance between SGD and the averaged ODE is small at small rates and
 #   shrinks as $\eta$ decreases (the printed means and fitted slopes).
-# - For online SGD the fitted slope is close to $1/2$, the $\sqrt{\eta}$ scale of the
-#   fluctuations predicted by the diffusion approximation; for full-batch gradient descent,
-#   the Euler scheme of the ODE, it is close to 1. The papers' use of the averaged ODE to
-#   describe small-rate training is thus backed, with the rate at which it becomes exact.
-
-# %%
-for name in CASES:
-    assert 0.3 <= slopes[name, "sgd"] <= 0.8, slopes
-    assert 0.8 <= slopes[name, "gd"] <= 1.2, slopes
-    assert np.all(dist[name, "sgd"] < 2 * np.sqrt(np.array(RATES))[:, None])
+# - For online SGD the fitted slope lies between 0.3 and 0.8 (asserted below; with five
+#   rates and five seeds, about 0.65 for 1-1-1 RBP and 0.50 for the tanh network), around
+#   the $1/2$ of the $\sqrt{\eta}$ fluctuations predicted by the diffusion approximation;
+#   a few seeds make the estimate noisy. For full-batch gradient descent, the Euler scheme of
+#   the ODE, the slope is within 0.02 of 1. The papers' use of the averaged ODE for
+#   small-rate training is thus backed, with the rate at which it becomes exact.
