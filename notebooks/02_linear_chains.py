@@ -187,10 +187,13 @@ axes[1].set_title("the product $P = a_3 a_2 a_1$ stays near 0")
 axes[1].set_ylabel("$P$")
 plt.show()
 
-fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
-ax.plot(long.y[window, 0], long.y[window, 1], lw=0.5)
-ax.set(xlabel="$a_1$", ylabel="$a_2$",
-       title=f"the late trajectory ($t \\geq {0.75 * T:g}$) projected on $(a_1, a_2)$")
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+for ax, other in zip(axes, ("a3", "c2")):
+    k = names.index(other)
+    ax.plot(long.y[window, 0], long.y[window, k], lw=0.6)
+    ax.set(xlabel="$a_1$", ylabel=f"${other[0]}_{other[1]}$",
+           title=f"the late trajectory ($t \\geq {0.75 * T:g}$) projected on $(a_1, {other[0]}_"
+                 f"{other[1]})$: a bounded oscillation")
 plt.show()
 
 # %%

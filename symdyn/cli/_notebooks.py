@@ -74,11 +74,14 @@ def _kernel_env(quick: bool) -> dict[str, str]:
 def execute_notebook(path: Path, *, quick: bool, timeout: float = 3600.0):
     """Run the notebook source ``path`` top to bottom on a fresh ``python3`` kernel (working
     directory: the notebook's folder). Returns the executed notebook, the seconds taken and
-    ``None`` or a one-line description of the first error (a failing cell, or an error shown
-    in a cell's output such as a figure that could not be drawn)."""
+    ``None`` or a one-line description of the first error (a failing cell, an error shown in
+    a cell's output such as a figure that could not be drawn, a cell over ``timeout``
+    seconds, a dead kernel)."""
+    import subprocess
+
     import jupytext
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = jupytext.read(path)
     client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
@@ -86,9 +89,14 @@ def execute_notebook(path: Path, *, quick: bool, timeout: float = 3600.0):
     start = time.monotonic()
     error = None
     try:
-        client.execute(env=_kernel_env(quick))
+        # the kernel's own log (e.g. its transport warning) is not the notebook's output
+        client.execute(env=_kernel_env(quick), stderr=subprocess.DEVNULL)
     except CellExecutionError as exc:
         error = f"a cell failed: {exc.ename}: {exc.evalue}"
+    except CellTimeoutError:
+        error = f"a cell ran longer than {timeout:g} s (--timeout)"
+    except DeadKernelError as exc:
+        error = f"the kernel died: {exc}"
     for k, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []) if error is None else ():
             if out.get("output_type") == "error":
