@@ -162,13 +162,13 @@ axes[0].set_xticks(xk, [str(k + 1) for k in xk])
 axes[0].set(xlabel="data set", ylabel="fraction of starts converged by $t = 3000$",
             ylim=(0, 1.05), title=f"tanh hidden unit, RBP: {N_STARTS} starts per data set")
 axes[0].legend()
-few = np.random.default_rng(5).normal(size=(8, 2))
+few = np.random.default_rng(5).normal(size=(5 if QUICK else 8, 2))
 for ax, keep in zip(axes[1:], (True, False)):
     r = sd.integrate_batch(example[keep], few, 3000.0, values, tol=1e-6,
                            t_eval=np.geomspace(0.1, 3000, 300))
     plot_trajectories(r, components=["a1", "a2"], ax=ax, logx=True)
-    ax.set_title(f"data set 1, $f'$ {'kept' if keep else 'dropped'}: $a_1, a_2$ for 8 starts\n"
-                 f"({r.counts.get('converged', 0)} converged by $t = 3000$)")
+    ax.set_title(f"data set 1, $f'$ {'kept' if keep else 'dropped'}: $a_1, a_2$ for "
+                 f"{len(few)} starts\n({r.counts.get('converged', 0)} converged by $t = 3000$)")
 plt.show()
 
 # %%
