@@ -191,7 +191,7 @@ def _legend(ax, starts, invariants, families) -> None:
         handles.append(Line2D([], [], color="crimson", lw=2, label="fixed points"))
     handles.append(Line2D([], [], color="0.5", marker=r"$\rightarrow$", ls="", ms=10,
                           label="direction of the flow"))
-    ax.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.85)
+    ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.85)
 
 
 class _Plane:
