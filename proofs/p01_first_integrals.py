@@ -79,6 +79,7 @@ def bp_111(ctx):
     a1, a2 = s.state
     invariant_steps(ctx, s, [a1**2 - a2**2], "1-1-1 BP")
     _search_step(ctx, s, [a1**2 - a2**2], "1-1-1 BP")
+    ctx.oracle_rhs(s, {"alpha": 1.3, "beta": 0.7})
     _conservation(ctx, s, [a1**2 - a2**2], "1-1-1 BP", ctx.cases(4, 30))
 
 
@@ -100,6 +101,7 @@ def rbp_chain(ctx):
         invariant_steps(ctx, s, integrals(s, depth), f"RBP depth {depth}")
         _search_step(ctx, s, integrals(s, depth), f"RBP depth {depth}")
     s = chain(3, "rbp")
+    ctx.oracle_trajectories(s, {"alpha": 1.0, "beta": 0.8, "c1": 0.9, "c2": -1.2}, 2, t=5.0)
     _conservation(ctx, s, integrals(s, 3), "RBP depth 3", ctx.cases(4, 30))
 
 

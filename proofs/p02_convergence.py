@@ -81,6 +81,9 @@ def rbp_111(ctx):
                       "transverse eigenvalue {ev} is negative).",
                       a2=sp.Eq(a2, (a1**2 - K) / (2 * c1)), hyperbola=HYPERBOLA,
                       ev=-beta * (a1**2 + c1 * a2)))
+    values = {"alpha": 1.0, "beta": 2.0, "c1": -0.8}
+    ctx.oracle_fixed_point(s, values, np.random.default_rng(0).normal(scale=0.7, size=(4, 2)),
+                           2e4, tol=1e-9, rtol=1e-9, atol=1e-12)
     ctx.sample(sentence("random {a} and {b}, {c}: 50 random starts each converge to "
                         "{hyperbola}", a=alpha, b=beta > 0, c=sp.Ne(c1, 0),
                         hyperbola=HYPERBOLA), st.tuples(parameter_examples(s), seeds),
@@ -99,6 +102,11 @@ def rbp_111(ctx):
                       eq=sp.Eq(alpha, beta * P)))
 def chains(ctx):
     depths = (2, 3) if ctx.quick else (2, 3, 4, 5)
+    s = chain(3, "srbp")
+    values = {"alpha": 1.0, "beta": 1.5, "c1": 0.7, "c2": -1.3}
+    ctx.oracle_rhs(s, values)
+    ctx.oracle_fixed_point(s, values, np.random.default_rng(0).normal(scale=0.7, size=(4, 3)),
+                           2e4, tol=1e-9, rtol=1e-9, atol=1e-12)
     for rule in ("bp", "rbp", "srbp"):
         for depth in range(2, 6):
             s = chain(depth, rule)

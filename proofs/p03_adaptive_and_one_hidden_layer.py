@@ -39,6 +39,9 @@ def adaptive(ctx):
     values = {"alpha": 1.0, "beta": 1.0}
     depths = (2, 3) if ctx.quick else (2, 3, 4, 5)
     arbp_runs = {}  # depth -> (system, starts, batch result), reused below
+    ctx.oracle_trajectories(chain(3, "arbp"), values, 2, t=5.0)
+    ctx.oracle_fixed_point(chain(2, "asrbp"), values, np.random.default_rng(0).normal(
+        size=(4, 3)), 2000.0, tol=1e-8)
     for depth in depths:
         s = chain(depth, "asrbp")
         for scale in (0.1, 1.0):
@@ -101,6 +104,11 @@ _Y, _noise = sp.MatrixSymbol("Y", 50, 3), sp.MatrixSymbol("varepsilon", 50, 3)
        claim="BP reaches the optimal rank-2 map (excess loss 0), while RBP converges to a "
              "fixed point whose loss exceeds that optimum.")
 def bottleneck(ctx):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    s = sd.derive("4-2-3", "rbp", data=sd.Dataset(X=X, Y=X @ rng.normal(size=(4, 3))))
+    ctx.oracle_rhs(s, {"C1": rng.normal(size=(2, 3))})
+
     def check(seed):
         rng = np.random.default_rng(seed)
         X = rng.normal(size=(50, 4))
@@ -151,6 +159,8 @@ def near_symmetry(ctx):
     check = verify_invariant(s, C - A2.T)
     ctx.symbolic(sentence(f"{{H}} is a first integral ({how(check.method)})", H=C - A2.T),
                  check.holds, latex=ddt(C - A2.T, 0))
+    X = np.random.default_rng(0).normal(size=(6, 5))
+    ctx.oracle_ode(s, {}, X, X @ np.random.default_rng(1).normal(size=(5, 3)), 2)
 
     def measure(seed):
         rng = np.random.default_rng(seed)

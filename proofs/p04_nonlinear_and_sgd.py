@@ -53,6 +53,12 @@ def tanh_channel(ctx):
                             rf"\quad \text{{when }} {latex_math(sp.Eq(T, a1 * a2 * I))}",
                             f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"))
 
+    X = np.random.default_rng(0).normal(size=(8, 1))
+    s = sd.derive("1-1-1", "rbp", channel_activation="tanh", data=sd.Dataset(X=X, Y=0.9 * X))
+    ctx.oracle_rhs(s, {"c1": 0.8})
+    ctx.oracle_fixed_point(s, {"c1": 0.8}, np.random.default_rng(1).normal(size=(4, 2)),
+                           5000.0, tol=1e-8)
+
     def realizable(seed):
         rng = np.random.default_rng(seed)
         X = rng.normal(size=(8, 1))
@@ -124,6 +130,14 @@ def tanh_chain(ctx):
             out[keep] = (int(r.converged.sum()), bool(fake))
         return out
 
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 1))
+    Y = 0.8 * np.tanh(1.5 * X) + 0.1 * rng.normal(size=(8, 1))
+    for keep in (False, True):  # the last, f' kept, converges: check its converged rows
+        s = sd.derive("1-1-1", "rbp", activation="tanh", derivative=keep,
+                      data=sd.Dataset(X=X, Y=Y))
+        ctx.oracle_ode(s, {"c1": 1.0}, X, Y)
+    ctx.oracle_fixed_point(s, {"c1": 1.0}, rng.normal(size=(12, 2)), 3000.0, tol=1e-6)
     counts: dict[int, dict] = {}
 
     n = ctx.cases(40, 100)
@@ -178,6 +192,12 @@ def sgd(ctx):
         distances[example] = d
         return all(di < 2 * np.sqrt(lr) for di, lr in zip(d, rates))
 
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 2))
+    s = sd.derive("2-3-1", "bp", activation="tanh",
+                  data=sd.Dataset(X=X, Y=np.tanh(X @ rng.normal(size=(2, 1)))))
+    ctx.oracle_sgd(s, X, np.tanh(X @ rng.normal(size=(2, 1))), {}, rng.normal(size=9))
+    ctx.oracle_sgd(sd.derive("1-1-1", "rbp"), X[:, :1], 0.7 * X[:, :1], {"c1": 1.0}, [0.3, 0.2])
     distances: dict = {}
     ctx.sample(sentence("largest distance below {bound} at {hi} and at {lo}",
                         bound=2 * sp.sqrt(eta), hi=sp.Eq(eta, 0.02), lo=sp.Eq(eta, 0.005)),

@@ -15,7 +15,15 @@ numbered display (``latex=``: a sympy equation or expression, or :class:`Math`, 
 from sympy objects). A plain string is prose.
 
 A result is "proved" symbolically only when it has symbolic steps and all of them hold; its
-status is "ok" only when no step failed. Proof files live in the top-level ``proofs/``."""
+status is "ok" only when no step failed, "timeout" when it overran its time budget (it keeps
+the steps established so far). A failed symbolic step stops the result's numerical steps
+(they would only measure a system already known to be wrong), and so does a failed
+*oracle* (``ctx.oracle_*``: the evidence re-checked by an independent route, see
+:mod:`symdyn._oracles`) or *control* (``ctx.control``: a check whose correct outcome is a
+refutation). Each result runs in a forked worker under a wall-clock budget
+(:data:`BUDGETS`), so a hang in compiled code ends as a timeout and the run goes on; the
+numerical steps get a deadline inside it, after which they end as failed with the reason.
+Proof files live in the top-level ``proofs/``."""
 
 from __future__ import annotations
 
@@ -24,12 +32,24 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ._typeset import Math, Sentence, ddt, latex_display, latex_math, sentence, tex_escape
+from ._oracles import OracleSteps, _amended
+from ._typeset import Math, Sentence, ddt, sentence
+from ._verify_report import (
+    TableWriter,
+    _display_latex,
+    _jsonable,
+    _shown,
+    latex_report,
+    result_json,
+    results_json,
+    results_table,
+)
+from ._verify_run import Worker, picklable
 from .errors import SpecError
 
 __all__ = [
@@ -41,7 +61,12 @@ __all__ = [
     "load_proofs",
     "run_proof",
     "run_proofs",
+    "iter_results",
+    "select_proofs",
+    "BUDGETS",
     "results_table",
+    "result_json",
+    "TableWriter",
     "results_json",
     "latex_report",
     "sentence",
@@ -62,12 +87,15 @@ class Step:
     passed: int = 0
     latex: Any = ""  # a display: sympy object, Math, or LaTeX
     counterexample: Any = None
+    check: str = ""  # "oracle" | "control" | "" (evidence of the claim itself)
 
     def __post_init__(self):
         object.__setattr__(self, "statement", Sentence.of(self.statement))
 
     def as_dict(self) -> dict:
         out = {"kind": self.kind, "statement": str(self.statement), "ok": self.ok}
+        if self.check:
+            out["check"] = self.check
         if self.kind == "numeric":
             out.update(cases=self.cases, passed=self.passed)
         if _shown(self.latex):
@@ -93,42 +121,102 @@ class Proof:
             object.__setattr__(self, name, Sentence.of(getattr(self, name)))
 
 
-class ProofContext:
-    """What a proof records its steps on. ``quick`` asks for fewer numerical cases."""
+class _Stopped(Exception):
+    """Raised at a numerical step after a symbolic step, oracle or control failed."""
 
-    def __init__(self, *, quick: bool = False, seed: int = 0):
+
+class _OutOfTime(Exception):
+    """Raised inside sampling once the numerical deadline has passed."""
+
+
+def _numerics_deadline(deadline: float | None):
+    """Bound every batch integration that passes no deadline of its own."""
+    from .numerics._batch import DEADLINE
+
+    return DEADLINE.set(deadline)
+
+
+class ProofContext(OracleSteps):
+    """What a proof records its steps on. ``quick`` asks for fewer numerical cases;
+    ``deadline`` (``time.monotonic()``) bounds the numerical steps; ``emit`` is called with
+    every step as it is recorded (the worker streams them to the parent)."""
+
+    def __init__(self, *, quick: bool = False, seed: int = 0, deadline: float | None = None,
+                 emit: Callable[[Step], None] | None = None):
         self.quick = quick
         self.seed = seed
+        self.deadline = deadline
         self.steps: list[Step] = []
+        self.stopped = ""  # why the numerical steps stopped, once they have
+        self._emit = emit
 
     def cases(self, quick: int, full: int) -> int:
         """How many numerical cases to draw in this profile."""
         return quick if self.quick else full
 
+    def remaining(self) -> float:
+        """Seconds left for numerical steps (infinite without a deadline)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def _record(self, step: Step) -> bool:
+        self.steps.append(step)
+        if self._emit is not None:
+            self._emit(step)
+        if not step.ok and not self.stopped and (step.kind == "symbolic" or step.check):
+            what = step.check or "symbolic step"
+            self.stopped = (f"the {what} '{step.statement}' failed (they would only measure "
+                            "a system already known to be wrong)")
+            self.deadline = time.monotonic() - 1.0  # integrations in flight end at once
+            _numerics_deadline(self.deadline)
+        return step.ok
+
+    def _guard(self) -> None:
+        if self.stopped:
+            raise _Stopped(self.stopped)
+
     def symbolic(self, statement: str | Sentence, holds: bool, *, latex: Any = "",
-                 counterexample: Any = None) -> bool:
+                 counterexample: Any = None, check: str = "") -> bool:
         """Record an identity checked by computer algebra."""
-        self.steps.append(Step("symbolic", statement, bool(holds), latex=latex,
-                               counterexample=counterexample))
-        return bool(holds)
+        return self._record(Step("symbolic", statement, bool(holds), latex=latex,
+                                 counterexample=counterexample, check=check))
 
     def numeric(self, statement: str | Sentence, passed: int, cases: int, *, latex: Any = "",
-                counterexample: Any = None) -> bool:
+                counterexample: Any = None, check: str = "") -> bool:
         """Record numerical evidence: ``passed`` of ``cases`` cases satisfied the check."""
+        self._guard()
         ok = cases > 0 and passed == cases
-        self.steps.append(Step("numeric", statement, ok, cases=int(cases), passed=int(passed),
-                               latex=latex, counterexample=counterexample))
-        return ok
+        return self._record(Step("numeric", statement, ok, cases=int(cases),
+                                 passed=int(passed), latex=latex,
+                                 counterexample=counterexample, check=check))
 
     def note(self, statement: str | Sentence, *, latex: Any = "") -> None:
         """Record a remark (a finding, a special case stated precisely)."""
-        self.steps.append(Step("note", statement, latex=latex))
+        self._record(Step("note", statement, latex=latex))
 
     def sample(self, statement: str | Sentence, strategy, check: Callable[[Any], bool], n: int, *,
                latex: Any = "") -> bool:
         """Evidence over ``n`` examples drawn by hypothesis from ``strategy``: ``check``
         returns whether an example satisfies the claim. A failure is shrunk to a minimal
-        counterexample, which is recorded."""
+        counterexample, which is recorded. Past the deadline, sampling stops and the step
+        fails with that reason."""
+        self._guard()
+        inner = check
+
+        def check(example):
+            if self.remaining() <= 0:
+                raise _OutOfTime
+            return inner(example)
+
+        try:
+            return self._sample(statement, strategy, check, n, latex=latex)
+        except Exception:  # _OutOfTime, or hypothesis' report of it
+            if self.remaining() > 0:
+                raise
+            return self.numeric(_amended(statement, " -- time budget exhausted (numerical "
+                                         "deadline passed while sampling)"), 0, n, latex=latex)
+
+    def _sample(self, statement: str, strategy, check: Callable[[Any], bool], n: int, *,
+                latex: str = "") -> bool:
         from hypothesis import HealthCheck as HC
         from hypothesis import Phase, given, settings
 
@@ -173,7 +261,7 @@ class ProofResult:
     symbolic: str  # "proved" | "n/a" | "failed"
     cases: int
     passed: int
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "failed" | "timeout"
     seconds: float
     steps: tuple[Step, ...] = ()
     error: str = ""
@@ -181,6 +269,12 @@ class ProofResult:
     @property
     def details(self) -> list[dict]:
         return [s.as_dict() for s in self.steps]
+
+    @property
+    def checks(self) -> tuple[int, int]:
+        """Oracles and controls: how many passed, of how many."""
+        mine = [s for s in self.steps if s.check]
+        return sum(s.ok for s in mine), len(mine)
 
 
 # -- registry -------------------------------------------------------------------------------
@@ -242,38 +336,115 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
     return list(_REGISTRY.values())
 
 
-def run_proof(p: Proof, *, quick: bool = False) -> ProofResult:
-    """Run one proof; an exception inside it is a failure, reported, never raised."""
-    ctx = ProofContext(quick=quick)
-    start = time.perf_counter()
-    error = ""
-    try:
-        p.check(ctx)
-    except Exception as exc:  # a broken proof is a failed result, with the reason
-        error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
-    seconds = time.perf_counter() - start
-    symbolic_steps = [s for s in ctx.steps if s.kind == "symbolic"]
-    numeric_steps = [s for s in ctx.steps if s.kind == "numeric"]
+#: Default wall-clock budget per result, in seconds, by profile.
+BUDGETS = {"quick": 60.0, "full": 900.0}
+_NUMERIC_SHARE = 0.75  # numerical steps must end within this share of the budget
+
+
+def _summarise(p: Proof, steps: Sequence[Step], seconds: float, error: str = "",
+               status: str | None = None) -> ProofResult:
+    symbolic_steps = [s for s in steps if s.kind == "symbolic" and not s.check]
+    numeric_steps = [s for s in steps if s.kind == "numeric" and not s.check]
     if not symbolic_steps:
         symbolic = "n/a"
     elif all(s.ok for s in symbolic_steps):
         symbolic = "proved"
     else:
         symbolic = "failed"
-    failed = bool(error) or any(not s.ok for s in ctx.steps) or not (symbolic_steps
-                                                                      or numeric_steps)
+    evidence = any(s.kind in ("symbolic", "numeric") for s in steps)
+    failed = bool(error) or any(not s.ok for s in steps) or not evidence
     return ProofResult(
         name=p.name, title=p.title, claim=p.claim, hypotheses=p.hypotheses,
         symbolic=symbolic, cases=sum(s.cases for s in numeric_steps),
-        passed=sum(s.passed for s in numeric_steps), status="failed" if failed else "ok",
-        seconds=seconds, steps=tuple(ctx.steps), error=error,
+        passed=sum(s.passed for s in numeric_steps),
+        status=status or ("failed" if failed else "ok"),
+        seconds=seconds, steps=tuple(steps), error=error,
     )
 
 
-def run_proofs(names: Sequence[str] = (), *, quick: bool = False,
-               directory: str | os.PathLike | None = None,
-               progress: Callable[[Iterable], Iterable] | None = None) -> list[ProofResult]:
-    """Run the named proofs (all when ``names`` is empty)."""
+def _execute(p: Proof, quick: bool, budget: float | None,
+             emit: Callable[[Step], None] | None = None, distrust: str = "") -> ProofResult:
+    """Run one proof here; an exception inside it is a failure, reported, never raised.
+    ``distrust``: why the numerical machinery is not to be trusted (its steps are skipped)."""
+    start = time.perf_counter()
+    deadline = None if budget is None else time.monotonic() + _NUMERIC_SHARE * budget
+    if distrust:
+        deadline = time.monotonic() - 1.0
+    ctx = ProofContext(quick=quick, deadline=deadline, emit=emit)
+    ctx.stopped = distrust
+    token = _numerics_deadline(deadline)
+    error = ""
+    try:
+        p.check(ctx)
+    except _Stopped as stop:
+        ctx.steps.append(Step("note", f"numerical steps skipped: {stop}", ok=False))
+    except Exception as exc:  # a broken proof is a failed result, with the reason
+        error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
+    finally:
+        from .numerics._batch import DEADLINE
+
+        DEADLINE.reset(token)
+    return _summarise(p, ctx.steps, time.perf_counter() - start, error)
+
+
+def _job(p: Proof, quick: bool, budget: float):
+    def job(send, distrust: str):
+        result = _execute(p, quick, budget, emit=lambda step: send(picklable(step, _plain)),
+                          distrust=distrust)
+        return replace(result, steps=tuple(picklable(s, _plain) for s in result.steps))
+
+    return job
+
+
+def _plain(step: Step) -> Step:
+    """The step with its counterexample in JSON form (for one that does not pickle)."""
+    return replace(step, counterexample=_jsonable(step.counterexample))
+
+
+def iter_results(proofs: Sequence[Proof], *, quick: bool = False,
+                 budget: float | None = None) -> Iterator[ProofResult]:
+    """Run ``proofs`` one at a time, each in a forked worker under ``budget`` seconds
+    (default: :data:`BUDGETS` of the profile), yielding each result as it is known. A result
+    that overruns ends as "timeout" with the steps it had established; a worker that dies
+    ends its result as "failed"; either way the next result runs. Once an oracle has failed,
+    the numerical steps of the results after it are skipped (the machinery that would
+    produce them is shown broken), which keeps a broken installation's run short."""
+    budget = BUDGETS["quick" if quick else "full"] if budget is None else float(budget)
+    if budget <= 0:
+        raise SpecError(f"budget must be a positive number of seconds, got {budget!r}")
+    distrust = ""
+    with Worker([_job(p, quick, budget) for p in proofs]) as worker:
+        for i, p in enumerate(proofs):
+            start = time.perf_counter()
+            out = worker.run(i, budget, distrust)
+            if out.state == "done":
+                bad = [s for s in out.value.steps if s.check == "oracle" and not s.ok]
+                if bad and not distrust:
+                    distrust = (f"the oracle '{bad[0].statement}' of {p.name} failed: "
+                                "symdyn's numerical machinery is broken in this run")
+                yield out.value
+                continue
+            seconds = time.perf_counter() - start
+            steps = list(out.messages)
+            if out.state == "timeout":
+                steps.append(Step("note", f"{out.reason}: stopped after {len(steps)} steps "
+                                  "(the steps above are what it had established)"))
+                yield _summarise(p, steps, seconds, status="timeout",
+                                 error=f"timeout: {out.reason}")
+            else:
+                yield _summarise(p, steps, seconds, error=f"crashed: {out.reason}")
+
+
+def run_proof(p: Proof, *, quick: bool = False, budget: float | None = None) -> ProofResult:
+    """Run one proof: here without a ``budget``, else in a worker under it."""
+    if budget is None:
+        return _execute(p, quick, None)
+    return next(iter_results([p], quick=quick, budget=budget))
+
+
+def select_proofs(names: Sequence[str] = (),
+                  directory: str | os.PathLike | None = None) -> list[Proof]:
+    """The named proofs (all when ``names`` is empty), in file order."""
     proofs = load_proofs(directory)
     if names:
         known = {p.name: p for p in proofs}
@@ -281,140 +452,15 @@ def run_proofs(names: Sequence[str] = (), *, quick: bool = False,
         if unknown:
             raise SpecError(f"no proof named {unknown[0]!r}; known: {', '.join(known)}")
         proofs = [known[n] for n in names]
-    items = progress(proofs) if progress else proofs
-    return [run_proof(p, quick=quick) for p in items]
+    return proofs
+
+
+def run_proofs(names: Sequence[str] = (), *, quick: bool = False,
+               directory: str | os.PathLike | None = None, budget: float | None = None,
+               progress: Callable[[Iterable], Iterable] | None = None) -> list[ProofResult]:
+    """Run the named proofs (all when ``names`` is empty), each under its time budget."""
+    results = iter_results(select_proofs(names, directory), quick=quick, budget=budget)
+    return list(progress(results) if progress else results)
 
 
 # -- reporting ------------------------------------------------------------------------------
-
-
-def _jsonable(value):
-    import numpy as np
-    import sympy as sp
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, sp.Basic):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
-
-
-def results_json(results: Sequence[ProofResult]) -> dict:
-    """``{"results": [{name, claim, symbolic, numeric: {cases, passed}, status, details}]}``"""
-    return {"results": [
-        {"name": r.name, "title": str(r.title), "claim": str(r.claim), "symbolic": r.symbolic,
-         "numeric": {"cases": r.cases, "passed": r.passed}, "status": r.status,
-         "seconds": round(r.seconds, 3), "details": r.details,
-         **({"error": r.error} if r.error else {})}
-        for r in results]}
-
-
-def results_table(results: Sequence[ProofResult]) -> str:
-    """A plain-text table: result, symbolic status, numerical cases, time, status."""
-    rows = [("result", "symbolic", "numeric", "time", "status")]
-    for r in results:
-        numeric = f"{r.passed}/{r.cases}" if r.cases else "n/a"
-        rows.append((r.name, r.symbolic, numeric, f"{r.seconds:.1f}s", r.status))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    failed = [r for r in results if r.status != "ok"]
-    lines.append("")
-    lines.append(f"{len(results) - len(failed)} of {len(results)} results ok"
-                 + (f"; failed: {', '.join(r.name for r in failed)}" if failed else ""))
-    for r in failed:
-        for s in r.steps:
-            if not s.ok:
-                extra = f" (counterexample: {_jsonable(s.counterexample)})" \
-                    if s.counterexample is not None else ""
-                lines.append(f"  {r.name}: {s.statement}{extra}")
-        if r.error:
-            lines.append(f"  {r.name}: {r.error.splitlines()[0]}")
-    return "\n".join(lines)
-
-
-def _shown(display) -> bool:
-    return not (isinstance(display, str) and not display) and display is not None
-
-
-def _display_latex(display) -> str:
-    if isinstance(display, str):
-        return display
-    return latex_math(display)
-
-
-def _counterexample_latex(cx) -> str:
-    if not isinstance(cx, dict):
-        return tex_escape(str(_jsonable(cx)))
-    import sympy as sp
-
-    items = []
-    for k, v in cx.items():
-        name = (r"\dot H" if k == "dH/dt" else latex_math(sp.Symbol(k)) if k.isidentifier()
-                else rf"\text{{{tex_escape(k)}}}")
-        value = (latex_math(v) if isinstance(v, (sp.Basic, int, float))
-                 else rf"\text{{{tex_escape(str(_jsonable(v)))}}}")
-        items.append(f"{name} = {value}")
-    return "$" + r",\ ".join(items) + "$"
-
-
-_TAGS = {"symbolic": ("proved symbolically", "fails symbolically"),
-         "numeric": ("numerical evidence", "numerical evidence fails"),
-         "note": ("note", "note")}
-
-
-def latex_report(results: Sequence[ProofResult]) -> str:
-    """One LaTeX document: the evidence table, then per result its claim, hypotheses and
-    steps. Every formula comes from sympy objects (see :func:`sentence`); each result is a
-    section labelled ``res:<name>``, each displayed formula an equation labelled
-    ``eq:<name>:<step number>``."""
-    from .report import latex_document
-
-    rows = []
-    for r in results:
-        numeric = f"${r.passed}/{r.cases}$" if r.cases else "n/a"
-        rows.append(rf"\ref{{res:{r.name}}} & \texttt{{{tex_escape(r.name)}}} & {r.symbolic} & "
-                    rf"{numeric} & {r.seconds:.1f}\,s & {r.status} \\")
-    table = ("\\section*{Evidence}\n\\begin{tabular}{llllrl}\n\\hline\n"
-             "section & result & symbolic & numeric & time & status \\\\\n\\hline\n"
-             + "\n".join(rows) + "\n\\hline\n\\end{tabular}\n")
-    sections = [table]
-    for r in results:
-        numeric = f"${r.passed}/{r.cases}$ cases" if r.cases else "none"
-        parts = [f"\\section{{{r.title.latex(displays=False)}}}\\label{{res:{r.name}}}",
-                 f"\\noindent Result \\texttt{{{tex_escape(r.name)}}}: symbolic {r.symbolic}; "
-                 f"numerical evidence {numeric}; status {r.status}.\n"]
-        if r.hypotheses:
-            parts.append(f"\\paragraph{{Hypotheses.}} {r.hypotheses.latex()}\n")
-        parts.append(f"\\paragraph{{Claim.}} {r.claim.latex()}\n")
-        if r.steps:
-            items = []
-            for k, s in enumerate(r.steps, 1):
-                tag = _TAGS[s.kind][0 if s.ok else 1]
-                if s.kind == "numeric":
-                    tag += f", ${s.passed}/{s.cases}$ cases"
-                line = f"\\item \\textit{{{tag}:}} {s.statement.latex()}"
-                if _shown(s.latex):
-                    if isinstance(s.latex, str):  # LaTeX given as such
-                        line += (f"\n\\begin{{equation}}\\label{{eq:{r.name}:{k}}}\n{s.latex}\n"
-                                 "\\end{equation}")
-                    else:
-                        line += "\n" + latex_display(s.latex, label=f"eq:{r.name}:{k}")
-                if not s.ok and s.counterexample is not None:
-                    line += f"\n\nCounterexample: {_counterexample_latex(s.counterexample)}."
-                items.append(line)
-            parts.append("\\paragraph{Steps.}\n\\begin{enumerate}\n" + "\n".join(items)
-                         + "\n\\end{enumerate}")
-        if r.error:
-            first = tex_escape(r.error.splitlines()[0])
-            parts.append(f"\\paragraph{{Error.}} \\texttt{{{first}}}")
-        sections.append("\n".join(parts))
-    return latex_document(*sections, title="symdyn: verification of the results")

@@ -1,8 +1,14 @@
-"""``symdyn verify``: run the proofs of the papers' results and print the evidence."""
+"""``symdyn verify``: run the proofs of the papers' results and print the evidence.
+
+Results are written as they finish (a table row, or one JSON object per line with
+``--format jsonl``); ``--format json`` writes one document at the end. Each result runs
+under a time budget (``--budget``); when stdout is not a terminal, a progress line per
+result goes to stderr."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ._common import UsageError, add_format_argument, emit_json
@@ -11,10 +17,16 @@ __all__ = ["COMMANDS"]
 
 
 def _setup_verify(p: argparse.ArgumentParser) -> None:
+    from ..verify import BUDGETS
+
     p.add_argument("names", nargs="*", metavar="NAME", help="results to check (default: all)")
     p.add_argument("--quick", action="store_true",
-                   help="fewer numerical cases (the whole set in under two minutes)")
-    add_format_argument(p, choices=("text", "json"))
+                   help="fewer numerical cases (the whole set in about a minute)")
+    add_format_argument(p, choices=("text", "json", "jsonl"))
+    p.add_argument("--budget", metavar="SECONDS", type=float, default=None,
+                   help=f"time budget per result (default {BUDGETS['quick']:g} s with --quick, "
+                        f"{BUDGETS['full']:g} s otherwise); a result that overruns it ends "
+                        "as 'timeout' and the run goes on")
     p.add_argument("--latex", metavar="FILE", default=None,
                    help="also write a LaTeX document with every statement and the evidence")
     p.add_argument("--list", action="store_true", help="list the results and exit")
@@ -22,14 +34,23 @@ def _setup_verify(p: argparse.ArgumentParser) -> None:
                    help="run the proofs in DIR instead of symdyn's own (installed with it)")
 
 
+def _progress_line(i: int, n: int, r) -> str:
+    passed, total = r.checks
+    checks = f", checks {passed}/{total}" if total else ""
+    return f"verify: [{i}/{n}] {r.name}: {r.status} ({r.seconds:.1f} s{checks})"
+
+
 def _run_verify(args: argparse.Namespace) -> int:
     from ..verify import (
+        BUDGETS,
+        TableWriter,
+        iter_results,
         latex_report,
         load_proofs,
         proofs_directory,
+        result_json,
         results_json,
-        results_table,
-        run_proofs,
+        select_proofs,
     )
 
     folder, source = proofs_directory(args.proofs)
@@ -39,15 +60,27 @@ def _run_verify(args: argparse.Namespace) -> int:
         for p in load_proofs(args.proofs):
             print(f"{p.name}: {p.title}")
         return 0
-    progress = None
-    if sys.stderr.isatty() and args.format == "text":
-        from tqdm import tqdm
-
-        def progress(items):
-            return tqdm(items, desc="verify", unit="result", file=sys.stderr, leave=False)
-
-    results = run_proofs(args.names, quick=args.quick, directory=args.proofs,
-                         progress=progress)
+    if args.budget is not None and not args.budget > 0:
+        raise UsageError(f"--budget must be a positive number of seconds, got {args.budget:g}")
+    proofs = select_proofs(args.names, args.proofs)
+    budget = args.budget or BUDGETS["quick" if args.quick else "full"]
+    piped = not sys.stdout.isatty()
+    if piped:
+        note = "" if args.quick else "; --quick runs fewer cases"
+        print(f"verify: {len(proofs)} results, at most {budget:g} s each{note}",
+              file=sys.stderr, flush=True)
+    table = TableWriter([p.name for p in proofs])
+    if args.format == "text":
+        print(table.header(), flush=True)
+    results = []
+    for r in iter_results(proofs, quick=args.quick, budget=budget):
+        results.append(r)
+        if args.format == "text":
+            print(table.row(r), flush=True)
+        elif args.format == "jsonl":
+            print(json.dumps(result_json(r)), flush=True)
+        if piped:
+            print(_progress_line(len(results), len(proofs), r), file=sys.stderr, flush=True)
     if args.latex:
         try:
             with open(args.latex, "w") as fh:
@@ -56,8 +89,8 @@ def _run_verify(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {args.latex}: {exc.strerror}") from None
     if args.format == "json":
         emit_json(results_json(results))
-    else:
-        print(results_table(results))
+    elif args.format == "text":
+        print(table.summary(results))
     return 0 if all(r.status == "ok" for r in results) else 1
 
 

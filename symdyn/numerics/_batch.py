@@ -6,7 +6,9 @@ and :func:`integrate_batch` drives it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -31,6 +33,10 @@ _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # as scipy's RungeKutta
 _STIFF_HANDOFF_STEPS = 20_000
 _RUN, _CONV, _END, _DIV, _FAIL, _STIFF = range(6)
 _NAMES = np.array(["running", "converged", "running", "diverged", "failed", "running"])
+#: A wall-clock deadline (``time.monotonic()``) for calls that pass none: set by a caller that
+#: runs code it does not control under a time budget (``symdyn verify``).
+DEADLINE: ContextVar[float | None] = ContextVar("symdyn_batch_deadline", default=None)
+BUDGET_MESSAGE = "time budget exhausted"
 
 
 def batch_bytes(rows: int, n: int, method: str = "DOP853", n_eval: int = 0) -> int:
@@ -72,6 +78,7 @@ def integrate_batch(
     stiff: str = "LSODA",
     form: str = "auto",
     progress: Callable[[float], None] | None = None,
+    deadline: float | None = None,
 ) -> BatchResult:
     r"""Integrate many initial conditions ``Y0`` (B, n) of ``system`` from ``t = 0`` to
     ``t_final`` at once.
@@ -89,7 +96,9 @@ def integrate_batch(
     ``stiff`` solver (LSODA) alone, and flagged in ``stiff``.
     ``values`` may give a parameter per row (a leading axis of length B).
     ``t_eval``: also record every row at these times (``y_eval``, shape (k, B, n)).
-    ``progress`` is called with the fraction of the work done.
+    ``progress`` is called with the fraction of the work done. ``deadline``: a wall-clock
+    time (``time.monotonic()``; default: the context's :data:`DEADLINE`, if any) after which
+    the rows still running end as ``failed`` with the message "time budget exhausted".
 
     >>> import numpy as np
     >>> from symdyn import derive
@@ -123,13 +132,21 @@ def integrate_batch(
     stepper = BatchStepper(rhs, TABLEAUS[method], Y0, t_final, rtol=rtol, atol=atol, tol=tol,
                            xtol=xtol, max_norm=max_norm, t_eval=t_eval,
                            stop=stop_on_convergence, max_steps=int(max_steps), stiff=stiff)
+    _drive(stepper, progress, DEADLINE.get() if deadline is None else deadline)
+    return stepper.result(system.state, method)
+
+
+def _drive(stepper: BatchStepper, progress, deadline: float | None) -> None:
+    """Step until no row runs (or the deadline passes), then finish the stiff rows."""
     while stepper.step():
         if progress is not None:
             progress(stepper.progress)
+        if deadline is not None and time.monotonic() > deadline:
+            stepper.abandon(BUDGET_MESSAGE)
+            break
     if progress is not None:
         progress(1.0)
     stepper.finish_stiff_rows()
-    return stepper.result(system.state, method)
 
 
 class BatchStepper:
@@ -346,6 +363,12 @@ class BatchStepper:
         flagged = live & (iasti[acc] >= 15) & ((remaining_steps > _STIFF_HANDOFF_STEPS) | stalled)
         self.code[acc[flagged]] = _STIFF
 
+    def abandon(self, message: str) -> None:
+        """End every row still running (or waiting for the stiff solver) as failed."""
+        rows = np.flatnonzero((self.code == _RUN) | (self.code == _STIFF))
+        self.code[rows] = _FAIL
+        self.messages.update(dict.fromkeys(map(int, rows), message))
+
     def finish_stiff_rows(self) -> None:
         """Finish each row flagged stiff alone with the implicit solver."""
         self.stiff_rows = np.flatnonzero(self.code == _STIFF)
@@ -378,7 +401,11 @@ class BatchStepper:
         stiff_mask = np.zeros(len(status), dtype=bool)
         stiff_mask[self.stiff_rows] = True
         name = method + (f" (stiff rows: {self.stiff})" if stiff_mask.any() else "")
+        message = summary(status, self.t_final)
+        abandoned = sum(m == BUDGET_MESSAGE for m in self.messages.values())
+        if abandoned:
+            message += f"; {abandoned} rows failed: {BUDGET_MESSAGE}"
         return BatchResult(t=self.t.copy(), y=self.y, status=status,
-                           message=summary(status, self.t_final), method=name,
+                           message=message, method=name,
                            nfev=self.nfev, nsteps=self.nsteps, stiff=stiff_mask,
                            t_eval=self.t_eval, y_eval=self.y_eval, state=state)
