@@ -1,0 +1,282 @@
+r"""Where trajectories end: every row of an integration classified as ``converged``,
+``periodic``, ``diverged`` or ``undecided``.
+
+* **converged**: the integrator's convergence test passed (see :mod:`symdyn.numerics`). For a
+  linear network with known moments the row also gets its *excess loss*
+  :math:`\tfrac12\operatorname{tr}\big((P - P^*)\Sigma_{II}(P - P^*)^T\big)`,
+  :math:`P = A_L\cdots A_1`, :math:`P^* = \Sigma_{TI}\Sigma_{II}^{-1}`, and the fixed-point
+  set it reached: ``"minimum"`` (excess below ``loss_tol``) or ``"critical"`` (another set of
+  fixed points, e.g. a saddle set).
+* **diverged**: blow-up; ``t_end`` is the time it was detected (the state left the ball of
+  ``max_norm`` or the step size collapsed as it grew).
+* **periodic**: detected from the trajectory itself. Rows still moving at ``t_final`` are
+  followed over a tail window, sampled densely; the Poincaré section is the hyperplane through
+  the tail's mean point normal to its principal axis, and the upward crossings
+  :math:`x_1, x_2, \dots` (located by quadratic interpolation) are compared: the row is
+  periodic with :math:`p` crossings per period when :math:`|x_{k+p} - x_k| \le` ``xtol``
+  times the orbit's size for every :math:`k` and the return times :math:`\tau_{k+p} -
+  \tau_k` agree to ``ptol``, over at least ``returns`` periods. ``period`` is their median,
+  ``amplitude`` half the largest peak-to-peak range of a component over the tail.
+* **undecided**: anything else, with the reason (``"failed"`` rows, a horizon too short for
+  enough returns, returns that do not repeat, a row still creeping).
+
+A detected periodic row may be *certified* (:func:`~symdyn.numerics._certify.certify_periodic`)
+when first integrals are given: see there."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SpecError
+from ._binding import System, _matrix_value
+from ._results import BatchResult, IntegrationResult
+
+__all__ = ["CLASSES", "Classification", "classify", "detect_period", "excess_loss",
+           "section_crossings"]
+
+#: The end states, in the order used for codes in stores (index = code).
+CLASSES = ("converged", "periodic", "diverged", "undecided")
+
+
+@dataclass(frozen=True, eq=False)
+class Classification:
+    """One entry per row. ``end``: one of :data:`CLASSES`; ``endpoint``: for converged rows
+    ``"minimum"``/``"critical"`` (``""`` when no loss is known or the row did not converge);
+    ``loss``: excess loss at the end state (NaN if unknown); ``t_end``: convergence or
+    blow-up time, else the last time integrated; ``period``, ``amplitude``: periodic rows
+    (NaN otherwise); ``certified``: periodic rows whose orbit was certified closed;
+    ``reason``: why a row is undecided, or what the certificate found; ``y_end``: the last
+    state reached."""
+
+    end: np.ndarray
+    endpoint: np.ndarray
+    loss: np.ndarray
+    t_end: np.ndarray
+    period: np.ndarray
+    amplitude: np.ndarray
+    certified: np.ndarray
+    reason: np.ndarray
+    y_end: np.ndarray
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows per end state (certified periodic rows counted also as ``certified``)."""
+        out = {c: int(np.sum(self.end == c)) for c in CLASSES if np.any(self.end == c)}
+        if np.any(self.certified):
+            out["certified"] = int(np.sum(self.certified))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.end)
+
+    def __repr__(self) -> str:
+        return f"<Classification {len(self)} rows: {self.counts}>"
+
+
+# -- the fixed-point set of converged rows ---------------------------------------------------
+
+
+def excess_loss(system: System, Y: np.ndarray, values: Mapping | None = None) -> np.ndarray:
+    r"""Excess loss of the network map at each row of ``Y`` over the least-squares optimum,
+    for linear networks whose moments are known (numbers in ``values`` or in the data);
+    NaN otherwise."""
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    nan = np.full(len(Y), np.nan)
+    net = system.network
+    if not net.is_linear:
+        return nan
+    moments = _moments(system, dict(values or {}))
+    if moments is None:
+        return nan
+    Sii, Sti = moments
+    try:
+        Pstar = np.linalg.solve(Sii.T, Sti.T).T
+    except np.linalg.LinAlgError:
+        return nan
+    P = _product(system, Y)
+    D = P - Pstar
+    return 0.5 * np.einsum("bij,jk,bik->b", D, Sii, D)
+
+
+def _moments(system: System, values: dict):
+    by_name = {getattr(m, "name", str(m)): m for m in system.matrix.parameters}
+    known = {getattr(k, "name", str(k)): np.asarray(v, float)
+             for k, v in (system.matrix.values or {}).items()}
+    out = []
+    for name in ("Sigma_II", "Sigma_TI"):
+        if name in known:
+            out.append(known[name])
+            continue
+        m = by_name.get(name)
+        if m is None:
+            return None
+        try:
+            arr = _matrix_value(system, m, values, set())
+        except SpecError:
+            return None
+        if arr is None or arr.ndim != 2:
+            return None
+        out.append(arr)
+    return tuple(out)
+
+
+def _product(system: System, Y: np.ndarray) -> np.ndarray:
+    """:math:`P = A_L \\cdots A_1` per row, from the row-major blocks of the state."""
+    sizes, B = system.network.sizes, len(Y)
+    P, offset = None, 0
+    for h in range(len(sizes) - 1):
+        r, c = sizes[h + 1], sizes[h]
+        A = Y[:, offset:offset + r * c].reshape(B, r, c)
+        offset += r * c
+        P = A if P is None else A @ P
+    return P
+
+
+# -- periodic orbits from the trajectory -----------------------------------------------------
+
+
+def section_crossings(t: np.ndarray, Y: np.ndarray, point=None, normal=None):
+    """Upward crossings of the hyperplane through ``point`` normal to ``normal`` by the
+    sampled trajectory ``Y`` (k, n) at times ``t``: crossing times and points, each placed by
+    quadratic interpolation through three samples. Defaults: the mean point, the principal
+    axis (sign fixed so that its largest component is positive)."""
+    Y = np.asarray(Y, float)
+    if point is None:
+        point = Y.mean(axis=0)
+    if normal is None:
+        _, _, Vt = np.linalg.svd(Y - point, full_matrices=False)
+        normal = Vt[0] * np.sign(Vt[0][np.argmax(np.abs(Vt[0]))])
+    s = (Y - point) @ normal
+    idx = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
+    idx = idx[(idx >= 1) & (idx + 1 < len(s))]
+    times, points = [], []
+    for i in idx:
+        j = np.array([i - 1, i, i + 1]) if s[i + 1] - s[i] < s[i] - s[i - 1] or i + 2 >= len(s) \
+            else np.array([i, i + 1, i + 2])
+        x = (t[j] - t[i]) / (t[i + 1] - t[i])
+        c = np.polyfit(x, s[j], 2)
+        roots = np.roots(c) if abs(c[0]) > 1e-14 * max(abs(c[1]), 1e-300) else \
+            np.array([-c[2] / c[1]])
+        roots = roots[np.isreal(roots)].real
+        roots = roots[(roots >= -1e-9) & (roots <= 1 + 1e-9)]
+        u = float(roots[0]) if roots.size else float(-s[i] / (s[i + 1] - s[i]))
+        L = [np.prod([(u - x[m]) / (x[k] - x[m]) for m in range(3) if m != k]) for k in range(3)]
+        times.append(t[i] + u * (t[i + 1] - t[i]))
+        points.append(np.einsum("k,kn->n", np.array(L), Y[j]))
+    return np.array(times), np.array(points).reshape(-1, Y.shape[1]), point, normal
+
+
+def detect_period(t: np.ndarray, Y: np.ndarray, *, returns: int = 3, xtol: float = 1e-3,
+                  ptol: float = 1e-3, max_crossings: int = 4):
+    """``(period, amplitude, reason)`` of a sampled trajectory: a period when the returns
+    to the Poincaré section repeat (see the module docstring), else NaN and the reason."""
+    Y = np.asarray(Y, float)
+    amplitude = float(np.max(np.ptp(Y, axis=0)) / 2) if len(Y) else np.nan
+    if not np.all(np.isfinite(Y)) or amplitude == 0:
+        return np.nan, amplitude, "not moving" if amplitude == 0 else "non-finite samples"
+    times, pts, _, _ = section_crossings(t, Y)
+    size = 2 * amplitude
+    for p in range(1, max_crossings + 1):
+        if len(times) < p * returns + 1:
+            if p > 1:
+                break
+            return np.nan, amplitude, (f"{len(times)} section crossings in a window of "
+                                       f"{t[-1] - t[0]:g}: horizon too short for {returns} "
+                                       "returns")
+        gaps = np.linalg.norm(pts[p:] - pts[:-p], axis=1)
+        periods = times[p:] - times[:-p]
+        T = float(np.median(periods))
+        if np.all(gaps <= xtol * size) and np.all(np.abs(periods - T) <= ptol * T):
+            return T, amplitude, ""
+    return np.nan, amplitude, (f"returns to the section do not repeat (with up to "
+                               f"{max_crossings} crossings per period): not periodic within "
+                               f"xtol={xtol:g}, or still drifting")
+
+
+# -- classification --------------------------------------------------------------------------
+
+
+def classify(system: System, result: BatchResult | IntegrationResult,
+             values: Mapping | None = None, *, tail: float | None = None, samples: int = 2000,
+             returns: int = 3, xtol: float = 1e-3, ptol: float = 1e-3,
+             loss_tol: float = 1e-6, laws: Sequence | None = None, certify: int = 0,
+             rtol: float = 1e-10, atol: float = 1e-12) -> Classification:
+    """Classify where each row of ``result`` (a batch, or one trajectory) ends.
+
+    Rows still running are followed for ``tail`` more time units (default: as long as they
+    ran), sampled at ``samples`` points, and tested for periodicity (module docstring).
+    ``certify``: how many detected periodic rows to certify with the first integrals
+    ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
+    """
+    from ._batch import integrate_batch
+
+    Y0, t, status, y_end, messages = _rows(result)
+    B, n = y_end.shape
+    end = np.full(B, "undecided", dtype=object)
+    reason = np.full(B, "", dtype=object)
+    period, amplitude = np.full(B, np.nan), np.full(B, np.nan)
+    t_end = t.astype(float).copy()
+    end[status == "converged"] = "converged"
+    end[status == "diverged"] = "diverged"
+    for i in np.flatnonzero(status == "failed"):
+        reason[i] = f"integration failed: {messages[i]}" if messages[i] else "integration failed"
+    run = np.flatnonzero(status == "running")
+    if run.size:
+        horizon = float(tail) if tail is not None else float(np.max(t[run]))
+        if not np.isfinite(horizon) or horizon <= 0:
+            raise SpecError(f"tail must be a positive number, got {tail!r}")
+        te = np.linspace(0.0, horizon, int(samples))
+        r = integrate_batch(system, y_end[run], horizon, values, rtol=rtol, atol=atol,
+                            t_eval=te, stop_on_convergence=True)
+        for k, i in enumerate(run):
+            y_end[i] = r.y[k]
+            t_end[i] = t[i] + r.t[k]
+            if r.status[k] in ("converged", "diverged"):
+                end[i] = r.status[k]
+                continue
+            if r.status[k] == "failed":
+                reason[i] = "integration of the tail failed"
+                continue
+            T, amp, why = detect_period(te, r.y_eval[:, k], returns=returns, xtol=xtol,
+                                        ptol=ptol)
+            amplitude[i] = amp
+            if np.isfinite(T):
+                end[i], period[i] = "periodic", T
+            else:
+                reason[i] = why
+    loss = np.full(B, np.nan)
+    endpoint = np.full(B, "", dtype=object)
+    conv = end == "converged"
+    if conv.any():
+        loss[conv] = excess_loss(system, y_end[conv], values)
+        known = conv & np.isfinite(loss)
+        endpoint[known] = np.where(loss[known] <= loss_tol, "minimum", "critical")
+    certified = np.zeros(B, dtype=bool)
+    if certify and laws is not None:
+        from ._certify import certify_periodic
+
+        for i in np.flatnonzero(end == "periodic")[:int(certify)]:
+            cert = certify_periodic(system, y_end[i], values, laws=laws, rtol=rtol, atol=atol,
+                                    length=50 * amplitude[i] * max(1.0, period[i]))
+            certified[i] = cert.certified and abs(cert.period - period[i]) <= 1e-2 * period[i]
+            reason[i] = cert.message
+    return Classification(end=end.astype(str), endpoint=endpoint.astype(str), loss=loss,
+                          t_end=t_end, period=period, amplitude=amplitude, certified=certified,
+                          reason=reason.astype(str), y_end=y_end)
+
+
+def _rows(result):
+    """``(Y0, t, status, y_end, messages)`` of a batch or of one trajectory."""
+    if isinstance(result, IntegrationResult):
+        y = np.asarray(result.y_final, float)[None, :]
+        return (None, np.array([result.t_final]), np.array([result.status]), y.copy(),
+                [result.message])
+    if isinstance(result, BatchResult):
+        msgs = [""] * len(result)
+        return None, np.asarray(result.t), np.asarray(result.status), \
+            np.array(result.y, float, copy=True), msgs
+    raise SpecError(f"classify needs a BatchResult or an IntegrationResult, got "
+                    f"{type(result).__name__}")
