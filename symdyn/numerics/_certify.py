@@ -130,8 +130,9 @@ def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws:
         return np.append(v / nv if nv > 0 else np.zeros(n), dt)
 
     def closed(s, z):  # crossing the normal plane at y0 on the way back
-        return float((z[:n] - y0) @ v0n) if s > 1e-3 * scale else -1.0
+        return float((z[:n] - y0) @ v0n) if s > s_min else -1.0
     closed.direction = 1.0
+    s_min = 1e-3 * scale
 
     def stalled(s, z):
         v, nv, ph = phi(z[:n])
@@ -142,20 +143,21 @@ def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws:
         return radius - float(np.linalg.norm(z[:n]))
     escaped.terminal = True
 
-    hits = []
-
-    def closed_terminal(s, z):
-        return closed(s, z)
-    closed_terminal.direction = 1.0
-    closed_terminal.terminal = False
-    sol = solve_ivp(rhs, (0.0, length), np.append(y0, 0.0), method="DOP853", rtol=rtol,
-                    atol=atol, events=[closed_terminal, stalled, escaped], dense_output=True)
-    speeds = [phi(sol.y[:n, k])[2] for k in range(sol.y.shape[1])]
-    min_speed = float(np.min(speeds)) if speeds else np.nan
-    for s_hit, z in zip(sol.t_events[0], sol.y_events[0]):
-        if np.linalg.norm(z[:n] - y0) <= close_tol * scale:
-            hits.append((float(s_hit), float(z[n])))
+    closed.terminal = True
+    hits, s0, z0, speeds = [], 0.0, np.append(y0, 0.0), []
+    while s0 < length:
+        sol = solve_ivp(rhs, (s0, length), z0, method="DOP853", rtol=rtol, atol=atol,
+                        events=[closed, stalled, escaped], dense_output=True)
+        speeds += [phi(sol.y[:n, k])[2] for k in range(sol.y.shape[1])]
+        if sol.status != 1 or not sol.t_events[0].size:
             break
+        s0, z0 = float(sol.t_events[0][0]), sol.y_events[0][0]
+        if np.linalg.norm(z0[:n] - y0) <= close_tol * scale:
+            hits.append((s0, float(z0[n])))
+            break
+        s0 += 1e-9 * scale  # a crossing elsewhere: go on past it
+        z0 = sol.sol(s0)
+    min_speed = float(np.min(speeds)) if speeds else np.nan
     if sol.t_events[1].size and (not hits or sol.t_events[1][0] < hits[0][0]):
         y = sol.y_events[1][0][:n]
         _, nv, _ = phi(y)
