@@ -3,6 +3,7 @@
 Network + Rule + Data --derive--> LearningSystem --analyse / integrate / verify / report-->
 """
 
+from ._sweep import load_sweep, sweep, sweep_summary
 from .analysis import (
     Analysis,
     FixedPoint,
@@ -28,7 +29,17 @@ from .errors import (
     SymdynError,
 )
 from .expressions import parse_expression
-from .numerics import BatchResult, IntegrationResult, NumericRHS, integrate, integrate_batch
+from .numerics import (
+    BatchResult,
+    Certificate,
+    Classification,
+    IntegrationResult,
+    NumericRHS,
+    certify_periodic,
+    classify,
+    integrate,
+    integrate_batch,
+)
 from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
 from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
 from .system import LearningSystem, MatrixForm
@@ -100,4 +111,11 @@ __all__ = [
     "Reduction",
     "analyze",
     "Analysis",
+    "sweep",
+    "load_sweep",
+    "sweep_summary",
+    "classify",
+    "Classification",
+    "certify_periodic",
+    "Certificate",
 ]

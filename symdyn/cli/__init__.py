@@ -1,6 +1,6 @@
 """The ``symdyn`` command line: one subcommand per pipeline stage, one module per family
 of commands (``_derive``, ``_analysis``, ``_numerics``, ``_verify``, ``_experiment``,
-``_notebooks``) sharing ``_common``.
+``_notebooks``, ``_sweep``) sharing ``_common``.
 
 Every subcommand builds its system from the same spec options and prints in
 ``--format text|latex|json``. Bad input prints one line on stderr and exits 2.
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from ..errors import SymdynError
-from . import _analysis, _derive, _experiment, _notebooks, _numerics, _verify
+from . import _analysis, _derive, _experiment, _notebooks, _numerics, _sweep, _verify
 from ._common import Parser
 
 __all__ = ["main", "COMMANDS"]
@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     **_verify.COMMANDS,
     **_experiment.COMMANDS,
     **_notebooks.COMMANDS,
+    **_sweep.COMMANDS,
 }
 
 

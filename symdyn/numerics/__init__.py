@@ -47,11 +47,15 @@ collapses and exhausted step budgets are ``"failed"``.
 Modules: ``_codegen`` (sympy to numpy source), ``_binding`` (values to parameters),
 ``_rhs`` (:class:`NumericRHS`), ``_results`` (result types), ``_convergence`` (the test
 above), ``_integrate`` (one trajectory), ``_tableau`` (Runge-Kutta pairs), ``_batch``
-(:class:`~symdyn.numerics._batch.BatchStepper`, :func:`integrate_batch`).
+(:class:`~symdyn.numerics._batch.BatchStepper`, :func:`integrate_batch`), ``_classify``
+(:func:`classify`: where rows end), ``_certify`` (:func:`certify_periodic`: closed orbits
+from first integrals).
 """
 
 from ._batch import check_batch_size, integrate_batch
 from ._binding import bind_values
+from ._certify import Certificate, certify_periodic
+from ._classify import CLASSES, Classification, classify
 from ._integrate import integrate
 from ._results import STATUSES, BatchResult, IntegrationResult
 from ._rhs import NumericRHS, numeric, rhs_kernel
@@ -67,4 +71,9 @@ __all__ = [
     "IntegrationResult",
     "BatchResult",
     "STATUSES",
+    "classify",
+    "Classification",
+    "CLASSES",
+    "certify_periodic",
+    "Certificate",
 ]

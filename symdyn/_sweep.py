@@ -1,0 +1,313 @@
+r"""Sweeps: where trajectories end over a grid (or a random sample) of specs and
+parameters, run as Dask tasks and stored chunk by chunk.
+
+``sweep(spec, store)`` expands the spec (:mod:`symdyn._sweep_spec`) into cells; each cell is
+a batch of ``starts`` random initial weights (i.i.d. :math:`\mathcal N(0, s^2)`), split into
+chunks of rows. A chunk is one task: derive the cell's system (cached per worker), draw its
+starts from ``SeedSequence(spec hash, (cell, chunk))`` (so results do not depend on how many
+workers there are or in which order chunks run), integrate them with
+:func:`~symdyn.integrate_batch`, classify every row (:func:`~symdyn.numerics.classify`:
+converged / periodic / diverged / undecided, certifying up to ``certify`` periodic rows with
+the system's first integrals) and write the chunk atomically to the store
+(:mod:`symdyn._sweep_store`). Re-running the same spec on the same store computes only the
+chunks whose files are missing.
+
+Execution: a local Dask cluster sized to the machine (``workers`` processes, one thread
+each), started and closed here; or the existing cluster at ``scheduler`` (or
+``$SYMDYN_SCHEDULER``); or ``scheduler="sync"``: in this process, without Dask."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import _sweep_store as store_
+from ._sweep_spec import DERIVE_KEYS, RUN_DEFAULTS, SweepSpec, chunk_rows, load_spec
+from .errors import SpecError
+
+__all__ = ["sweep", "load_sweep", "sweep_summary", "SweepRun", "phase_shares"]
+
+_SYSTEMS: dict = {}
+_LAWS: dict = {}
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What one call of :func:`sweep` did: the store, the spec's identity, chunks in all,
+    chunks found done, chunks computed now, wall time in seconds, rows computed now."""
+
+    store: Path
+    identity: str
+    chunks: int
+    already_done: int
+    computed: int
+    seconds: float
+    rows: int
+
+    def __repr__(self) -> str:
+        return (f"<SweepRun {self.identity} at {self.store}: {self.computed} of "
+                f"{self.chunks} chunks computed ({self.already_done} already done), "
+                f"{self.rows} rows in {self.seconds:.1f} s>")
+
+
+# -- one cell, one chunk ----------------------------------------------------------------------
+
+
+def _system_key(cell: Mapping) -> tuple:
+    return tuple((k, cell[k]) for k in DERIVE_KEYS if k in cell)
+
+
+def cell_system(cell: Mapping):
+    """The learning system of a cell (cached per process)."""
+    key = _system_key(cell)
+    if key not in _SYSTEMS:
+        from .derive import derive
+
+        arch = cell.get("arch") or "-".join(["1"] * (int(cell["depth"]) + 1))
+        opts = {k: cell[k] for k in ("rate_ratio", "decay", "activation",
+                                     "channel_activation", "derivative") if k in cell}
+        _SYSTEMS[key] = derive(arch, cell["rule"], **opts)
+    return _SYSTEMS[key]
+
+
+def _laws(cell: Mapping):
+    key = _system_key(cell)
+    if key not in _LAWS:
+        from .analysis import invariants
+
+        system = cell_system(cell)
+        try:
+            _LAWS[key] = invariants(system, generators=True, timeout=60)
+        except Exception:  # no laws (non-polynomial, too slow): certify nothing
+            _LAWS[key] = ()
+    return _LAWS[key]
+
+
+def cell_values(cell: Mapping) -> dict:
+    """The parameter values of a cell: every key that is neither a derive option nor a
+    run setting."""
+    return {k: v for k, v in cell.items() if k not in DERIVE_KEYS and k not in RUN_DEFAULTS}
+
+
+def _chunks_of(cell: Mapping, n_state: int) -> list[tuple[int, int]]:
+    size = chunk_rows(cell, n_state)
+    starts = int(cell["starts"])
+    return [(lo, min(size, starts - lo)) for lo in range(0, starts, size)]
+
+
+def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows: int) -> dict:
+    """The classified rows of one chunk (see the module docstring)."""
+    from .numerics import integrate_batch
+    from .numerics._classify import classify
+
+    system = cell_system(cell)
+    values = cell_values(cell)
+    seq = np.random.SeedSequence(int(identity, 16), spawn_key=(cell_i, chunk_i))
+    Y0 = float(cell["scale"]) * np.random.default_rng(seq).normal(size=(rows, system.size))
+    r = integrate_batch(system, Y0, float(cell["t_final"]), values, tol=float(cell["tol"]),
+                        rtol=float(cell["rtol"]), atol=float(cell["atol"]))
+    certify = int(cell["certify"])
+    laws = _laws(cell) if certify and np.any(r.status == "running") else None
+    c = classify(system, r, values, tail=float(cell["tail"]), samples=int(cell["samples"]),
+                 rtol=float(cell["rtol"]), atol=float(cell["atol"]), laws=laws,
+                 certify=certify if laws else 0)
+    return {"end": c.end.astype("U9"), "endpoint": c.endpoint.astype("U8"), "loss": c.loss,
+            "t_end": c.t_end, "period": c.period, "amplitude": c.amplitude,
+            "certified": c.certified, "reason": c.reason.astype("U200"), "y0": Y0,
+            "y_end": c.y_end}
+
+
+def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
+              store: str) -> int:
+    store_.write_chunk(store, cell_i, chunk_i, identity,
+                       compute_chunk(cell, identity, cell_i, chunk_i, rows))
+    return rows
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+def _plan(spec: SweepSpec) -> list[tuple[dict, int, int, int]]:
+    """Every task ``(cell, cell index, chunk index, rows)``; validates each distinct system
+    and its values once, here, so that bad input fails before any task runs."""
+    from .numerics import numeric
+
+    tasks, checked = [], set()
+    for ci, cell in enumerate(spec.cells):
+        system = cell_system(cell)
+        key = (_system_key(cell), tuple(sorted(cell_values(cell))))
+        if key not in checked:
+            numeric(system, cell_values(cell))
+            checked.add(key)
+        for k, (_, rows) in enumerate(_chunks_of(cell, system.size)):
+            tasks.append((cell, ci, k, rows))
+    return tasks
+
+
+def _client(scheduler: str | None, workers: int | None, processes: bool):
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except OSError as exc:
+            raise SpecError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    n = int(workers or os.cpu_count() or 1)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = None,
+          processes: bool = True, progress: bool = True) -> SweepRun:
+    """Run the sweep ``spec`` (a :class:`SweepSpec`, a mapping or a TOML path) into the
+    directory ``store``, computing only the chunks not already there.
+
+    ``scheduler``: address of an existing Dask scheduler (default ``$SYMDYN_SCHEDULER``;
+    ``"sync"`` runs in this process); otherwise a local cluster of ``workers`` (default: one
+    per CPU) worker processes (threads if ``processes`` is false) is started and closed.
+    ``progress``: a tqdm bar of chunks done, with an ETA, on stderr."""
+    from tqdm import tqdm
+
+    spec = load_spec(spec)
+    identity = spec.identity
+    store = store_.open_store(store, spec.canonical(), identity)
+    tasks = _plan(spec)
+    done = store_.done_chunks(store)
+    todo = [t for t in tasks if (t[1], t[2]) not in done]
+    scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
+    start = time.perf_counter()
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="chunk",
+               desc=f"sweep {identity}", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    rows = 0
+    try:
+        if scheduler == "sync" or not todo:
+            for cell, ci, k, n in todo:
+                rows += _run_task(cell, identity, ci, k, n, str(store))
+                bar.update(1)
+        else:
+            rows = _run_dask(todo, identity, store, scheduler, workers, processes, bar)
+    finally:
+        bar.close()
+    return SweepRun(store=Path(store), identity=identity, chunks=len(tasks),
+                    already_done=len(tasks) - len(todo), computed=len(todo),
+                    seconds=time.perf_counter() - start, rows=rows)
+
+
+def _run_dask(todo, identity, store, scheduler, workers, processes, bar) -> int:
+    from dask.distributed import as_completed
+
+    client, cluster = _client(scheduler, workers, processes)
+    rows = 0
+    try:
+        futures = [client.submit(_run_task, cell, identity, ci, k, n, str(store), pure=False,
+                                 key=f"symdyn-sweep-{identity}-{ci}-{k}")
+                   for cell, ci, k, n in todo]
+        for fut in as_completed(futures):
+            rows += fut.result()
+            bar.update(1)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return rows
+
+
+# -- reading results back ---------------------------------------------------------------------
+
+
+def load_sweep(store):
+    """The results of a store as an :class:`xarray.Dataset` with dimensions ``cell``,
+    ``start`` (and ``component`` for ``y0``/``y_end``, NaN-padded to the largest state);
+    each swept key is a coordinate along ``cell``; ``done`` (cell, start) marks rows whose
+    chunk is present. The spec is in ``attrs["spec"]`` (JSON)."""
+    import json
+
+    import xarray as xr
+
+    meta = store_.read_spec(store)
+    spec = SweepSpec.from_mapping({**meta["spec"]["fixed"], **meta["spec"]["axes"],
+                                   **({"random": meta["spec"]["random"]}
+                                      if meta["spec"]["random"] else {})})
+    if spec.identity != meta["identity"]:
+        raise store_.DataError(f"sweep store {store} is corrupted: spec.json does not match "
+                               "its identity")
+    cells = spec.cells
+    sizes = [cell_system(c).size for c in cells]
+    S, N, C = max(int(c["starts"]) for c in cells), max(sizes), len(cells)
+    done_set = store_.done_chunks(store)
+    out = {k: np.full((C, S), np.nan) for k in ("loss", "t_end", "period", "amplitude")}
+    out.update(end=np.full((C, S), "", dtype="U9"), endpoint=np.full((C, S), "", dtype="U8"),
+               reason=np.full((C, S), "", dtype="U200"), certified=np.zeros((C, S), bool),
+               done=np.zeros((C, S), bool), y0=np.full((C, S, N), np.nan),
+               y_end=np.full((C, S, N), np.nan))
+    for ci, cell in enumerate(cells):
+        for k, (lo, n) in enumerate(_chunks_of(cell, sizes[ci])):
+            if (ci, k) not in done_set:
+                continue
+            arr = store_.read_chunk(store, ci, k, meta["identity"])
+            for name in ("loss", "t_end", "period", "amplitude", "end", "endpoint", "reason",
+                         "certified"):
+                out[name][ci, lo:lo + n] = arr[name]
+            out["y0"][ci, lo:lo + n, :sizes[ci]] = arr["y0"]
+            out["y_end"][ci, lo:lo + n, :sizes[ci]] = arr["y_end"]
+            out["done"][ci, lo:lo + n] = True
+    data = {k: (("cell", "start", "component") if v.ndim == 3 else ("cell", "start"), v)
+            for k, v in out.items()}
+    coords = {name: ("cell", [c[name] for c in cells]) for name in spec.axis_names}
+    coords["state_size"] = ("cell", sizes)
+    return xr.Dataset(data, coords=coords,
+                      attrs={"identity": meta["identity"], "spec": json.dumps(meta["spec"])})
+
+
+def phase_shares(ds) -> dict[str, np.ndarray]:
+    """Per cell: rows done, and the share of each end state among them (NaN if none)."""
+    from .numerics._classify import CLASSES
+
+    done = ds["done"].values
+    n = done.sum(axis=1)
+    out = {"rows": n}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for c in CLASSES:
+            out[c] = ((ds["end"].values == c) & done).sum(axis=1) / n
+        out["certified"] = (ds["certified"].values & done).sum(axis=1)
+    out["median_period"] = np.array([np.nanmedian(p) if np.isfinite(p).any() else np.nan
+                                     for p in ds["period"].values])
+    return out
+
+
+def sweep_summary(store) -> str:
+    """A text table: one line per cell with its swept values, rows done and the share of
+    each end state (certified periodic rows counted)."""
+    ds = load_sweep(store)
+    sh = phase_shares(ds)
+    axes = [a for a in ds.coords if a not in ("state_size",) and ds[a].dims == ("cell",)]
+    head = [*axes, "rows", "converged", "periodic", "certified", "diverged", "undecided",
+            "period~"]
+    lines = []
+    for i in range(ds.sizes["cell"]):
+        row = [f"{ds[a].values[i]:.4g}" if isinstance(ds[a].values[i], float | np.floating)
+               else str(ds[a].values[i]) for a in axes]
+        row += [f"{sh['rows'][i]}/{int(ds['done'].shape[1])}"]
+        row += [f"{sh[c][i]:.3f}" if np.isfinite(sh[c][i]) else "-" for c in
+                ("converged", "periodic")]
+        row += [str(sh["certified"][i])]
+        row += [f"{sh[c][i]:.3f}" if np.isfinite(sh[c][i]) else "-" for c in
+                ("diverged", "undecided")]
+        mp = sh["median_period"][i]
+        row += [f"{mp:.4g}" if np.isfinite(mp) else "-"]
+        lines.append(row)
+    widths = [max(len(h), *(len(r[j]) for r in lines)) if lines else len(h)
+              for j, h in enumerate(head)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    title = f"sweep {ds.attrs['identity']}: {int(ds['done'].sum())} rows done"
+    return "\n".join([title, fmt.format(*head), *(fmt.format(*r) for r in lines)])
