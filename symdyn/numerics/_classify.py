@@ -207,12 +207,12 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     """Classify where each row of ``result`` (a batch, or one trajectory) ends.
 
     Rows still running are followed for ``tail`` more time units (default: as long as they
-    ran), sampled at ``samples`` points, and tested for periodicity (module docstring).
+    ran), sampled at ``samples`` points; those still moving get a time scale
+    (:func:`_follow`) and are followed again, grouped by it, over about 40 time scales
+    (at most ``10 * tail``) at 6000 points, and tested for periodicity (module docstring).
     ``certify``: how many detected periodic rows to certify with the first integrals
     ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
     """
-    from ._batch import integrate_batch
-
     Y0, t, status, y_end, messages = _rows(result)
     B, n = y_end.shape
     end = np.full(B, "undecided", dtype=object)
@@ -228,25 +228,27 @@ def classify(system: System, result: BatchResult | IntegrationResult,
         horizon = float(tail) if tail is not None else float(np.max(t[run]))
         if not np.isfinite(horizon) or horizon <= 0:
             raise SpecError(f"tail must be a positive number, got {tail!r}")
-        te = np.linspace(0.0, horizon, int(samples))
-        r = integrate_batch(system, y_end[run], horizon, values, rtol=rtol, atol=atol,
-                            t_eval=te, stop_on_convergence=True)
-        for k, i in enumerate(run):
-            y_end[i] = r.y[k]
-            t_end[i] = t[i] + r.t[k]
-            if r.status[k] in ("converged", "diverged"):
-                end[i] = r.status[k]
-                continue
-            if r.status[k] == "failed":
-                reason[i] = "integration of the tail failed"
-                continue
-            T, amp, why = detect_period(te, r.y_eval[:, k], returns=returns, xtol=xtol,
-                                        ptol=ptol)
-            amplitude[i] = amp
-            if np.isfinite(T):
-                end[i], period[i] = "periodic", T
-            else:
-                reason[i] = why
+        ends = (end, reason, t_end, y_end)
+        # pass 1: follow over the tail; rows still moving get a time scale
+        moving, scales = _follow(system, values, run, horizon, samples, ends, rtol, atol)
+        # pass 2: rows grouped by time scale, each group sampled ~150 times per time scale
+        # over ~40 of them (at most 10 tails): detection sees every return
+        window = np.minimum(40 * scales, 10 * horizon)
+        groups = np.round(np.log2(np.maximum(window, 1e-300))).astype(int)
+        for g in np.unique(groups):
+            rows = moving[groups == g]
+            te, yev = _sampled(system, values, rows, float(np.max(window[groups == g])),
+                               6000, ends, rtol, atol)
+            for k, i in enumerate(rows):
+                if end[i] != "undecided" or reason[i]:
+                    continue
+                T, amp, why = detect_period(te, yev[:, k], returns=returns, xtol=xtol,
+                                            ptol=ptol)
+                amplitude[i] = amp
+                if np.isfinite(T):
+                    end[i], period[i] = "periodic", T
+                else:
+                    reason[i] = why
     loss = np.full(B, np.nan)
     endpoint = np.full(B, "", dtype=object)
     conv = end == "converged"
@@ -266,6 +268,46 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     return Classification(end=end.astype(str), endpoint=endpoint.astype(str), loss=loss,
                           t_end=t_end, period=period, amplitude=amplitude, certified=certified,
                           reason=reason.astype(str), y_end=y_end)
+
+
+def _sampled(system, values, rows, horizon, samples, ends, rtol, atol):
+    """Integrate ``rows`` on from their last state for ``horizon``, sampled at ``samples``
+    points; rows that converge, diverge or fail there are classified in ``ends``."""
+    from ._batch import integrate_batch
+
+    end, reason, t_end, y_end = ends
+    te = np.linspace(0.0, horizon, int(samples))
+    r = integrate_batch(system, y_end[rows], horizon, values, rtol=rtol, atol=atol,
+                        t_eval=te, stop_on_convergence=True)
+    for k, i in enumerate(rows):
+        y_end[i] = r.y[k]
+        t_end[i] += r.t[k]
+        if r.status[k] in ("converged", "diverged"):
+            end[i] = r.status[k]
+        elif r.status[k] == "failed":
+            reason[i] = "integration of the tail failed"
+    return te, r.y_eval
+
+
+def _follow(system, values, rows, horizon, samples, ends, rtol, atol):
+    r"""Pass 1 over the tail: the rows still moving, and for each a time scale
+    :math:`\pi\,|\mathrm{ptp}(y)| / \bar v` (the period of a round orbit of that size at
+    the mean speed :math:`\bar v` seen)."""
+    end, reason = ends[0], ends[1]
+    te, yev = _sampled(system, values, rows, horizon, samples, ends, rtol, atol)
+    moving, scales = [], []
+    for k, i in enumerate(rows):
+        if end[i] != "undecided" or reason[i]:
+            continue
+        Y = yev[:, k]
+        speed = np.sum(np.linalg.norm(np.diff(Y, axis=0), axis=1)) / (te[-1] - te[0])
+        size = np.linalg.norm(np.ptp(Y, axis=0))
+        if not np.isfinite(speed) or speed == 0:
+            reason[i] = "not moving, yet not converged"
+            continue
+        moving.append(i)
+        scales.append(np.pi * size / speed)
+    return np.array(moving, dtype=int), np.array(scales)
 
 
 def _rows(result):
