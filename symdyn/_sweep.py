@@ -115,6 +115,7 @@ def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows:
     certify = int(cell["certify"])
     laws = _laws(cell) if certify and np.any(r.status == "running") else None
     c = classify(system, r, values, tail=float(cell["tail"]), samples=int(cell["samples"]),
+                 fine=int(cell["fine"]),
                  rtol=float(cell["rtol"]), atol=float(cell["atol"]), laws=laws,
                  certify=certify if laws else 0)
     return {"end": c.end.astype("U9"), "endpoint": c.endpoint.astype("U8"), "loss": c.loss,

@@ -7,7 +7,8 @@ A key with a list value is an *axis* (a grid over it); a scalar value is fixed. 
   ``channel_activation``, ``derivative``;
 * starts: ``scale`` (initial weights i.i.d. :math:`\mathcal N(0, s^2)`), ``starts`` per
   cell, ``seed``;
-* integration and classification: ``t_final``, ``tail``, ``samples``, ``tol``, ``rtol``,
+* integration and classification: ``t_final``, ``tail``, ``samples`` and ``fine`` (points
+  of the two passes of :func:`~symdyn.numerics.classify`), ``tol``, ``rtol``,
   ``atol``, ``certify`` (periodic rows per chunk to certify), ``chunk`` (rows per task);
 * anything else is a parameter value (``alpha``, ``beta``, ``c1``, ...), a number.
 
@@ -40,8 +41,8 @@ DERIVE_KEYS = ("arch", "depth", "rule", "rate_ratio", "decay", "activation",
 #: run settings and their defaults (``chunk = 0``: chosen from the state size)
 RUN_DEFAULTS: dict[str, float | int] = {
     "starts": 100, "seed": 0, "scale": 0.1, "t_final": 2000.0, "tail": 1000.0,
-    "samples": 2000, "tol": 1e-8, "rtol": 1e-8, "atol": 1e-10, "certify": 2, "chunk": 0}
-_INTS = ("starts", "seed", "samples", "certify", "chunk", "depth")
+    "samples": 200, "fine": 4000, "tol": 1e-8, "rtol": 1e-8, "atol": 1e-10, "certify": 2, "chunk": 0}
+_INTS = ("starts", "seed", "samples", "fine", "certify", "chunk", "depth")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^\d+(-\d+)+$")
 #: rows per chunk are bounded so that the dense tail of a chunk stays within this budget
@@ -235,9 +236,9 @@ def load_spec(source) -> SweepSpec:
 
 def chunk_rows(cell: dict, n_state: int) -> int:
     """Rows per task: ``chunk`` if given, else as many as keep the dense tail of the
-    running rows (``samples x rows x n`` floats, twice) within :data:`CHUNK_BYTES`, at most
+    running rows (``fine x rows x n`` floats, twice) within :data:`CHUNK_BYTES`, at most
     500."""
     if cell.get("chunk"):
         return int(cell["chunk"])
-    per_row = 2 * 8 * int(cell["samples"]) * max(n_state, 1)
+    per_row = 2 * 8 * max(int(cell["samples"]), int(cell["fine"])) * max(n_state, 1)
     return int(max(8, min(500, CHUNK_BYTES // per_row)))

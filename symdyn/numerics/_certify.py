@@ -114,6 +114,9 @@ def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws:
     G = lambda y: grad(y)[keep]  # noqa: E731
     v0 = _tangent(G(y0))
     f0 = np.asarray(f(0.0, y0), float)
+    if np.linalg.norm(f0) <= speed_tol:
+        return Certificate(False, np.nan, 0.0, 0.0, n - 1,
+                           "not certified: the start is an equilibrium")
     orient = 1.0 if float(f0 @ v0) >= 0 else -1.0
 
     def phi(y):

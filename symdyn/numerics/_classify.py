@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import SpecError
 from ._binding import System, _matrix_value
 from ._results import BatchResult, IntegrationResult
+from ._rhs import numeric
 
 __all__ = ["CLASSES", "Classification", "classify", "detect_period", "excess_loss",
            "section_crossings"]
@@ -200,7 +201,8 @@ def detect_period(t: np.ndarray, Y: np.ndarray, *, returns: int = 3, xtol: float
 
 
 def classify(system: System, result: BatchResult | IntegrationResult,
-             values: Mapping | None = None, *, tail: float | None = None, samples: int = 2000,
+             values: Mapping | None = None, *, tail: float | None = None, samples: int = 200,
+             fine: int = 4000,
              returns: int = 3, xtol: float = 1e-3, ptol: float = 1e-3,
              loss_tol: float = 1e-6, laws: Sequence | None = None, certify: int = 0,
              rtol: float = 1e-10, atol: float = 1e-12) -> Classification:
@@ -209,7 +211,9 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     Rows still running are followed for ``tail`` more time units (default: as long as they
     ran), sampled at ``samples`` points; those still moving get a time scale
     (:func:`_follow`) and are followed again, grouped by it, over about 40 time scales
-    (at most ``10 * tail``) at 6000 points, and tested for periodicity (module docstring).
+    (at most ``4 * tail``) at ``fine`` points, and tested for periodicity (module
+    docstring); rows whose time scale exceeds a ``returns + 1``-th of the tail are left
+    undecided as still creeping.
     ``certify``: how many detected periodic rows to certify with the first integrals
     ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
     """
@@ -230,15 +234,16 @@ def classify(system: System, result: BatchResult | IntegrationResult,
             raise SpecError(f"tail must be a positive number, got {tail!r}")
         ends = (end, reason, t_end, y_end)
         # pass 1: follow over the tail; rows still moving get a time scale
-        moving, scales = _follow(system, values, run, horizon, samples, ends, rtol, atol)
-        # pass 2: rows grouped by time scale, each group sampled ~150 times per time scale
-        # over ~40 of them (at most 10 tails): detection sees every return
-        window = np.minimum(40 * scales, 10 * horizon)
+        moving, scales = _follow(system, values, run, horizon, samples, ends, rtol, atol,
+                                 returns)
+        # pass 2: rows grouped by time scale, each group sampled ~100 times per time scale
+        # over ~40 of them (at most 4 tails): detection sees every return
+        window = np.minimum(40 * scales, 4 * horizon)
         groups = np.round(np.log2(np.maximum(window, 1e-300))).astype(int)
         for g in np.unique(groups):
             rows = moving[groups == g]
             te, yev = _sampled(system, values, rows, float(np.max(window[groups == g])),
-                               6000, ends, rtol, atol)
+                               fine, ends, rtol, atol)
             for k, i in enumerate(rows):
                 if end[i] != "undecided" or reason[i]:
                     continue
@@ -289,24 +294,33 @@ def _sampled(system, values, rows, horizon, samples, ends, rtol, atol):
     return te, r.y_eval
 
 
-def _follow(system, values, rows, horizon, samples, ends, rtol, atol):
+def _follow(system, values, rows, horizon, samples, ends, rtol, atol, returns):
     r"""Pass 1 over the tail: the rows still moving, and for each a time scale
-    :math:`\pi\,|\mathrm{ptp}(y)| / \bar v` (the period of a round orbit of that size at
-    the mean speed :math:`\bar v` seen)."""
+    :math:`\pi \max_i \mathrm{ptp}(y_i) / \bar v` (the period of a round orbit of that size at
+    the time-averaged speed :math:`\bar v = \overline{|f(y)|}` over the samples, which
+    aliasing does not bias)."""
     end, reason = ends[0], ends[1]
     te, yev = _sampled(system, values, rows, horizon, samples, ends, rtol, atol)
+    f = numeric(system, values)
     moving, scales = [], []
     for k, i in enumerate(rows):
         if end[i] != "undecided" or reason[i]:
             continue
         Y = yev[:, k]
-        speed = np.sum(np.linalg.norm(np.diff(Y, axis=0), axis=1)) / (te[-1] - te[0])
-        size = np.linalg.norm(np.ptp(Y, axis=0))
-        if not np.isfinite(speed) or speed == 0:
+        fk = f.row(int(i)) if f.batch is not None else f
+        speed = float(np.mean(np.linalg.norm(fk(0.0, Y), axis=1)))  # time-average speed
+        size = float(np.max(np.ptp(Y, axis=0)))
+        if not np.isfinite(speed) or speed == 0 or size == 0:
             reason[i] = "not moving, yet not converged"
             continue
+        scale = np.pi * size / speed
+        if scale > horizon / (returns + 1):
+            reason[i] = (f"still creeping: time scale pi max ptp(y)/mean|f| = {scale:.3g} is "
+                         f"over a {returns + 1}th of the tail {horizon:g} (|f| = "
+                         f"{speed:.2g}); integrate longer")
+            continue
         moving.append(i)
-        scales.append(np.pi * size / speed)
+        scales.append(scale)
     return np.array(moving, dtype=int), np.array(scales)
 
 
