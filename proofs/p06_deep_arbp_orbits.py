@@ -87,8 +87,8 @@ def deep_arbp(ctx):
                               f", periodic {len(per)} ({int(c.certified.sum())} certified"
                               + (f"; periods {periods}" if len(per) else "") + "), undecided "
                               f"{int(np.sum(c.end == 'undecided'))}")
-    ctx.numeric(f"detected periodic orbits certified closed, free of equilibria, with the "
-                f"certificate's period within 1% of the detected one", certified, tested)
+    ctx.numeric("detected periodic orbits certified closed, free of equilibria, with the "
+                "certificate's period within 1% of the detected one", certified, tested)
     ctx.numeric("no start diverges", total - diverged, total)
     for line in shares:
         ctx.note(line)

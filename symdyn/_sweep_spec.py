@@ -41,7 +41,8 @@ DERIVE_KEYS = ("arch", "depth", "rule", "rate_ratio", "decay", "activation",
 #: run settings and their defaults (``chunk = 0``: chosen from the state size)
 RUN_DEFAULTS: dict[str, float | int] = {
     "starts": 100, "seed": 0, "scale": 0.1, "t_final": 2000.0, "tail": 1000.0,
-    "samples": 200, "fine": 4000, "tol": 1e-8, "rtol": 1e-8, "atol": 1e-10, "certify": 2, "chunk": 0}
+    "samples": 200, "fine": 4000, "tol": 1e-8, "rtol": 1e-8, "atol": 1e-10, "certify": 2,
+    "chunk": 0}
 _INTS = ("starts", "seed", "samples", "fine", "certify", "chunk", "depth")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^\d+(-\d+)+$")

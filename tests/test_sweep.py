@@ -159,7 +159,8 @@ def test_spec_mismatch_foreign_and_corrupted_stores_fail_in_one_line(tmp_path, c
     code, err = _cli(capsys, "sweep", "--summary", str(st))
     assert code == 2 and "corrupted" in err
     code, err = _cli(capsys, "sweep", "--set", "rule=arbp", "--set", "depth=3", "--set",
-                     "alpha=1", "--set", "beta=1", "--set", "gamma=1", "--store", str(tmp_path / "new"), "--scheduler", "sync")
+                     "alpha=1", "--set", "beta=1", "--set", "gamma=1", "--store",
+                     str(tmp_path / "new"), "--scheduler", "sync")
     assert code == 2 and "gamma" in err and len(err.splitlines()) == 1
     with pytest.raises(DataError):
         sd.load_sweep(tmp_path / "nothing")

@@ -168,6 +168,13 @@ def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws:
                 "an equilibrium on the level set (the flow's speed along it vanishes)")
         return Certificate(False, np.nan, float(sol.t_events[1][0]), min_speed, n - 1,
                            f"not certified: {what} near {np.round(y, 6).tolist()}")
+    if sol.status == -1 and not hits:
+        y = sol.y[:n, -1]
+        return Certificate(False, np.nan, float(sol.t[-1]), min_speed, n - 1,
+                           f"not certified: tracing stopped near {np.round(y, 6).tolist()} "
+                           f"where the flow's speed along the level set fell to "
+                           f"{min_speed:.2g} (an equilibrium on the level set?): "
+                           f"{sol.message}")
     if hits:
         s_hit, T = hits[0]
         return Certificate(True, T, s_hit, min_speed, n - 1,
