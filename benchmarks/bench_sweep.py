@@ -38,7 +38,7 @@ def _cluster(n: int):
 
     t0 = time.perf_counter()
     c = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                     dashboard_address=None, silence_logs=logging.ERROR)
+                     dashboard_address=":0", silence_logs=logging.ERROR)
     return c, time.perf_counter() - t0
 
 

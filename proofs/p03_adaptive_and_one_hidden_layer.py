@@ -10,7 +10,7 @@ from scipy.integrate import solve_ivp
 
 import symdyn as sd
 from symdyn.analysis import verify_invariant
-from symdyn.numerics import integrate_batch
+from symdyn.numerics import classify, integrate_batch
 from symdyn.report import Math, equalities, latex_math
 from symdyn.verify import ddt, proof, sentence
 
@@ -32,8 +32,11 @@ def _counts(counts: dict) -> str:
                       "converge to {P} from small and large initial weights. ARBP chains do "
                       "not always converge when the depth is 3 or more: from small initial "
                       "weights some trajectories oscillate without end, with bounded amplitude "
-                      "and {p} near 0, while the first integrals {H} are conserved.",
-                      P=sp.Eq(P, alpha / beta), p=P, H=c[h] - a[h + 1]))
+                      "and {p} near 0, while the first integrals {H} are conserved. The "
+                      "oscillation is a periodic orbit, detected from its returns to a "
+                      "Poincaré section and certified closed by the first integrals (shares by "
+                      "depth, scale and {lam}: deep-arbp-orbits).",
+                      P=sp.Eq(P, alpha / beta), p=P, H=c[h] - a[h + 1], lam=lam))
 def adaptive(ctx):
     rng_seed = 0
     values = {"alpha": 1.0, "beta": 1.0}
@@ -79,6 +82,13 @@ def adaptive(ctx):
                          P=sp.Le(sp.Abs(P), sp.Float(np.abs(Pt).max(), 3)), H=c1 - a2,
                          drift=float(drift)),
                 int(ok and drift < 1e-6), 1)
+    # what the oscillation is: classified from the trajectory, certified by the invariants
+    one = integrate_batch(s, start[None, :], 2000.0, values, tol=1e-8)
+    c = classify(s, one, values, tail=1000.0, laws=sd.invariants(s, generators=True),
+                 certify=1)
+    ctx.numeric(f"that start runs on a periodic orbit: period {c.period[0]:.6g} detected "
+                f"from the section returns; {c.reason[0]}",
+                int(c.end[0] == "periodic" and bool(c.certified[0])), 1)
 
 
 def _excess(P, Sii, Sti, rank):

@@ -163,7 +163,7 @@ def _client(scheduler: str | None, workers: int | None, processes: bool):
             raise SpecError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     n = int(workers or os.cpu_count() or 1)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 

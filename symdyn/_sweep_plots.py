@@ -105,7 +105,8 @@ def basin_slice(system, values: Mapping, base, i: int, j: int, extent: float, *,
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
     counts = ", ".join(f"{k} {v}" for k, v in c.counts.items())
-    ax.set_title(f"{system.title}: basin slice ({counts})", fontsize=8)
+    ax.set_title(f"basin slice ({counts})", fontsize=8)
+    fig.suptitle(system.title, fontsize=7)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=_COLOURS[k], label=k) for k in CLASSES], fontsize=7,

@@ -90,7 +90,7 @@ def test_existing_cluster_of_two_worker_processes(tmp_path):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         run = sd.sweep(SMALL, tmp_path / "c", scheduler=cluster.scheduler_address,
                        progress=False)
     assert run.computed == 6
@@ -172,3 +172,26 @@ def test_cli_summary_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:2] == ["depth", "rows"] and out[2].split()[:3] == ["2", "12/12",
                                                                             "1.000"]
+
+
+def test_phase_diagram_shows_the_shares_per_cell():
+    import xarray as xr
+
+    from symdyn._sweep_plots import phase_diagram
+
+    end = np.array([["converged"] * 4, ["converged", "periodic", "periodic", "undecided"],
+                    ["diverged"] * 2 + ["converged"] * 2, ["periodic"] * 4])
+    ds = xr.Dataset({"end": (("cell", "start"), end),
+                     "done": (("cell", "start"), np.ones((4, 4), bool)),
+                     "certified": (("cell", "start"), end == "periodic"),
+                     "period": (("cell", "start"), np.where(end == "periodic", 5.0, np.nan))},
+                    coords={"depth": ("cell", [3, 3, 4, 4]),
+                            "scale": ("cell", [0.1, 1.0, 0.1, 1.0])}, attrs={"identity": "x"})
+    fig = phase_diagram(ds, x="scale", y="depth")
+    axes = fig.axes
+    conv = axes[0].images[0].get_array()
+    np.testing.assert_allclose(conv, [[1.0, 0.25], [0.5, 0.0]])  # rows: depth 3, 4
+    np.testing.assert_allclose(axes[1].images[0].get_array(), [[0, 0.5], [0, 1.0]])
+    np.testing.assert_allclose(axes[3].images[0].get_array(), [[0, 0], [0.5, 0]])
+    with pytest.raises(SpecError):
+        phase_diagram(ds.drop_vars("scale"))
