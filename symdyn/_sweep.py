@@ -183,7 +183,10 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
     store = store_.open_store(store, spec.canonical(), identity)
     tasks = _plan(spec)
     done = store_.done_chunks(store)
-    todo = [t for t in tasks if (t[1], t[2]) not in done]
+    # first chunks first, cells in a low-discrepancy order: a partial run (killed, or still
+    # going) already covers the whole grid coarsely
+    todo = sorted((t for t in tasks if (t[1], t[2]) not in done),
+                  key=lambda t: (t[2], (t[1] * 0.6180339887498949) % 1.0))
     scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
     start = time.perf_counter()
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="chunk",

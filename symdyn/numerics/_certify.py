@@ -87,6 +87,62 @@ def _tangent(G: np.ndarray) -> np.ndarray:
     return signs * np.linalg.det(minors)
 
 
+class _Tracer:
+    r"""The level curve through ``y0``, parametrised by arc length ``s``, with the time
+    :math:`t(s) = \int ds/\varphi` as a last component, and the events that end it."""
+
+    def __init__(self, G, f, orient, y0, speed_tol, radius, s_min):
+        self.G, self.f, self.orient, self.y0 = G, f, orient, y0
+        self.speed_tol, self.radius, self.s_min, self.n = speed_tol, radius, s_min, len(y0)
+        v0 = orient * _tangent(G(y0))
+        self.v0n = v0 / np.linalg.norm(v0)
+        self.closed.__func__.direction = 1.0
+        for ev in (self.closed, self.stalled, self.escaped):
+            ev.__func__.terminal = True
+
+    def phi(self, y):
+        r"""Tangent ``v``, ``|v|`` and the flow's speed along it, :math:`f\cdot v/|v|`."""
+        v = self.orient * _tangent(self.G(y))
+        fy = np.asarray(self.f(0.0, y), float)
+        nv = np.linalg.norm(v)
+        return v, nv, (float(fy @ v) / nv if nv > 0 else 0.0)
+
+    def rhs(self, s, z):
+        v, nv, ph = self.phi(z[:self.n])
+        dt = 1.0 / ph if ph > self.speed_tol else 0.0
+        return np.append(v / nv if nv > 0 else np.zeros(self.n), dt)
+
+    def closed(self, s, z):  # crossing the normal plane at y0 on the way back
+        return float((z[:self.n] - self.y0) @ self.v0n) if s > self.s_min else -1.0
+
+    def stalled(self, s, z):
+        _, nv, ph = self.phi(z[:self.n])
+        return min(ph - self.speed_tol, nv - self.speed_tol)
+
+    def escaped(self, s, z):
+        return self.radius - float(np.linalg.norm(z[:self.n]))
+
+    def trace(self, length, rtol, atol, close):
+        """Follow the curve until it returns within ``close`` of ``y0`` (crossings of the
+        normal plane elsewhere are passed), stalls, escapes, or reaches ``length``."""
+        n, y0 = self.n, self.y0
+        hits, s0, z0, speeds = [], 0.0, np.append(y0, 0.0), []
+        while s0 < length:
+            sol = solve_ivp(self.rhs, (s0, length), z0, method="DOP853", rtol=rtol,
+                            atol=atol, events=[self.closed, self.stalled, self.escaped],
+                            dense_output=True)
+            speeds += [self.phi(sol.y[:n, k])[2] for k in range(sol.y.shape[1])]
+            if sol.status != 1 or not sol.t_events[0].size:
+                break
+            s0, z0 = float(sol.t_events[0][0]), sol.y_events[0][0]
+            if np.linalg.norm(z0[:n] - y0) <= close:
+                hits.append((s0, float(z0[n])))
+                break
+            s0 += 1e-9 * (1 + np.linalg.norm(y0))  # a crossing elsewhere: go on past it
+            z0 = sol.sol(s0)
+        return sol, hits, speeds
+
+
 def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws: Sequence,
                      length: float | None = None, radius: float | None = None,
                      rtol: float = 1e-10, atol: float = 1e-12,
@@ -118,48 +174,9 @@ def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws:
         return Certificate(False, np.nan, 0.0, 0.0, n - 1,
                            "not certified: the start is an equilibrium")
     orient = 1.0 if float(f0 @ v0) >= 0 else -1.0
-
-    def phi(y):
-        v = orient * _tangent(G(y))
-        fy = np.asarray(f(0.0, y), float)
-        nv = np.linalg.norm(v)
-        return v, nv, (float(fy @ v) / nv if nv > 0 else 0.0)
-
-    v0n = orient * v0 / np.linalg.norm(v0)
-
-    def rhs(s, z):
-        v, nv, ph = phi(z[:n])
-        dt = 1.0 / ph if ph > speed_tol else 0.0
-        return np.append(v / nv if nv > 0 else np.zeros(n), dt)
-
-    def closed(s, z):  # crossing the normal plane at y0 on the way back
-        return float((z[:n] - y0) @ v0n) if s > s_min else -1.0
-    closed.direction = 1.0
-    s_min = 1e-3 * scale
-
-    def stalled(s, z):
-        v, nv, ph = phi(z[:n])
-        return min(ph - speed_tol, nv - speed_tol)
-    stalled.terminal = True
-
-    def escaped(s, z):
-        return radius - float(np.linalg.norm(z[:n]))
-    escaped.terminal = True
-
-    closed.terminal = True
-    hits, s0, z0, speeds = [], 0.0, np.append(y0, 0.0), []
-    while s0 < length:
-        sol = solve_ivp(rhs, (s0, length), z0, method="DOP853", rtol=rtol, atol=atol,
-                        events=[closed, stalled, escaped], dense_output=True)
-        speeds += [phi(sol.y[:n, k])[2] for k in range(sol.y.shape[1])]
-        if sol.status != 1 or not sol.t_events[0].size:
-            break
-        s0, z0 = float(sol.t_events[0][0]), sol.y_events[0][0]
-        if np.linalg.norm(z0[:n] - y0) <= close_tol * scale:
-            hits.append((s0, float(z0[n])))
-            break
-        s0 += 1e-9 * scale  # a crossing elsewhere: go on past it
-        z0 = sol.sol(s0)
+    tracer = _Tracer(G, f, orient, y0, speed_tol, radius, 1e-3 * scale)
+    sol, hits, speeds = tracer.trace(length, rtol, atol, close_tol * scale)
+    phi = tracer.phi
     min_speed = float(np.min(speeds)) if speeds else np.nan
     if sol.t_events[1].size and (not hits or sol.t_events[1][0] < hits[0][0]):
         y = sol.y_events[1][0][:n]
