@@ -13,13 +13,15 @@ import random
 
 import numpy as np
 import sympy as sp
-from _common import chain
+from _common import a, alpha, beta, c, chain, h, lam, normal, ranging
 
 from symdyn.analysis import verify_invariant
 from symdyn.numerics import certify_periodic, classify, integrate_batch
-from symdyn.verify import proof
+from symdyn.report import equalities
+from symdyn.verify import proof, sentence
 
-LAM = sp.Symbol("lam", positive=True)
+LAM = lam
+P, d_, s_ = sp.symbols("P d s")
 
 
 def laws(system, depth: int, lam) -> list[sp.Expr]:
@@ -39,16 +41,20 @@ def _rank_at_random_point(system, H, seed: int) -> int:
     return sp.Matrix(H).jacobian(system.state).subs(point).rank()
 
 
-@proof("deep-arbp-orbits", title="Deep ARBP chains: non-converging trajectories are periodic "
-       "orbits", hypotheses=r"Scalar ARBP chains of depth $d = 3..6$, $\alpha = \beta = 1$, "
-       r"rate ratio $\lambda$; initial weights i.i.d. $\mathcal{N}(0, s^2)$.",
-       claim=r"The $2(d-1)$ functions $c_h - \lambda a_{h+1}$ and $\lambda a_h^2 - c_h^2$ "
-             r"are first integrals with independent gradients, so in the $(2d-1)$-dimensional "
-             r"state every orbit lies on a curve: none is quasi-periodic. Numerically, every "
-             r"start either converges to $P = \alpha/\beta$ or, for a share that depends on "
-             r"$d$, $s$ and $\lambda$, runs on a closed orbit (periodic, certified: the level "
-             r"curve through it is closed and holds no equilibrium) or is still creeping "
-             r"near the origin at the end of the horizon. No start diverges.")
+@proof("deep-arbp-orbits",
+       title="Deep ARBP chains: non-converging trajectories are periodic orbits",
+       hypotheses=sentence("Scalar ARBP chains of depth {d}, {ab}, rate ratio {lam}; initial "
+                           "weights independent, distributed as {dist}.", d=ranging(d_, 3, 6),
+                           ab=equalities(alpha, beta, 1), lam=lam, dist=normal(s_**2)),
+       claim=sentence("The 2(d - 1) functions {H1} and {H2} are first integrals with "
+                      "independent gradients, so in the (2d - 1)-dimensional state every orbit "
+                      "lies on a curve and none is quasi-periodic. Numerically every start "
+                      "either converges to {P}, or runs on a closed orbit (periodic; certified: "
+                      "the level curve through it is closed and holds no equilibrium), or is "
+                      "still creeping near the origin at the end of the horizon, in shares "
+                      "that depend on d, s and {lam}. No start diverges.",
+                      H1=c[h] - lam * a[h + 1], H2=lam * a[h] ** 2 - c[h] ** 2,
+                      P=sp.Eq(P, alpha / beta), lam=lam))
 def deep_arbp(ctx):
     depths = (3, 4) if ctx.quick else (3, 4, 5, 6)
     for d in depths:
@@ -68,9 +74,9 @@ def deep_arbp(ctx):
     tested = certified = diverged = total = 0
     shares = []
     for d in numeric_depths:
-        for lam in lams:
-            s = chain(d, "arbp", rate_ratio=lam)
-            H = laws(s, d, lam)
+        for lam_v in lams:
+            s = chain(d, "arbp", rate_ratio=lam_v)
+            H = laws(s, d, lam_v)
             for scale in scales:
                 y0 = scale * np.random.default_rng(1000 * d + int(100 * scale)).normal(
                     size=(starts, s.size))
@@ -84,7 +90,7 @@ def deep_arbp(ctx):
                 total += starts
                 conv_min = int(np.sum((c.end == "converged") & (c.endpoint == "minimum")))
                 periods = ", ".join(f"{p:.4g}" for p in np.sort(c.period[per])[:3])
-                shares.append(f"d={d} lam={lam:g} s={scale:g}: converged {conv_min}/{starts}"
+                shares.append(f"d={d} lam={lam_v:g} s={scale:g}: converged {conv_min}/{starts}"
                               f", periodic {len(per)} ({int(c.certified.sum())} certified"
                               + (f"; periods {periods}" if len(per) else "") + "), undecided "
                               f"{int(np.sum(c.end == 'undecided'))}")
