@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .errors import DerivationError
+from .errors import DerivationError, SpecError
 from .numerics import numeric
 from .report import latex_system, text_system
 from .rules import LearningRule
@@ -73,6 +73,13 @@ def _numeric(value) -> sp.ImmutableMatrix:
     arr = np.asarray(value, dtype=float)
     return sp.ImmutableMatrix(*arr.shape, [sp.Integer(int(v)) if float(v).is_integer()
                                           else sp.Float(float(v)) for v in arr.ravel()])
+
+
+def _exact_numeric(value) -> sp.ImmutableMatrix:
+    """A numeric array as a sympy matrix of exact rationals: each float's exact binary value
+    (``0.1`` becomes ``3602879701896397/36028797018963968``), so that nothing is rounded."""
+    arr = np.asarray(value, dtype=float)
+    return sp.ImmutableMatrix(*arr.shape, [sp.Rational(float(v)) for v in arr.ravel()])
 
 
 def _matmul(a: sp.MatrixBase, b: sp.MatrixBase) -> sp.ImmutableMatrix:
@@ -161,6 +168,12 @@ class LearningSystem:
                 subs[m] = self.components(m)
         return subs
 
+    @cached_property
+    def _exact_substitution(self) -> dict:
+        subs = dict(self._substitution)
+        subs.update({m: _exact_numeric(v) for m, v in self.matrix.values.items()})
+        return subs
+
     def _flat(self, matrices) -> tuple[sp.Symbol, ...]:
         out: dict = {}  # ordered and de-duplicated (Sigma_II_i_j = Sigma_II_j_i) in O(n)
         for m in matrices:
@@ -230,6 +243,70 @@ class LearningSystem:
         """The per-sample update :math:`\\Delta y` in component form (variables
         :attr:`sample`), in :attr:`state` order."""
         return self._components_of(self.matrix.update)
+
+    @cached_property
+    def exact_rhs(self) -> tuple[sp.Expr, ...]:
+        """:attr:`rhs` with numeric data as exact rationals (each float's exact binary value,
+        not a rounded decimal): what exact analyses (:func:`~symdyn.verify_invariant`) use,
+        since :attr:`rhs` multiplies floats (e.g. by ``1/N``) and so rounds."""
+        if not self.matrix.values:
+            return self.rhs
+        cache: dict = {}
+        return tuple(e for expr in self.matrix.rhs
+                     for e in _explicit(expr, self._exact_substitution, cache))
+
+    # -- state vector <-> matrices -----------------------------------------------------------
+    @cached_property
+    def _layout(self) -> tuple[tuple[str, tuple[int, int], int], ...]:
+        out, start = [], 0
+        for m in self.matrix.state:
+            out.append((m.name, (m.rows, m.cols), start))
+            start += m.rows * m.cols
+        return tuple(out)
+
+    def unpack(self, y) -> dict[str, np.ndarray]:
+        """A state vector (shape ``(n,)``) or a batch of them (shape ``(B, n)``, one state a
+        row) as ``{"A1": array, ...}``: each matrix of shape ``(rows, cols)``, or
+        ``(B, rows, cols)`` for a batch, in the order of :attr:`state` (row-major).
+
+        >>> from symdyn import derive
+        >>> derive("1-2-1", "bp").unpack([1, 2, 3, 4])["A2"]
+        array([[3., 4.]])
+        """
+        arr = np.asarray(y, dtype=float)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != self.size:
+            names = ", ".join(n for n, _, _ in self._layout)
+            raise SpecError(f"expected a state of shape ({self.size},) or a batch of shape "
+                            f"(B, {self.size}) for {self.network} ({names}), got shape "
+                            f"{arr.shape}")
+        lead = arr.shape[:-1]
+        return {name: arr[..., start:start + r * c].reshape(*lead, r, c).copy()
+                for name, (r, c), start in self._layout}
+
+    def pack(self, matrices: Mapping | None = None, /, **named) -> np.ndarray:
+        """The state vector of ``{"A1": array, ...}`` (or keyword arguments ``A1=...``): shape
+        ``(n,)`` for single matrices, ``(B, n)`` when every matrix has a leading batch axis.
+        The inverse of :meth:`unpack`; every state matrix must be given, with its shape."""
+        given = {**(dict(matrices) if matrices is not None else {}), **named}
+        names = [name for name, _, _ in self._layout]
+        unknown = sorted(set(given) - set(names))
+        missing = [n for n in names if n not in given]
+        if unknown or missing:
+            raise SpecError(f"pack needs exactly the state matrices {', '.join(names)} of "
+                            f"{self.network}; missing: {', '.join(missing) or 'none'}, unknown: "
+                            f"{', '.join(map(str, unknown)) or 'none'}")
+        parts, lead = [], None
+        for name, (r, c), _ in self._layout:
+            a = np.asarray(given[name], dtype=float)
+            if a.shape[-2:] != (r, c) or a.ndim not in (2, 3):
+                raise SpecError(f"{name} must have shape ({r}, {c}) or (B, {r}, {c}), got "
+                                f"{a.shape}")
+            if lead is None:
+                lead = a.shape[:-2]
+            elif a.shape[:-2] != lead:
+                raise SpecError(f"{name} has batch shape {a.shape[:-2]}, the others {lead}")
+            parts.append(a.reshape(*lead, r * c))
+        return np.concatenate(parts, axis=-1)
 
     @property
     def equations(self) -> dict[sp.Symbol, sp.Expr]:

@@ -2,7 +2,14 @@
 
 from ._analyze import Analysis, analyze
 from ._fixed_points import FixedPoint, FixedPoints, fixed_points, verify_fixed_point
-from ._invariants import InvariantCheck, invariants, lie_derivative, verify_invariant
+from ._invariants import (
+    InvariantCheck,
+    Invariants,
+    functional_rank,
+    invariants,
+    lie_derivative,
+    verify_invariant,
+)
 from ._reduction import Reduction, reduce
 from ._stability import Stability, classify, eigenvalues, jacobian
 
@@ -10,6 +17,8 @@ __all__ = [
     "invariants",
     "verify_invariant",
     "InvariantCheck",
+    "Invariants",
+    "functional_rank",
     "lie_derivative",
     "fixed_points",
     "FixedPoint",

@@ -157,10 +157,17 @@ def exact_number(value) -> sp.Expr:
     return num
 
 
-def rationalize(expr: sp.Basic) -> sp.Basic:
-    """``expr`` with every float replaced by an exact rational (see :func:`exact_number`)."""
+def rationalize(expr: sp.Basic, *, exact: bool = False) -> sp.Basic:
+    """``expr`` with every float replaced by an exact rational: the simplest one within the
+    float's precision (see :func:`exact_number`), or with ``exact=True`` its exact binary
+    value (``0.1`` -> ``3602879701896397/36028797018963968``), which is what a numerical
+    computation with that float uses: the sound choice for proofs and refutations."""
     floats = expr.atoms(sp.Float)
-    return expr.xreplace({f: exact_number(float(f)) for f in floats}) if floats else expr
+    if not floats:
+        return expr
+    if exact:
+        return expr.xreplace({f: sp.Rational(f) for f in floats})
+    return expr.xreplace({f: exact_number(float(f)) for f in floats})
 
 
 def as_values(system, values: Mapping | None) -> dict[sp.Symbol, sp.Expr]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -30,8 +31,8 @@ from ._common import (
     require_polynomial,
 )
 
-__all__ = ["invariants", "verify_invariant", "InvariantCheck", "lie_derivative",
-           "generators_of"]
+__all__ = ["invariants", "Invariants", "functional_rank", "verify_invariant",
+           "InvariantCheck", "lie_derivative", "generators_of"]
 
 
 # -- the search -------------------------------------------------------------------------------
@@ -55,35 +56,115 @@ def _grevlex_key(e: tuple[int, ...]):
 
 
 class _Setting:
-    """The rings of one search: :math:`K_0 = \\mathbb{Q}[p]`, its fraction field :math:`K`,
-    and :math:`R = K_0[y]`, with the right-hand side in :math:`R`."""
+    r"""The rings of one search: :math:`K_0 = \mathbb{Q}[p]`, its fraction field :math:`K`,
+    and :math:`R = K_0[y, \sigma]`, with the right-hand side in :math:`R`.
 
-    def __init__(self, system):
-        require_polynomial(system, "a polynomial invariant search")
-        self.state = tuple(system.state)
-        self.params = free_parameters(system)
+    A piecewise-polynomial right-hand side (relu: ``Max(0, s)`` and ``Heaviside(s)``) is
+    written on its activation regions: each distinct argument :math:`s` gets an indicator
+    :math:`\sigma_s \in \{0, 1\}` (``Max(0, s) = sigma_s s``, ``Heaviside(s) = sigma_s``),
+    a generator of :math:`R` beside the state; since :math:`\sigma^2 = \sigma`, polynomials
+    are kept multilinear in the indicators. A polynomial in :math:`y, \sigma` that is
+    multilinear in :math:`\sigma` vanishes on every region exactly when it is 0."""
+
+    def __init__(self, system=None, *, state=None, params=None, rhs=None):
+        if system is not None:
+            state, params = tuple(system.state), free_parameters(system)
+            rhs = [rationalize(e, exact=True) for e in system.exact_rhs]
+            self.label = f"{system.network} trained by {system.rule}"
+        else:
+            self.label = "the system"
+        self.state, self.params = tuple(state), tuple(params)
+        self.rhs = tuple(rhs)
+        polys, self.regions = _on_regions(self.rhs)
+        gens = (*self.state, *self.regions.values())
+        if not all(e.is_polynomial(*gens, *self.params) for e in polys):
+            bad = sorted({type(f).__name__ for e in polys for f in e.atoms(sp.Function)
+                          if not isinstance(f, (sp.Max, sp.Heaviside))})
+            raise AnalysisError(
+                f"a polynomial invariant search needs a polynomial or piecewise-polynomial "
+                f"(relu) system, and {self.label} has {', '.join(bad) or 'non-polynomial terms'}; "
+                "use a linear or relu network, or check a candidate with verify_invariant, "
+                "which handles any system")
+        self.n = len(self.state)
         self.K0 = sp.QQ[self.params] if self.params else sp.QQ
         self.K = self.K0.get_field() if self.params else sp.QQ
-        self.R, *self.gens = ring(self.state, self.K0, order="grevlex")
+        self.R, *self.gens = ring(gens, self.K0, order="grevlex")
+        self.RQ = ring(gens, sp.QQ, order="grevlex")[0] if self.params else self.R
         try:
-            self.f = [self.R(sp.expand(rationalize(e))) for e in system.rhs]
+            self.f = [self.multilinear(self.R(sp.expand(e))) for e in polys]
         except (ValueError, sp.polys.polyerrors.CoercionFailed):
             raise AnalysisError(
                 "the right-hand side has irrational constants; the invariant search works over "
                 "the rationals: give rational data or symbolic moments"
             ) from None
 
+    @property
+    def piecewise(self) -> bool:
+        return bool(self.regions)
+
+    def multilinear(self, p):
+        r"""``p`` with every power of an indicator lowered to 1 (:math:`\sigma^2 = \sigma`)."""
+        if not self.regions or not p:
+            return p
+        n, out = self.n, {}
+        for m, c in p.items():
+            k = m[:n] + tuple(min(e, 1) for e in m[n:])
+            out[k] = out.get(k, p.ring.domain.zero) + c
+        return p.ring({k: c for k, c in out.items() if c})
+
     def lie(self, h):
-        """The Lie derivative of a polynomial of :math:`R`."""
+        """The Lie derivative of a polynomial of :math:`R` (state generators only)."""
         out = self.R.zero
-        for g, fi in zip(self.gens, self.f, strict=True):
+        for g, fi in zip(self.gens[:self.n], self.f, strict=True):
             dh = h.diff(g)
             if dh:
                 out += dh * fi
-        return out
+        return self.multilinear(out)
 
     def to_field(self, c):
         return self.K.convert_from(c, self.K0) if self.params else c
+
+    def point(self, rng) -> list:
+        """A random parameter point: non-zero integers of up to 30 bits."""
+        return [sp.QQ(rng.choice((-1, 1)) * rng.randint(2, 2**30)) for _ in self.params]
+
+    def at(self, c, point):
+        """A coefficient of :math:`K_0` at a parameter point, in :math:`\\mathbb{Q}`."""
+        if not self.params:
+            return c
+        total = sp.QQ.zero
+        for monom, coeff in c.items():
+            term = coeff
+            for v, e in zip(point, monom):
+                if e:
+                    term *= v if e == 1 else v**e
+            total += term
+        return total
+
+    def rhs_at(self, point) -> list:
+        """The right-hand side at a parameter point, over :math:`\\mathbb{Q}`."""
+        if not self.params:
+            return self.f
+        return [self.RQ({m: v for m, c in fi.items() if (v := self.at(c, point))})
+                for fi in self.f]
+
+    def lie_at(self, e, f_at):
+        """The Lie derivative of the monomial :math:`y^e` with the right-hand side ``f_at``."""
+        ring_ = f_at[0].ring if f_at else self.RQ
+        out = ring_.zero
+        pad = (0,) * len(self.regions)
+        for i, k in enumerate(e[:self.n]):
+            if k:
+                low = list(e[:self.n])
+                low[i] -= 1
+                out += ring_({(*low, *pad): ring_.domain(k)}) * f_at[i]
+        return self.multilinear(out)
+
+    def specialise(self, values: dict) -> _Setting:
+        """The same system with the parameters in ``values`` fixed."""
+        rhs = [e.xreplace(values) for e in self.rhs]
+        return _Setting(state=self.state, params=[p for p in self.params if p not in values],
+                        rhs=rhs)
 
     def matrix(self, polys, monomials) -> DomainMatrix:
         """Rows: the polynomials as coefficient vectors over ``monomials``."""
@@ -95,75 +176,150 @@ class _Setting:
         return DomainMatrix(rows, (len(polys), len(monomials)), self.K)
 
 
-def _nullspace_rows(setting: _Setting, monomials) -> list[list]:
-    r"""The invariant space as the rows of a reduced echelon form over :math:`K`.
+def _on_regions(exprs) -> tuple[list, dict]:
+    """``exprs`` with ``Max(0, s)`` -> ``sigma_s * s`` and ``Heaviside(s)`` -> ``sigma_s``,
+    innermost first; the indicators by argument."""
+    regions: dict[sp.Expr, sp.Symbol] = {}
+    cache: dict = {}
 
-    The linear system :math:`M k = 0` (rows: monomials of :math:`\dot H`) is first solved at
-    a random rational parameter point, which gives the dimension :math:`k_0` of the solution
-    space there and its support; the exact solution over :math:`K` is then computed on that
-    support only, from :math:`|S| - k_0` rows independent at the point. Every vector found is
-    checked exactly against all of :math:`M`; finding :math:`k_0` of them proves the basis
-    complete, since the generic dimension cannot exceed the dimension at a point. (If the
-    point was unlucky the search retries, and at last solves the whole system over
-    :math:`K`.)"""
-    lies = [setting.lie(setting.R({e: setting.K0.one})) for e in monomials]
-    keys = sorted({k for p in lies for k in p})
+    def indicator(arg):
+        arg = sp.expand(arg)
+        if arg not in regions:
+            regions[arg] = sp.Symbol(f"_region_{len(regions) + 1}")
+        return regions[arg]
+
+    def walk(e):
+        if e in cache:
+            return cache[e]
+        if not e.args or not e.has(sp.Max, sp.Heaviside):
+            out = e
+        else:
+            args = [walk(a) for a in e.args]
+            if isinstance(e, sp.Max) and len(args) == 2 and 0 in args:
+                arg = args[1] if args[0] == 0 else args[0]
+                out = indicator(arg) * arg
+            elif isinstance(e, sp.Heaviside):
+                out = indicator(args[0])
+            else:
+                out = e.func(*args)
+        cache[e] = out
+        return out
+
+    return [walk(e) for e in exprs], regions
+
+
+def _null_at(setting: _Setting, point, monomials) -> DomainMatrix:
+    r"""The invariants at one parameter point, exactly: the reduced echelon basis (rows) of
+    the kernel of :math:`k \mapsto \mathcal{L}(\sum_j k_j y^{m_j})` over :math:`\mathbb{Q}`,
+    a sparse system (rows: the monomials of :math:`\dot H`)."""
+    f_at = setting.rhs_at(point)
+    index: dict = {}
+    rows: dict[int, dict[int, object]] = {}
+    for j, e in enumerate(monomials):
+        for k, c in setting.lie_at(e, f_at).items():
+            rows.setdefault(index.setdefault(k, len(index)), {})[j] = c
     n = len(monomials)
-    if not keys:  # every monomial is invariant: the system is at rest
-        return [[setting.K.one if i == j else setting.K.zero for j in range(n)]
-                for i in range(n)]
-    index = {k: i for i, k in enumerate(keys)}
-    entries: dict[int, dict[int, object]] = {}
-    for j, p in enumerate(lies):
-        for k, c in p.items():
-            entries.setdefault(index[k], {})[j] = c
+    if not index:
+        return DomainMatrix.eye(n, sp.QQ)
+    null = DomainMatrix(rows, (len(index), n), sp.QQ).nullspace()
+    return null.rref()[0] if null.shape[0] else null
+
+
+def _groups(params) -> list[list]:
+    """Parameters grouped by the matrix they are entries of (``C1_2_3`` -> ``C1``)."""
+    out: dict[str, list] = {}
+    for p in params:
+        key = re.sub(r"(_\d+)+$", "", p.name)
+        out.setdefault(key, []).append(p)
+    return list(out.values())
+
+
+def _nullspace_rows(setting: _Setting, monomials) -> list[sp.Expr]:
+    r"""The invariant space as cleared polynomials, in reduced echelon order over :math:`K`.
+
+    1. The kernel at a random rational parameter point :math:`p_0`, exactly over
+       :math:`\mathbb{Q}` (sparse): its dimension :math:`k_0` bounds the generic dimension
+       from above, since a rank can only drop at special points.
+    2. The parameters the reduced echelon basis depends on: a group of parameters (one
+       matrix, e.g. the data moments) whose re-drawing leaves the basis unchanged is fixed at
+       :math:`p_0`. With linear networks the data moments are fixed this way, so that only
+       the channel entries stay symbolic (or nothing: BP, whose laws have rational
+       coefficients).
+    3. The exact basis over the rational functions of the remaining parameters, on the
+       support of the kernel only (:func:`_solve_on_support`).
+    4. The certificate: every law found is checked exactly against the full system (all
+       parameters symbolic), and :math:`k_0` of them, linearly independent, prove the basis
+       complete. Step 2 is only a guess, so when a check fails the search repeats step 3
+       with every parameter symbolic."""
     rng = random.Random(20240601)
-    for _ in range(3):
-        rows = _solve_on_support(setting, entries, len(keys), n, lies, rng)
-        if rows is not None:
-            return rows
-    full = DomainMatrix({i: {j: setting.to_field(c) for j, c in row.items()}
-                         for i, row in entries.items()}, (len(keys), n), setting.K)
-    null = full.nullspace()
-    if null.shape[0] == 0:
+    p0 = setting.point(rng)
+    N0 = _null_at(setting, p0, monomials)
+    k0 = N0.shape[0]
+    if k0 == 0:
         return []
-    return [r for r in null.rref()[0].to_list() if any(r)]
+    if not setting.params:
+        return [_cleared(setting, r, monomials) for r in N0.to_list()]
+    fixed = {}
+    for group in _groups(setting.params):
+        p1 = list(p0)
+        for i, p in enumerate(setting.params):
+            if p in group:
+                p1[i] = sp.QQ(rng.choice((-1, 1)) * rng.randint(2, 2**30))
+        if _null_at(setting, p1, monomials) == N0:
+            fixed.update({p: sp.Rational(int(p0[i].numerator), int(p0[i].denominator))
+                          for i, p in enumerate(setting.params) if p in group})
+    attempts = [fixed, {}] if fixed else [{}]
+    for values in attempts:
+        sub = setting.specialise(values) if values else setting
+        point = [v for p, v in zip(setting.params, p0, strict=True) if p not in values]
+        for attempt in range(3):
+            if attempt:
+                point = sub.point(rng)
+            rows = _solve_on_support(sub, monomials, point, rng)
+            if rows is None:
+                continue
+            laws = [_cleared(sub, r, monomials) for r in rows]
+            if len(laws) == k0 and all(_holds(setting, h) for h in laws):
+                return laws
+            break
+    raise AnalysisError(  # not met in practice: the full symbolic solve is exact
+        f"the invariant search found {k0} invariants at a random parameter point of "
+        f"{setting.label} but could not establish them for generic parameters")
 
 
-def _solve_on_support(setting, entries, m, n, lies, rng) -> list[list] | None:
-    """One attempt of the search described in :func:`_nullspace_rows`; ``None`` if the
-    random point turned out special."""
+def _holds(setting: _Setting, h: sp.Expr) -> bool:
+    """Whether the polynomial ``h`` (state and parameters) is exactly invariant."""
+    num = sp.fraction(sp.together(h))[0]
+    return not setting.lie(setting.R(sp.expand(num)))
+
+
+def _solve_on_support(setting, monomials, point, rng) -> list[list] | None:
+    """The exact kernel over :math:`K` on the support of the kernel at ``point``; ``None``
+    if the point turned out special."""
     QQ = sp.QQ
-    if setting.params:
-        point = [QQ(rng.choice((-1, 1)) * rng.randint(2, 2**30)) for _ in setting.params]
-
-        def at(c):
-            total = QQ.zero
-            for monom, coeff in c.items():
-                term = QQ.convert(coeff, setting.K0.domain)
-                for v, e in zip(point, monom, strict=True):
-                    if e:
-                        term *= v**e
-                total += term
-            return total
-    else:
-        def at(c):
-            return QQ.convert(c)
-    values = {i: {j: at(c) for j, c in row.items()} for i, row in entries.items()}
-    Mp = DomainMatrix({i: {j: v for j, v in row.items() if v} for i, row in values.items()},
-                      (m, n), QQ)
-    null = Mp.nullspace()
+    null = _null_at(setting, point, monomials)
     k0 = null.shape[0]
     if k0 == 0:
-        return []  # rank n at a point: no invariant for generic parameters either
+        return []
     null_rows = null.to_sdm()
     support = sorted({j for row in null_rows.values() for j in row})
-    sub = Mp.extract(list(range(m)), support)
+    lies = {j: setting.lie(setting.R({monomials[j]: setting.K0.one})) for j in support}
+    keys = sorted({k for p in lies.values() for k in p})
+    index = {k: i for i, k in enumerate(keys)}
+    entries: dict[int, dict[int, object]] = {}
+    for b, j in enumerate(support):
+        for k, c in lies[j].items():
+            entries.setdefault(index[k], {})[b] = c
+    m = len(keys)
+    if not keys:
+        return None
+    values = {i: {b: v for b, c in row.items() if (v := setting.at(c, point))}
+              for i, row in entries.items()}
+    sub = DomainMatrix(values, (m, len(support)), QQ)
     _, independent = sub.transpose().rref()
     if len(independent) != len(support) - k0:
         return None
-    exact = [{b: setting.to_field(entries[i][j]) for b, j in enumerate(support)
-              if j in entries[i]} for i in independent]
+    exact = [{b: setting.to_field(c) for b, c in entries[i].items()} for i in independent]
     kernel = _kernel(setting.K, exact, len(support))
     if len(kernel) != k0:
         return None
@@ -171,11 +327,9 @@ def _solve_on_support(setting, entries, m, n, lies, rng) -> list[list] | None:
                            setting.K).rref()[0].to_list()
     out = []
     for vec in reduced:
-        row = [setting.K.zero] * n
+        row = [setting.K.zero] * len(monomials)
         for b, j in enumerate(support):
             row[j] = vec[b]
-        if not _annihilates(setting, row, lies):
-            return None
         out.append(row)
     return out
 
@@ -225,26 +379,8 @@ def _kernel(K, rows: list[dict], ncols: int) -> list[dict]:
     return out
 
 
-def _annihilates(setting, row, lies) -> bool:
-    r"""Whether :math:`\sum_j k_j \mathcal{L}(y^{m_j}) = 0` exactly (denominators cleared)."""
-    K, K0 = setting.K, setting.K0
-    if setting.params:
-        den = K0.one
-        for c in row:
-            if c:
-                den = K0.lcm(den, K.denom(c))
-        coeffs = [K0.exquo(K.numer(c) * den, K.denom(c)) if c else K0.zero for c in row]
-    else:
-        coeffs = row
-    total = setting.R.zero
-    for c, p in zip(coeffs, lies, strict=True):
-        if c:
-            total += p.mul_ground(c)
-    return not total
-
-
 def _monomial(state, e) -> sp.Expr:
-    return sp.Mul(*[x**k for x, k in zip(state, e, strict=True)])
+    return sp.Mul(*[x**k for x, k in zip(state, e[:len(state)], strict=True)])
 
 
 def _cleared(setting: _Setting, row, monomials) -> sp.Expr:
@@ -267,7 +403,7 @@ def _degree(expr: sp.Expr, state) -> int:
 
 
 def invariants(system, degree: int = 2, *, generators: bool = False,
-               timeout: float | None = None) -> tuple[sp.Expr, ...]:
+               independent: bool = False, timeout: float | None = None) -> Invariants:
     r"""Every polynomial first integral of ``system`` of degree at most ``degree``.
 
     The result is a basis, over the rational functions of the parameters, of the space of
@@ -279,15 +415,24 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
     ``d`` contains e.g. :math:`(c_1 - a_2)^2` beside :math:`c_1 - a_2`; with
     ``generators=True`` only the elements not spanned by such products are returned.
 
+    The result is an :class:`Invariants` (a tuple of the laws, as before) that also carries
+    ``rank``, the number of *functionally* independent laws (the rank of their gradients at
+    random exact points; products and functions of other laws do not count), and
+    ``independent``, a functionally independent subset of that size; ``independent=True``
+    returns that subset as the laws.
+
+    A relu network (any piecewise-polynomial system) is searched on its activation regions:
+    a law is returned when it is conserved on every region, i.e. for every sign pattern of
+    the pre-activations (each pattern taken as possible, which is sufficient).
+
     The search is over the field of rational functions, so it holds for generic parameter
     values; at special values (e.g. :math:`c_1 = 0`) there may be more invariants. Each
     returned invariant has polynomial coefficients and is an identity for every value; the
     basis is complete (see :func:`_nullspace_rows` for the certificate).
 
-    Chains of any depth take well under a second at degree 2. Matrix networks with many
-    parameters can take long, notably when a hidden layer is wider than the output (RBP then
-    conserves :math:`u^T A_1` for :math:`u^T C_1 = 0`, with coefficients of high degree in
-    the parameters); ``timeout`` (seconds) runs the search in a separate process and raises
+    The linear system is solved exactly at random rational parameter points and only the
+    parameters the laws depend on are kept symbolic (see :func:`_nullspace_rows`): degree 2
+    on linear networks up to 4-4-4 takes seconds for every rule. ``timeout`` (seconds) runs the search in a separate process and raises
     :class:`~symdyn.AnalysisError` when it is spent.
 
     >>> from symdyn import derive
@@ -295,12 +440,14 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
     (a1**2 - 2*a2*c1,)
     >>> invariants(derive("1-1-1", "arbp"), generators=True)
     (a2 - c1, a1**2 - c1**2)
+    >>> invariants(derive("1-2-1", "bp")).rank  # 4 laws, 3 functionally independent
+    3
     """
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise SpecError(f"degree must be a positive integer, got {degree!r}")
     if timeout is not None:
-        require_polynomial(system, "a polynomial invariant search")
-        msgs, end = budgeted(_search_job, (system, degree, generators), timeout)
+        _Setting(system)  # refuse a system the search cannot handle before forking
+        msgs, end = budgeted(_search_job, (system, degree, generators, independent), timeout)
         if end == "done" and msgs:
             return msgs[0][1]
         if end == "timeout":
@@ -310,16 +457,86 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
                 "time, lower the degree, or check a candidate with verify_invariant")
         raise AnalysisError(f"the invariant search failed ({end})")
     setting = _Setting(system)
-    monomials = _exponents(len(setting.state), degree)
-    rows = _nullspace_rows(setting, monomials)
-    basis = [_cleared(setting, r, monomials) for r in rows]
+    pad = (0,) * len(setting.regions)
+    monomials = [(*e, *pad) for e in _exponents(len(setting.state), degree)]
+    basis = _nullspace_rows(setting, monomials)
     # rows pivot on decreasing leading monomials; present them by degree, then that order
     order = sorted(range(len(basis)),
                    key=lambda i: (_degree(basis[i], setting.state), i))
     basis = [basis[i] for i in order]
     if generators:
         basis = _generators(setting, basis, degree)
-    return tuple(basis)
+    rank, chosen = functional_rank(system, basis, setting=setting)
+    subset = tuple(basis[i] for i in chosen)
+    laws = subset if independent else tuple(basis)
+    return Invariants(laws, basis=tuple(basis), rank=rank, independent=subset,
+                      regions=setting.piecewise)
+
+
+class Invariants(tuple):
+    r"""The laws :func:`invariants` found: a tuple of sympy expressions, with
+
+    - ``basis``: the whole linear basis (the laws themselves unless ``independent=True``);
+    - ``rank``: the number of functionally independent laws, the generic rank of the
+      Jacobian :math:`\partial H_i / \partial y_j` (see :func:`functional_rank`);
+    - ``independent``: ``rank`` laws of the basis whose gradients are independent;
+    - ``regions``: whether the system is piecewise polynomial (relu), each law holding on
+      every activation region."""
+
+    basis: tuple
+    rank: int
+    independent: tuple
+    regions: bool
+
+    def __new__(cls, laws=(), *, basis=None, rank=None, independent=None, regions=False):
+        obj = super().__new__(cls, laws)
+        obj.basis = tuple(laws) if basis is None else tuple(basis)
+        obj.rank = len(obj.basis) if rank is None else rank
+        obj.independent = obj.basis if independent is None else tuple(independent)
+        obj.regions = regions
+        return obj
+
+    def __reduce__(self):
+        return (_rebuild, (tuple(self), self.basis, self.rank, self.independent, self.regions))
+
+    @property
+    def message(self) -> str:
+        n = len(self.basis)
+        where = " on every activation region" if self.regions else ""
+        return (f"{n} law{'s' * (n != 1)} in the basis{where}, {self.rank} functionally "
+                "independent")
+
+
+def _rebuild(laws, basis, rank, independent, regions):
+    return Invariants(laws, basis=basis, rank=rank, independent=independent, regions=regions)
+
+
+def functional_rank(system, laws, *, sets: int = 2, setting=None) -> tuple[int, list[int]]:
+    r"""The number of functionally independent ``laws`` and the indices of such a subset.
+
+    The rank of the Jacobian :math:`J_{ij} = \partial H_i/\partial y_j` as functions is its
+    rank at a generic point. It is computed exactly at ``sets`` random rational points
+    (state and parameters, entries up to :math:`2^{20}`); the rank at a point never exceeds
+    the generic rank, and falls short of it only on the zero set of a non-zero minor, which a
+    random point of that size misses with probability at least
+    :math:`1 - \deg/2^{20}` (Schwartz-Zippel), so the largest rank seen is the rank. The
+    subset is the first laws, in order, whose gradients are independent there."""
+    laws = list(laws)
+    if not laws:
+        return 0, []
+    setting = setting or _Setting(system)
+    state, params = setting.state, setting.params
+    rng = random.Random(7)
+    best = (-1, [])
+    for _ in range(sets):
+        values = {x: sp.Rational(rng.choice((-1, 1)) * rng.randint(1, 2**20),
+                                 rng.randint(1, 2**10)) for x in (*state, *params)}
+        rows = [[sp.QQ.convert(sp.diff(h, x).xreplace(values)) for x in state] for h in laws]
+        J = DomainMatrix(rows, (len(laws), len(state)), sp.QQ)
+        _, pivots = J.transpose().rref()
+        if len(pivots) > best[0]:
+            best = (len(pivots), list(pivots))
+    return best
 
 
 def generators_of(system, basis, degree: int) -> tuple[sp.Expr, ...]:
@@ -328,8 +545,9 @@ def generators_of(system, basis, degree: int) -> tuple[sp.Expr, ...]:
     return tuple(_generators(_Setting(system), list(basis), degree))
 
 
-def _search_job(system, degree, generators):
-    yield ("result", invariants(system, degree, generators=generators))
+def _search_job(system, degree, generators, independent):
+    yield ("result", invariants(system, degree, generators=generators,
+                                independent=independent))
 
 
 def _generators(setting: _Setting, basis: list[sp.Expr], degree: int) -> list[sp.Expr]:
@@ -381,9 +599,22 @@ class InvariantCheck:
     message: str
 
 
+NUMERIC_BOUND = 1e-10
+"""The least :math:`|\dot H|` that refutes a candidate on a non-polynomial, non-relu system
+(evaluated to 30 significant digits at an exact point with exact data, so the evaluation
+error is below :math:`10^{-25}` relative to the terms)."""
+
+
 def lie_derivative(system, H: sp.Expr) -> sp.Expr:
     r""":math:`\dot H = \sum_i \partial_{y_i} H\, f_i(y)` in component form (not simplified)."""
     return sp.Add(*[sp.diff(H, x) * f for x, f in zip(system.state, system.rhs, strict=True)])
+
+
+def _exact_lie(system, H: sp.Expr) -> sp.Expr:
+    """:func:`lie_derivative` with the data as exact rationals (no float rounding)."""
+    H = rationalize(H, exact=True)
+    return sp.Add(*[sp.diff(H, x) * f
+                    for x, f in zip(system.state, system.exact_rhs, strict=True)])
 
 
 def verify_invariant(system, H) -> InvariantCheck:
@@ -393,6 +624,14 @@ def verify_invariant(system, H) -> InvariantCheck:
     or, for any network, in the matrix symbols (``"A1*A1.T - C1*A2 - A2.T*C1.T"``). A matrix
     candidate is first checked as a matrix identity (product rule, then the non-commutative
     words cancel: true for every size), else entry by entry for this system's sizes.
+
+    Verdicts are sound. Numeric data enter as exact rationals (each float's exact binary
+    value, the number the user's arrays hold), so a polynomial :math:`\dot H` is decided
+    exactly, and a counterexample carries an exact non-zero value. A relu network is decided
+    on its activation regions: proved when :math:`\dot H = 0` on every sign pattern, refuted
+    by an exact point off the region boundaries. Any other function (tanh) is evaluated to 30
+    digits and refutes only when :math:`|\dot H|` exceeds :data:`NUMERIC_BOUND`, far above
+    the evaluation error; otherwise the verdict is ``"unknown"``, and the message says why.
 
     >>> from symdyn import derive
     >>> verify_invariant(derive("1-1-1", "rbp"), "a1**2 - 2*c1*a2").holds
@@ -408,52 +647,92 @@ def verify_invariant(system, H) -> InvariantCheck:
     if unknown:
         raise SpecError(f"{H} uses {', '.join(unknown)}, which this system does not have; its "
                         f"state is {', '.join(map(str, system.state))}")
-    return _check_scalar(system, H, lie_derivative(system, H), method="components")
+    return _check_scalar(system, H, _exact_lie(system, H), method="components")
 
 
 def _check_scalar(system, H, derivative: sp.Expr, *, method: str,
                   entry: str | None = None) -> InvariantCheck:
     """Decide whether the component expression ``derivative`` vanishes identically."""
     gens = (*system.state, *free_parameters(system))
-    derivative = rationalize(derivative)
+    derivative = rationalize(derivative, exact=True)
     if derivative.is_polynomial(*gens):
         d = sp.expand(derivative)
         if d == 0:
             return InvariantCheck(H, True, "proved", method, sp.Integer(0), None,
-                                  "dH/dt expands to 0: a polynomial identity")
-        point = _counterexample(system, d, exact=True)
+                                  "dH/dt expands to 0: a polynomial identity (exact)")
+        point = _counterexample(system, d)
         shown = sp.factor(d) if len(d.args) <= 40 else d
         if point is None:  # not met in practice: random points find a non-zero polynomial
             return InvariantCheck(H, False, "refuted", method, shown, None,
-                                  "dH/dt is a non-zero polynomial (no point was tried where "
-                                  "it is non-zero)")
+                                  "dH/dt is a non-zero polynomial (exact; no point was tried "
+                                  "where it is non-zero)")
         return InvariantCheck(H, False, "refuted", method, shown,
                               _with_entry(point, entry),
-                              f"dH/dt is not identically 0: it is {point['dH/dt']} at the "
-                              "point given")
-    # not polynomial (e.g. tanh): look for a counterexample first, then try to simplify
-    point = _counterexample(system, derivative, exact=False)
+                              f"dH/dt is not identically 0: it is exactly {point['dH/dt']} at "
+                              "the point given (exact rational arithmetic, data as exact "
+                              "rationals)")
+    (on_regions,), regions = _on_regions([derivative])
+    sigmas = tuple(regions.values())
+    if regions and on_regions.is_polynomial(*gens, *sigmas):
+        d = _multilinear(sp.expand(on_regions), sigmas)
+        if d == 0:
+            return InvariantCheck(H, True, "proved", method, sp.Integer(0), None,
+                                  f"dH/dt = 0 on every activation region (all "
+                                  f"{2 ** len(sigmas)} sign patterns of the {len(sigmas)} "
+                                  "relu arguments): a polynomial identity on each (exact)")
+        point = _counterexample(system, derivative, avoid=tuple(regions))
+        if point is not None:
+            return InvariantCheck(H, False, "refuted", method, derivative,
+                                  _with_entry(point, entry),
+                                  f"dH/dt is exactly {point['dH/dt']} at the point given, "
+                                  "inside an activation region (exact rational arithmetic, "
+                                  "data as exact rationals)")
+        return InvariantCheck(H, False, "unknown", method, derivative, None,
+                              "dH/dt is not 0 on some sign patterns of the relu arguments, "
+                              "but vanished at every point tried; those patterns may never "
+                              "occur: not decided")
+    # not polynomial (e.g. tanh): an exact point, 30 digits, judged against NUMERIC_BOUND
+    point = _counterexample(system, derivative, numeric=True)
     if point is not None:
         return InvariantCheck(H, False, "refuted", method, derivative,
                               _with_entry(point, entry),
-                              f"dH/dt is {point['dH/dt']} at the point given (evaluated to "
-                              "30 digits; the point itself is exact)")
+                              f"dH/dt is {point['dH/dt']} at the point given (exact point and "
+                              "data; evaluated to 30 significant digits, so the value is "
+                              f"numerical, but its size is far above the bound {NUMERIC_BOUND:g} "
+                              "used to refute)")
     simplified = sp.simplify(derivative)
     if simplified == 0:
         return InvariantCheck(H, True, "proved", method, sp.Integer(0), None,
                               "dH/dt simplifies to 0")
     return InvariantCheck(H, False, "unknown", method, simplified, None,
-                          "dH/dt vanished at every point tried but sympy could not simplify "
-                          "it to 0: not decided")
+                          f"|dH/dt| stayed below {NUMERIC_BOUND:g} at every point tried "
+                          "(evaluated to 30 digits) and sympy could not simplify it to 0: "
+                          "not decided")
+
+
+def _multilinear(d: sp.Expr, sigmas) -> sp.Expr:
+    r"""An expanded polynomial with every power of an indicator lowered (:math:`\sigma^2 =
+    \sigma`)."""
+    if not sigmas or d == 0:
+        return d
+    out: dict = {}
+    for m, c in sp.Poly(d, *sigmas).terms():
+        k = tuple(min(e, 1) for e in m)
+        out[k] = out.get(k, 0) + c
+    return sp.expand(sp.Add(*[c * sp.Mul(*[x for x, e in zip(sigmas, k, strict=True) if e])
+                              for k, c in out.items()]))
 
 
 def _with_entry(point: dict, entry: str | None) -> dict:
     return {"entry": entry, **point} if entry else point
 
 
-def _counterexample(system, d: sp.Expr, *, exact: bool, tries: int = 300) -> dict | None:
+def _counterexample(system, d: sp.Expr, *, numeric: bool = False, avoid=(),
+                    tries: int = 300) -> dict | None:
     """A point (small integers first) where ``d`` is non-zero: parameters generic (non-zero,
-    positive where they must be), the state anywhere."""
+    positive where they must be), the state anywhere, and none of ``avoid`` zero (relu
+    arguments: a region boundary). Exact, unless ``numeric`` (then 30 digits, and the value
+    must exceed :data:`NUMERIC_BOUND`)."""
     params = free_parameters(system)
     positive = positive_parameters(system)
     n0 = system.network.sizes[0]
@@ -473,10 +752,12 @@ def _counterexample(system, d: sp.Expr, *, exact: bool, tries: int = 300) -> dic
             else:
                 v = rng.randint(-bound, bound)
             point[s] = sp.Integer(v)
+        if any(a.xreplace(point) == 0 for a in avoid):
+            continue
         value = d.xreplace({s: point[s] for s in symbols})
-        if not exact:
+        if numeric:
             value = sp.N(value, 30)
-            if not value.is_number or abs(value) < sp.Float("1e-20"):
+            if not value.is_number or abs(value) <= NUMERIC_BOUND:
                 continue
         elif value == 0:
             continue
@@ -608,7 +889,7 @@ def _check_matrix(system, H) -> InvariantCheck:
     entries = system.explicit(H)
     for i in range(entries.rows):
         for j in range(entries.cols):
-            check = _check_scalar(system, entries[i, j], lie_derivative(system, entries[i, j]),
+            check = _check_scalar(system, entries[i, j], _exact_lie(system, entries[i, j]),
                                   method=method, entry=f"H[{i + 1},{j + 1}]")
             if check.status != "proved":
                 if remainder is not None:
@@ -616,7 +897,7 @@ def _check_matrix(system, H) -> InvariantCheck:
                 else:
                     derivative = sp.ImmutableMatrix(
                         entries.rows, entries.cols,
-                        lambda a, b: sp.expand(lie_derivative(system, entries[a, b])))
+                        lambda a, b: sp.expand(_exact_lie(system, entries[a, b])))
                 return InvariantCheck(H, False, check.status, method, derivative,
                                       check.counterexample,
                                       reason + f"entry ({i + 1},{j + 1}): " + check.message)
