@@ -268,6 +268,11 @@ def _nullspace_rows(setting: _Setting, monomials) -> list[sp.Expr]:
         if _null_at(setting, p1, monomials) == N0:
             fixed.update({p: sp.Rational(int(p0[i].numerator), int(p0[i].denominator))
                           for i, p in enumerate(setting.params) if p in group})
+    if len(fixed) == len(setting.params):  # the basis at p0 is the generic one
+        plain = setting.specialise(fixed)
+        laws = [_cleared(plain, r, monomials) for r in N0.to_list()]
+        if all(_holds(setting, h) for h in laws):
+            return laws
     attempts = [fixed, {}] if fixed else [{}]
     for values in attempts:
         sub = setting.specialise(values) if values else setting
@@ -466,8 +471,11 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
     basis = [basis[i] for i in order]
     if generators:
         basis = _generators(setting, basis, degree)
-    rank, chosen = functional_rank(system, basis, setting=setting)
-    subset = tuple(basis[i] for i in chosen)
+    # the independent subset prefers short laws: the greedy choice goes by number of terms
+    by_size = sorted(range(len(basis)), key=lambda i: (_degree(basis[i], setting.state),
+                                                       len(sp.Add.make_args(basis[i])), i))
+    rank, chosen = functional_rank(system, [basis[i] for i in by_size], setting=setting)
+    subset = tuple(basis[i] for i in sorted(by_size[k] for k in chosen))
     laws = subset if independent else tuple(basis)
     return Invariants(laws, basis=tuple(basis), rank=rank, independent=subset,
                       regions=setting.piecewise)
@@ -520,19 +528,33 @@ def functional_rank(system, laws, *, sets: int = 2, setting=None) -> tuple[int, 
     the generic rank, and falls short of it only on the zero set of a non-zero minor, which a
     random point of that size misses with probability at least
     :math:`1 - \deg/2^{20}` (Schwartz-Zippel), so the largest rank seen is the rank. The
-    subset is the first laws, in order, whose gradients are independent there."""
+    subset is the first laws, in order, whose gradients are independent there (:func:`invariants`
+    orders them by degree and then number of terms, so that short laws are preferred)."""
     laws = list(laws)
     if not laws:
         return 0, []
     setting = setting or _Setting(system)
-    state, params = setting.state, setting.params
+    polys = [setting.R(sp.expand(h)) for h in laws]
     rng = random.Random(7)
     best = (-1, [])
     for _ in range(sets):
-        values = {x: sp.Rational(rng.choice((-1, 1)) * rng.randint(1, 2**20),
-                                 rng.randint(1, 2**10)) for x in (*state, *params)}
-        rows = [[sp.QQ.convert(sp.diff(h, x).xreplace(values)) for x in state] for h in laws]
-        J = DomainMatrix(rows, (len(laws), len(state)), sp.QQ)
+        y = [sp.QQ(rng.choice((-1, 1)) * rng.randint(1, 2**20), rng.randint(1, 2**10))
+             for _ in setting.state]
+        p = [sp.QQ(rng.choice((-1, 1)) * rng.randint(1, 2**20), rng.randint(1, 2**10))
+             for _ in setting.params]
+        rows = []
+        for h in polys:
+            grad = [sp.QQ.zero] * setting.n
+            for m, c in h.items():
+                value = setting.at(c, p)
+                for v, e in zip(y, m):
+                    if e:
+                        value *= v**e
+                for i, e in enumerate(m[:setting.n]):
+                    if e:
+                        grad[i] += e * value / y[i]
+            rows.append(grad)
+        J = DomainMatrix(rows, (len(laws), setting.n), sp.QQ)
         _, pivots = J.transpose().rref()
         if len(pivots) > best[0]:
             best = (len(pivots), list(pivots))
@@ -600,7 +622,7 @@ class InvariantCheck:
 
 
 NUMERIC_BOUND = 1e-10
-"""The least :math:`|\dot H|` that refutes a candidate on a non-polynomial, non-relu system
+r"""The least :math:`|\dot H|` that refutes a candidate on a non-polynomial, non-relu system
 (evaluated to 30 significant digits at an exact point with exact data, so the evaluation
 error is below :math:`10^{-25}` relative to the terms)."""
 

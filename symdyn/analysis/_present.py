@@ -51,9 +51,26 @@ def _head(system) -> dict:
             "parameters": [str(p) for p in system.parameters]}
 
 
+def _counts(invs) -> dict:
+    basis = getattr(invs, "basis", tuple(invs))
+    rank = getattr(invs, "rank", None)
+    return {"basis_size": len(basis), "independent": rank}
+
+
+def _how_many(invs) -> str:
+    """``"5 laws, 3 functionally independent"`` (or only the first half for a plain tuple)."""
+    c = _counts(invs)
+    n = c["basis_size"]
+    out = f"{n} law{'s' * (n != 1)}"
+    if c["independent"] is not None:
+        out += f", {c['independent']} independent"
+    return out
+
+
 def invariants_json(system, invs) -> dict:
-    """``{"state": [...], "parameters": [...], "invariants": [expr strings]}``."""
-    return {**_head(system), "invariants": [sp.sstr(h) for h in invs]}
+    """``{"state": [...], "parameters": [...], "invariants": [expr strings],
+    "basis_size": n, "independent": k}`` (``k`` functionally independent laws)."""
+    return {**_head(system), "invariants": [sp.sstr(h) for h in invs], **_counts(invs)}
 
 
 def check_json(check) -> dict:
@@ -111,7 +128,11 @@ def invariants_text(system, invs, degree: int) -> str:
     if not invs:
         out.append(f"no polynomial first integral of degree <= {degree}")
     else:
-        out.append(f"polynomial first integrals of degree <= {degree} (a basis):")
+        basis = getattr(invs, "basis", tuple(invs))
+        subset = "functionally independent laws" if len(invs) < len(basis) else "a basis"
+        regions = " on every relu activation region" if getattr(invs, "regions", False) else ""
+        out.append(f"polynomial first integrals of degree <= {degree}{regions} ({subset}; "
+                   f"{_how_many(invs)}):")
         out += [f"  H{i + 1} = {sp.sstr(h)}" for i, h in enumerate(invs)]
     return "\n".join(out)
 
@@ -179,7 +200,8 @@ def _align(lines: list[str]) -> str:
 def invariants_latex(system, invs) -> str:
     if not invs:
         return "% no polynomial first integral"
-    return _align([f"H_{{{i + 1}}} &= {latex_expr(system, h)}" for i, h in enumerate(invs)])
+    return f"% {_how_many(invs)}\n" + _align(
+        [f"H_{{{i + 1}}} &= {latex_expr(system, h)}" for i, h in enumerate(invs)])
 
 
 def check_latex(system, check) -> str:

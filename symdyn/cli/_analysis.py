@@ -26,6 +26,8 @@ def _setup_invariants(p: argparse.ArgumentParser) -> None:
                    help="highest degree searched, 1..12 (default 2)")
     p.add_argument("--generators", action="store_true",
                    help="leave out products of lower-degree invariants")
+    p.add_argument("--independent", action="store_true",
+                   help="show a functionally independent subset of the laws")
     p.add_argument("--check", metavar="EXPR", default=None,
                    help="check one candidate instead, e.g. 'a1**2 - 2*c1*a2' or a matrix "
                         "expression such as 'A1*A1.T - C1*A2 - A2.T*C1.T'")
@@ -47,7 +49,8 @@ def _run_invariants(args: argparse.Namespace) -> int:
             print(show.check_latex(system, check) if args.format == "latex"
                   else show.check_text(check))
         return 0
-    invs = invariants(system, args.degree, generators=args.generators, timeout=args.timeout)
+    invs = invariants(system, args.degree, generators=args.generators,
+                      independent=args.independent, timeout=args.timeout)
     if args.format == "json":
         emit_json(show.invariants_json(system, invs))
     elif args.format == "latex" and args.standalone:
