@@ -66,7 +66,13 @@ class _Setting:
     are kept multilinear in the indicators. A polynomial in :math:`y, \sigma` that is
     multilinear in :math:`\sigma` vanishes on every region exactly when it is 0."""
 
-    def __init__(self, system=None, *, state=None, params=None, rhs=None):
+    def __init__(self, system=None, *, state=None, params=None, rhs=None, f=None,
+                 regions=None):
+        if f is not None:  # from specialise: the right-hand side already in the ring
+            self._rings(state, params, regions)
+            self.label, self.rhs = "the system", ()
+            self.f = f(self)
+            return
         if system is not None:
             state, params = tuple(system.state), free_parameters(system)
             rhs = [rationalize(e, exact=True) for e in system.exact_rhs]
@@ -85,18 +91,23 @@ class _Setting:
                 f"(relu) system, and {self.label} has {', '.join(bad) or 'non-polynomial terms'}; "
                 "use a linear or relu network, or check a candidate with verify_invariant, "
                 "which handles any system")
-        self.n = len(self.state)
-        self.K0 = sp.QQ[self.params] if self.params else sp.QQ
-        self.K = self.K0.get_field() if self.params else sp.QQ
-        self.R, *self.gens = ring(gens, self.K0, order="grevlex")
-        self.RQ = ring(gens, sp.QQ, order="grevlex")[0] if self.params else self.R
+        self._rings(self.state, self.params, self.regions)
         try:
-            self.f = [self.multilinear(self.R(sp.expand(e))) for e in polys]
+            self.f = [self.multilinear(self.R(e)) for e in polys]
         except (ValueError, sp.polys.polyerrors.CoercionFailed):
             raise AnalysisError(
                 "the right-hand side has irrational constants; the invariant search works over "
                 "the rationals: give rational data or symbolic moments"
             ) from None
+
+    def _rings(self, state, params, regions) -> None:
+        self.state, self.params, self.regions = tuple(state), tuple(params), regions
+        gens = (*self.state, *self.regions.values())
+        self.n = len(self.state)
+        self.K0 = sp.QQ[self.params] if self.params else sp.QQ
+        self.K = self.K0.get_field() if self.params else sp.QQ
+        self.R, *self.gens = ring(gens, self.K0, order="grevlex")
+        self.RQ = ring(gens, sp.QQ, order="grevlex")[0] if self.params else self.R
 
     @property
     def piecewise(self) -> bool:
@@ -148,23 +159,50 @@ class _Setting:
         return [self.RQ({m: v for m, c in fi.items() if (v := self.at(c, point))})
                 for fi in self.f]
 
-    def lie_at(self, e, f_at):
-        """The Lie derivative of the monomial :math:`y^e` with the right-hand side ``f_at``."""
-        ring_ = f_at[0].ring if f_at else self.RQ
-        out = ring_.zero
-        pad = (0,) * len(self.regions)
+    def lie_at(self, e, f_at) -> dict:
+        """The Lie derivative of the monomial :math:`y^e` with the right-hand side ``f_at``
+        (over :math:`\mathbb{Q}`), as a dict monomial -> coefficient (shifts of the terms of
+        ``f_at``, without general polynomial products)."""
+        out: dict = {}
+        width = len(self.gens)
         for i, k in enumerate(e[:self.n]):
-            if k:
-                low = list(e[:self.n])
-                low[i] -= 1
-                out += ring_({(*low, *pad): ring_.domain(k)}) * f_at[i]
-        return self.multilinear(out)
+            if not k:
+                continue
+            low = list(e[:self.n]) + [0] * (width - self.n)
+            low[i] -= 1
+            shift = [(j, d) for j, d in enumerate(low) if d]
+            for m, c in f_at[i].items():
+                key = list(m)
+                for j, d in shift:
+                    key[j] += d
+                if self.regions:
+                    key[self.n:] = [min(x, 1) for x in key[self.n:]]
+                key = tuple(key)
+                out[key] = out.get(key, sp.QQ.zero) + k * c
+        return {m: c for m, c in out.items() if c}
 
     def specialise(self, values: dict) -> _Setting:
-        """The same system with the parameters in ``values`` fixed."""
-        rhs = [e.xreplace(values) for e in self.rhs]
-        return _Setting(state=self.state, params=[p for p in self.params if p not in values],
-                        rhs=rhs)
+        """The same system with the parameters in ``values`` (rational numbers) fixed."""
+        keep = [i for i, p in enumerate(self.params) if p not in values]
+        fixed = [(i, sp.QQ(int(sp.Rational(values[p]).p), int(sp.Rational(values[p]).q)))
+                 for i, p in enumerate(self.params) if p in values]
+
+        def convert(new):
+            def coeff(c):
+                terms: dict = {}
+                for m, v in c.items():
+                    for i, x in fixed:
+                        if m[i]:
+                            v *= x ** m[i]
+                    k = tuple(m[i] for i in keep)
+                    terms[k] = terms.get(k, sp.QQ.zero) + v
+                if not keep:
+                    return terms.get((), sp.QQ.zero)
+                return new.K0.ring.from_dict({k: v for k, v in terms.items() if v})
+            return [new.R({m: v for m, c in fi.items() if (v := coeff(c))}) for fi in self.f]
+
+        return _Setting(state=self.state, params=[self.params[i] for i in keep],
+                        regions=self.regions, f=convert)
 
     def matrix(self, polys, monomials) -> DomainMatrix:
         """Rows: the polynomials as coefficient vectors over ``monomials``."""
