@@ -31,7 +31,8 @@ def test_invariants_json(capsys):
                          "--format", "json")
     assert code == 0 and err == ""
     data = json.loads(out)
-    assert set(data) == {"state", "parameters", "invariants"}
+    assert set(data) == {"state", "parameters", "invariants", "basis_size", "independent"}
+    assert data["basis_size"] == data["independent"] == 1
     assert data["state"] == ["a1", "a2"] and data["parameters"] == ["c1", "alpha", "beta"]
     names = data["state"] + data["parameters"]
     (h,) = (parse(s, names) for s in data["invariants"])
@@ -48,6 +49,18 @@ def test_invariants_text_and_latex(capsys, fmt):
         assert out.startswith("\\begin{align}") and "H_{1}" in out and "**" not in out
     else:
         assert "a1**2*c2 - 2*a2*c1" in out and "a2**2 - 2*a3*c2" in out
+
+
+def test_invariants_independent(capsys):
+    # 1-2-1 BP: the basis has 4 laws (the entries of A1 A1^T - A2^T A2 and a product), 3 are
+    # functionally independent (Marcotte, Gribonval, Peyre 2023: n1 (n1 + 1) / 2 = 3)
+    _, out, _ = run(capsys, "invariants", "--arch", "1-2-1", "--rule", "bp", "--format",
+                    "json", "--independent")
+    data = json.loads(out)
+    assert data["basis_size"] == 4 and data["independent"] == 3
+    assert len(data["invariants"]) == 3
+    _, out, _ = run(capsys, "invariants", "--arch", "1-2-1", "--rule", "bp", "--independent")
+    assert "4 laws, 3 functionally independent" in out and "H4" not in out
 
 
 def test_invariants_generators_and_degree(capsys):

@@ -160,7 +160,7 @@ class _Setting:
                 for fi in self.f]
 
     def lie_at(self, e, f_at) -> dict:
-        """The Lie derivative of the monomial :math:`y^e` with the right-hand side ``f_at``
+        r"""The Lie derivative of the monomial :math:`y^e` with the right-hand side ``f_at``
         (over :math:`\mathbb{Q}`), as a dict monomial -> coefficient (shifts of the terms of
         ``f_at``, without general polynomial products)."""
         out: dict = {}

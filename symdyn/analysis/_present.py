@@ -63,7 +63,7 @@ def _how_many(invs) -> str:
     n = c["basis_size"]
     out = f"{n} law{'s' * (n != 1)}"
     if c["independent"] is not None:
-        out += f", {c['independent']} independent"
+        out += f", {c['independent']} functionally independent"
     return out
 
 
@@ -200,8 +200,8 @@ def _align(lines: list[str]) -> str:
 def invariants_latex(system, invs) -> str:
     if not invs:
         return "% no polynomial first integral"
-    return f"% {_how_many(invs)}\n" + _align(
-        [f"H_{{{i + 1}}} &= {latex_expr(system, h)}" for i, h in enumerate(invs)])
+    return _align([f"H_{{{i + 1}}} &= {latex_expr(system, h)}"
+                   for i, h in enumerate(invs)]) + f"\n{_how_many(invs)}."
 
 
 def check_latex(system, check) -> str:
