@@ -28,7 +28,6 @@ from ._common import (
     namespace,
     positive_parameters,
     rationalize,
-    require_polynomial,
 )
 
 __all__ = ["invariants", "Invariants", "functional_rank", "verify_invariant",
@@ -311,6 +310,13 @@ def _nullspace_rows(setting: _Setting, monomials) -> list[sp.Expr]:
         laws = [_cleared(plain, r, monomials) for r in N0.to_list()]
         if all(_holds(setting, h) for h in laws):
             return laws
+    affine = _affine_rows(setting, monomials, p0, N0, fixed)
+    if affine is not None:
+        plain = _Setting(state=setting.state, params=setting.params, regions=setting.regions,
+                         f=lambda new: setting.f)
+        laws = [_cleared(plain, r, monomials) for r in affine]
+        if all(_holds(setting, h) for h in laws):
+            return laws
     attempts = [fixed, {}] if fixed else [{}]
     for values in attempts:
         sub = setting.specialise(values) if values else setting
@@ -330,6 +336,51 @@ def _nullspace_rows(setting: _Setting, monomials) -> list[sp.Expr]:
         f"{setting.label} but could not establish them for generic parameters")
 
 
+def _affine_rows(setting, monomials, p0, N0, fixed) -> list[list] | None:
+    r"""The reduced echelon basis over :math:`K` when its entries are affine in the
+    parameters not ``fixed`` (e.g. the matrix laws of RBP, linear in the channel), by
+    interpolation: the basis at :math:`p_0` and at :math:`p_0 + e_i` for each such parameter
+    give the affine map, which must then predict the basis at a further random point; else
+    ``None``. What it returns is only a candidate: the caller checks it exactly."""
+    free = [i for i, p in enumerate(setting.params) if p not in fixed]
+    if not free:
+        return None
+    base = N0.to_list()
+    slopes = {}
+    for i in free:
+        p1 = list(p0)
+        p1[i] += 1
+        N1 = _null_at(setting, p1, monomials)
+        if N1.shape != N0.shape:
+            return None
+        slopes[i] = [[b - a for a, b in zip(r0, r1, strict=True)]
+                     for r0, r1 in zip(base, N1.to_list(), strict=True)]
+    rng = random.Random(11)
+    p2 = list(p0)
+    for i in free:
+        p2[i] = sp.QQ(rng.choice((-1, 1)) * rng.randint(2, 2**30))
+
+    def predict(point):
+        return [[a + sum((slopes[i][r][c] * (point[i] - p0[i]) for i in free), sp.QQ.zero)
+                 for c, a in enumerate(row)] for r, row in enumerate(base)]
+
+    if _null_at(setting, p2, monomials).to_list() != predict(p2):
+        return None
+    K0, K = setting.K0, setting.K
+    gens = K0.gens
+    out = []
+    for r, row in enumerate(base):
+        vec = []
+        for c, a in enumerate(row):
+            value = K0.convert(a - sum((slopes[i][r][c] * p0[i] for i in free), sp.QQ.zero))
+            for i in free:
+                if slopes[i][r][c]:
+                    value += K0.convert(slopes[i][r][c]) * gens[i]
+            vec.append(K.convert_from(value, K0))
+        out.append(vec)
+    return out
+
+
 def _holds(setting: _Setting, h: sp.Expr) -> bool:
     """Whether the polynomial ``h`` (state and parameters) is exactly invariant."""
     num = sp.fraction(sp.together(h))[0]
@@ -338,27 +389,61 @@ def _holds(setting: _Setting, h: sp.Expr) -> bool:
 
 def _solve_on_support(setting, monomials, point, rng) -> list[list] | None:
     """The exact kernel over :math:`K` on the support of the kernel at ``point``; ``None``
-    if the point turned out special."""
-    QQ = sp.QQ
+    if the point turned out special.
+
+    The kernel at the point splits into blocks of rows with disjoint supports (e.g. one per
+    entry of a matrix law); each block is the kernel of the columns of its support alone, so
+    the blocks are solved separately (far smaller eliminations over :math:`K`), and their
+    reduced echelon rows together are the reduced echelon basis."""
     null = _null_at(setting, point, monomials)
-    k0 = null.shape[0]
-    if k0 == 0:
+    if null.shape[0] == 0:
         return []
-    null_rows = null.to_sdm()
-    support = sorted({j for row in null_rows.values() for j in row})
+    rows = list(null.to_sdm().values())
+    parent = list(range(len(rows)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        for j in row:
+            if j in owner:
+                parent[find(i)] = find(owner[j])
+            else:
+                owner[j] = i
+    blocks: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        blocks.setdefault(find(i), []).append(i)
+    out = []
+    for members in blocks.values():
+        support = sorted({j for i in members for j in rows[i]})
+        block = _solve_block(setting, monomials, point, support, len(members))
+        if block is None:
+            return None
+        out += block
+    out.sort(key=lambda r: next(j for j, v in enumerate(r) if v))
+    return out
+
+
+def _solve_block(setting, monomials, point, support, k0) -> list[list] | None:
+    """The exact kernel over :math:`K` of the columns ``support``, of dimension ``k0`` at
+    ``point``; ``None`` if the point turned out special."""
+    QQ = sp.QQ
     lies = {j: setting.lie(setting.R({monomials[j]: setting.K0.one})) for j in support}
     keys = sorted({k for p in lies.values() for k in p})
+    if not keys:
+        return None
     index = {k: i for i, k in enumerate(keys)}
     entries: dict[int, dict[int, object]] = {}
     for b, j in enumerate(support):
         for k, c in lies[j].items():
             entries.setdefault(index[k], {})[b] = c
-    m = len(keys)
-    if not keys:
-        return None
     values = {i: {b: v for b, c in row.items() if (v := setting.at(c, point))}
               for i, row in entries.items()}
-    sub = DomainMatrix(values, (m, len(support)), QQ)
+    sub = DomainMatrix(values, (len(keys), len(support)), QQ)
     _, independent = sub.transpose().rref()
     if len(independent) != len(support) - k0:
         return None
@@ -475,7 +560,10 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
 
     The linear system is solved exactly at random rational parameter points and only the
     parameters the laws depend on are kept symbolic (see :func:`_nullspace_rows`): degree 2
-    on linear networks up to 4-4-4 takes seconds for every rule. ``timeout`` (seconds) runs the search in a separate process and raises
+    on linear networks up to 4-4-4 takes seconds to a minute for every rule (see
+    ``benchmarks/bench_invariants.py``); laws whose coefficients are polynomials of high
+    degree in many parameters (RBP with a hidden layer much wider than the output) take
+    longer. ``timeout`` (seconds) runs the search in a separate process and raises
     :class:`~symdyn.AnalysisError` when it is spent.
 
     >>> from symdyn import derive
