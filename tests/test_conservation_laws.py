@@ -224,7 +224,8 @@ def test_wide_hidden_layer_rbp_finishes_with_the_known_laws():
     assert all(len(sp.Add.make_args(h)) <= 6 for h in laws)  # short laws are shown
 
 
-@pytest.mark.parametrize("rule", ["bp", "rbp", "srbp", "arbp", "asrbp"])
+@pytest.mark.parametrize("rule", ["bp", *(pytest.param(r, marks=pytest.mark.slow)
+                                         for r in ("rbp", "srbp", "arbp", "asrbp"))])
 def test_four_four_four_in_a_minute(rule):
     system = sd.derive("4-4-4", rule)
     start = time.perf_counter()
