@@ -2,14 +2,8 @@
 
 from ._analyze import Analysis, analyze
 from ._fixed_points import FixedPoint, FixedPoints, fixed_points, verify_fixed_point
-from ._invariants import (
-    InvariantCheck,
-    Invariants,
-    functional_rank,
-    invariants,
-    lie_derivative,
-    verify_invariant,
-)
+from ._invariant_check import InvariantCheck, lie_derivative, verify_invariant
+from ._invariants import Invariants, functional_rank, invariants
 from ._reduction import Reduction, reduce
 from ._stability import Stability, classify, eigenvalues, jacobian
 

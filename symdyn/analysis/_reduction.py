@@ -12,8 +12,8 @@ from sympy.polys.rings import ring
 
 from ..errors import AnalysisError, SpecError
 from ._common import as_expression, free_parameters, rationalize, require_polynomial
+from ._invariant_check import verify_invariant
 from ._invariants import invariants as find_invariants
-from ._invariants import verify_invariant
 
 __all__ = ["reduce", "Reduction"]
 
