@@ -277,9 +277,11 @@ def _invariants_section(system, invs, degree) -> str:
             "No polynomial first integral of degree at most {d}.", d=degree).latex()
     pr = _printer(system)
     rows = [(f"H_{{{i}}}", pr.doprint(h), str(i)) for i, h in enumerate(invs, 1)]
+    basis = getattr(invs, "basis", tuple(invs))
+    which = "A functionally independent subset" if len(invs) < len(basis) else "A basis"
     return ("\\section*{First integrals}\n"
-            + _sentence("A basis of the polynomial first integrals of degree at most {d}:",
-                        d=degree).latex()
+            + _sentence(f"{which} of the polynomial first integrals of degree at most {{d}} "
+                        f"({_how_many(invs)}):", d=degree).latex()
             + "\n\\begin{align}\n" + align_rows(rows, _label(system, "eq:H")) + "\n\\end{align}")
 
 
