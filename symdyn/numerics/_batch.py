@@ -18,7 +18,7 @@ from ._convergence import Convergence, check_common, xtol_for
 from ._integrate import solve_one
 from ._results import BatchResult, summary
 from ._rhs import NumericRHS, numeric
-from ._tableau import TABLEAUS, Tableau, combine, dense, error_norm, initial_step
+from ._tableau import TABLEAUS, Tableau, combine, dense_at, dense_factors, error_norm, initial_step
 
 __all__ = ["integrate_batch", "BatchStepper", "batch_bytes", "check_batch_size",
            "MAX_BATCH_BYTES"]
@@ -315,23 +315,31 @@ class BatchStepper:
                             t_new)
 
     def _dense_output(self, acc, y_old, y_acc, K_acc, t_old, h_acc, t_new) -> None:
-        """Record the rows at the requested times passed in this step."""
+        """Record the rows at the requested times passed in this step: the dense output
+        polynomial is built once per row and step, then evaluated at each of its times."""
         t_eval, nxt = self.t_eval, self.next_eval
-        own = np.arange(acc.size)
+        first = t_eval[np.minimum(nxt[acc], len(t_eval) - 1)]
+        rows = np.flatnonzero((nxt[acc] < len(t_eval)) & (first <= t_new))
+        if rows.size == 0:
+            return
+        with np.errstate(over="ignore", invalid="ignore"):
+            F = dense_factors(self.tab, self._fun(acc[rows]), y_old[rows], y_acc[rows],
+                              K_acc[:, rows], h_acc[rows])
+        if self.tab.name == "DOP853":
+            self.nfev[acc[rows]] += 3
+        own = np.arange(rows.size)
         while True:
-            pending = nxt[acc] < len(t_eval)
-            te = t_eval[np.minimum(nxt[acc], len(t_eval) - 1)]
-            due = own[pending & (te <= t_new)]
+            r = acc[rows]
+            pending = nxt[r] < len(t_eval)
+            te = t_eval[np.minimum(nxt[r], len(t_eval) - 1)]
+            due = own[pending & (te <= t_new[rows])]
             if due.size == 0:
                 return
-            x = (te[due] - t_old[due]) / h_acc[due]
+            x = (te[due] - t_old[rows[due]]) / h_acc[rows[due]]
             with np.errstate(over="ignore", invalid="ignore"):
-                vals = dense(self.tab, self._fun(acc[due]), y_old[due], y_acc[due],
-                             K_acc[:, due], h_acc[due], x)
-            if self.tab.name == "DOP853":
-                self.nfev[acc[due]] += 3
-            self.y_eval[nxt[acc[due]], acc[due]] = vals
-            nxt[acc[due]] += 1
+                vals = dense_at(self.tab, F[:, due], y_old[rows[due]], x)
+            self.y_eval[nxt[r[due]], r[due]] = vals
+            nxt[r[due]] += 1
 
     def _blow_up(self, acc, y_acc) -> np.ndarray:
         """Rows whose state left the ball of radius ``max_norm``: diverged."""

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import DOP853, RK45
 
-__all__ = ["Tableau", "TABLEAUS", "combine", "rms", "error_norm", "dense", "initial_step"]
+__all__ = ["Tableau", "TABLEAUS", "combine", "rms", "error_norm", "dense_factors", "dense_at",
+           "initial_step"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,13 +64,12 @@ def error_norm(tab: Tableau, K: np.ndarray, h: np.ndarray, scale: np.ndarray) ->
     return np.where((n5 == 0) & (n3 == 0), 0.0, out)
 
 
-def dense(tab: Tableau, fun, y_old, y_new, K, h, x) -> np.ndarray:
-    """The solver's own dense output on each row at fractions ``x`` (rows,) of its step."""
+def dense_factors(tab: Tableau, fun, y_old, y_new, K, h) -> np.ndarray:
+    """The factors of the solver's own dense output polynomial on each row's step (for
+    DOP853 three extra stages, one call of ``fun`` each): computed once per step, evaluated
+    at any number of points by :func:`dense_at`."""
     if tab.name == "RK45":
-        Q = np.tensordot(K, RK45.P, axes=(0, 0))  # (rows, n, 4)
-        p = np.cumprod(np.repeat(x[:, None], RK45.P.shape[1], axis=1), axis=1)
-        return y_old + h[:, None] * np.einsum("rnk,rk->rn", Q, p)
-    # DOP853: three extra stages, then scipy's Dop853DenseOutput
+        return h[None, :, None] * np.tensordot(RK45.P, K, axes=(0, 0))  # (4, rows, n)
     m, n = y_old.shape
     Kx = np.empty((16, m, n))
     Kx[:13] = K
@@ -81,8 +81,21 @@ def dense(tab: Tableau, fun, y_old, y_new, K, h, x) -> np.ndarray:
     F[1] = h[:, None] * K[0] - dy
     F[2] = 2 * dy - h[:, None] * (K[12] + K[0])
     F[3:] = h[None, :, None] * np.tensordot(DOP853.D, Kx, axes=(1, 0))
+    return F
+
+
+def dense_at(tab: Tableau, F: np.ndarray, y_old: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The dense output with factors ``F`` (k, rows, n) at fractions ``x`` (rows,) of the
+    step (scipy's ``RkDenseOutput`` and ``Dop853DenseOutput``, row by row)."""
     xx = x[:, None]
-    y = np.zeros((m, n))
+    if tab.name == "RK45":
+        y = np.zeros_like(y_old)
+        power = np.ones_like(xx)
+        for f in F:  # sum_k F_k x^(k+1)
+            power = power * xx
+            y += f * power
+        return y + y_old
+    y = np.zeros_like(y_old)
     for i, f in enumerate(F[::-1]):
         y += f
         y *= xx if i % 2 == 0 else 1 - xx
