@@ -78,7 +78,10 @@ def test_console_example(argv, expected, capsys, tmp_path, monkeypatch):
     assert pattern(expected).match(out), f"README shows:\n{expected}\n\nthe tool prints:\n{out}"
 
 
-@pytest.mark.parametrize("block", [b for k, b in _examples() if k == "python"])
+PYTHON = [b for k, b in _examples() if k == "python"]
+
+
+@pytest.mark.parametrize("block", PYTHON, ids=[f"python-{i}" for i in range(len(PYTHON))])
 def test_python_example(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     parser = doctest.DocTestParser()
