@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ._sweep_plots import basin_slice, phase_diagram, poincare_plot
 from .errors import SpecError
 from .numerics import BatchResult, IntegrationResult, bind_values, integrate_batch, numeric
 from .numerics._codegen import numpy_function
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .system import LearningSystem
 
 __all__ = ["phase_portrait", "plot_trajectories", "plot_asymmetry", "asymmetry",
-           "figure_path", "save_figure"]
+           "figure_path", "save_figure", "phase_diagram", "basin_slice", "poincare_plot"]
 
 
 _INVARIANT_COLORS = ("0.3", "teal", "darkorange", "purple")
