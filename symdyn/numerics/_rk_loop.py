@@ -1,0 +1,212 @@
+r"""The per-row embedded Runge-Kutta loop of the compiled backend, as plain Python source.
+
+This module is a *template*: :mod:`symdyn.numerics._compiled` appends the right-hand side
+generated for one system (replacing the placeholder :func:`rhs` below), writes the text to a
+cache directory and compiles every function with ``numba.njit(cache=True)``, so that
+:func:`run_rows` calls the system's own code directly and the machine code is kept on disk
+between sessions. Nothing here is called uncompiled.
+
+It is the algorithm of :class:`~symdyn.numerics._batch.BatchStepper`, one row at a time:
+scipy's error control and step-size controller (``_SAFETY``, ``_MIN_FACTOR``,
+``_MAX_FACTOR``), the convergence test of :mod:`symdyn.numerics` (decade anchors, as
+:class:`~symdyn.numerics._convergence.Convergence`), blow-up (``max_norm``, non-finite
+steps, step-size collapse after a hundredfold growth), ``max_steps``, and Hairer's stiffness
+test, which hands a row back (code ``STIFF``) to the implicit solver in Python. The row
+codes and message codes are those of :mod:`symdyn.numerics._batch`."""
+
+import numpy as np
+
+RUN, CONV, END, DIV, FAIL, STIFF = 0, 1, 2, 3, 4, 5
+MSG_NONE, MSG_COLLAPSE, MSG_BLOWUP, MSG_NORM, MSG_STEPS = 0, 1, 2, 3, 4
+SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
+DECADES = 24
+STIFF_HANDOFF_STEPS = 20_000
+
+
+def rhs(y, p, out):  # pragma: no cover - replaced by the generated right-hand side
+    raise NotImplementedError
+
+
+def record(t_first, f_first, fmin, t, fn, top):
+    """Convergence._record for one row; returns the new running minimum of |f|."""
+    if fmin == -np.inf or fmin == 0.0:
+        return fmin
+    if fmin == np.inf:
+        hi = 0
+    else:
+        hi = max(top - int(np.floor(np.log10(fmin))), 0)
+    if np.isnan(fn):
+        return fmin
+    if fn == 0.0:
+        lo = DECADES - 1
+    elif fn == np.inf:
+        lo = -1
+    else:
+        lo = min(top - int(np.floor(np.log10(fn))) - 1, DECADES - 1)
+    for c in range(hi, lo + 1):
+        t_first[c] = t
+        f_first[c] = fn
+    return min(fmin, fn)
+
+
+def converged(t_first, f_first, fmin, t_old, fn_old, t_new, fn_new, tol, xtol, top):
+    """Convergence.test for one row, after :func:`record` of the new step."""
+    if fn_new == 0.0:
+        return True
+    if fmin == 0.0:
+        col = DECADES - 1
+    elif fmin == np.inf:
+        col = 0
+    else:
+        col = min(max(top - (int(np.floor(np.log10(fmin))) + 2), 0), DECADES - 1)
+    t_a, f_a = t_first[col], f_first[col]
+    if not (t_a < t_new):
+        t_a, f_a = t_old, fn_old
+    rate = np.log(f_a / fn_new) / (t_new - t_a)
+    remaining = fn_new / rate if rate > 0 else np.inf
+    return fn_new <= tol and remaining <= xtol
+
+
+def stages(y, f, p, h, A, Bw, K, g, y_new):
+    """One step of the pair from ``y``: stages into ``K``, the new state into ``y_new``,
+    the argument of the last stage left in ``g``."""
+    S, n = A.shape[0], y.shape[0]
+    for i in range(n):
+        K[0, i] = f[i]
+    for s in range(1, S):
+        for i in range(n):
+            acc = 0.0
+            for j in range(s):
+                acc += A[s, j] * K[j, i]
+            g[i] = y[i] + h * acc
+        rhs(g, p, K[s])
+    for i in range(n):
+        acc = 0.0
+        for j in range(S):
+            acc += Bw[j] * K[j, i]
+        y_new[i] = y[i] + h * acc
+    rhs(y_new, p, K[S])
+
+
+def error_norm(y, y_new, K, h, E, E3, is_dop, rtol, atol):
+    """scipy's error norm of the step (RK45: rms of ``h E K``; DOP853: the 5th/3rd-order
+    mix)."""
+    n, S1 = y.shape[0], K.shape[0]
+    n5, n3 = 0.0, 0.0
+    for i in range(n):
+        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol
+        e5, e3 = 0.0, 0.0
+        for j in range(S1):
+            e5 += E[j] * K[j, i]
+        if is_dop:
+            for j in range(S1):
+                e3 += E3[j] * K[j, i]
+            e5 /= scale
+            e3 /= scale
+            n5 += e5 * e5
+            n3 += e3 * e3
+        else:
+            e5 = e5 * h / scale
+            n5 += e5 * e5
+    if not is_dop:
+        return np.sqrt(n5 / n)
+    if n5 == 0.0 and n3 == 0.0:
+        return 0.0
+    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)
+
+
+def new_step(err, ok, was_rejected, exponent):
+    """The factor scipy's controller applies to the step size."""
+    if ok:
+        factor = MAX_FACTOR if err == 0.0 else min(MAX_FACTOR, SAFETY * err ** exponent)
+        return min(1.0, factor) if was_rejected else factor
+    if np.isfinite(err):
+        return max(MIN_FACTOR, SAFETY * err ** exponent)
+    return MIN_FACTOR
+
+
+def stiffness(y_new, g, f_new, k_last, h_acc, iasti, nonsti, thr):
+    """Hairer's test; returns the updated counters ``(iasti, nonsti)``."""
+    den, num = 0.0, 0.0
+    for i in range(y_new.shape[0]):
+        den += (y_new[i] - g[i]) ** 2
+        num += (f_new[i] - k_last[i]) ** 2
+    hlamb = h_acc * np.sqrt(num) / np.sqrt(den) if den > 0 else 0.0
+    if hlamb > thr:
+        return iasti + 1, 0
+    return (0 if nonsti + 1 >= 6 else iasti), nonsti + 1
+
+
+def max_abs(v):
+    m = 0.0
+    for i in range(v.shape[0]):
+        a = abs(v[i])
+        if np.isnan(a):  # NaN propagates, as np.max does
+            return a
+        if a > m:
+            m = a
+    return m
+
+
+def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, FN, y0_norm,
+             t_first, f_first, f_min, msg, A, Bw, E, E3, is_dop, order, thr, t_final, rtol,
+             atol, tol, xtol, max_norm, stop, max_steps, stiff, top):
+    """Advance each row of ``rows`` until it stops (see the module docstring); every array
+    is updated in place. ``xtol < 0`` means the default of ten local tolerances."""
+    S, n = A.shape[0], Y.shape[1]
+    K = np.empty((S + 1, n))
+    y, g, y_new = np.empty(n), np.empty(n), np.empty(n)
+    exponent = -1.0 / (order + 1)
+    for r in rows:
+        p = P[r] if P.shape[0] > 1 else P[0]
+        y[:] = Y[r]
+        t, h, fn, rej, ia, ns, st = T[r], H[r], FN[r], rejected[r], iasti[r], nonsti[r], 0
+        c, ev = code[r], 0
+        while c == RUN:
+            hi = min(h, t_final - t)
+            if hi < 10 * np.spacing(t):
+                grew = max_abs(y) > 100 * max(1.0, y0_norm[r])
+                c = DIV if grew else FAIL
+                msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
+                break
+            stages(y, F[r], p, hi, A, Bw, K, g, y_new)
+            ev += S
+            err = error_norm(y, y_new, K, hi, E, E3, is_dop, rtol, atol)
+            ok = np.isfinite(err) and err < 1 and np.all(np.isfinite(K[S]))
+            h = hi * new_step(err, ok, rej, exponent)
+            rej = not ok
+            if not ok:
+                continue
+            t_old, fn_old = t, fn
+            t = t_final if t_final - (t_old + hi) <= 0 else t_old + hi
+            y[:] = y_new
+            F[r] = K[S]
+            st += 1
+            fn = max_abs(K[S])
+            ynorm = max_abs(y)
+            if ynorm > max_norm:
+                c, msg[r] = DIV, MSG_NORM
+                break
+            if stop:
+                f_min[r] = record(t_first[r], f_first[r], f_min[r], t, fn, top)
+                xt = xtol if xtol >= 0 else 10 * (atol + rtol * ynorm)
+                if converged(t_first[r], f_first[r], f_min[r], t_old, fn_old, t, fn, tol, xt,
+                             top):
+                    c = CONV
+                    break
+            if t >= t_final:
+                c = END
+                break
+            if nsteps[r] + st >= max_steps:
+                c, msg[r] = FAIL, MSG_STEPS
+                break
+            if stiff:
+                ia, ns = stiffness(y, g, K[S], K[S - 1], hi, ia, ns, thr)
+                remaining = (t_final - t) / max(h, 1e-300)
+                stalled = stop and (fn <= tol or fn * hi <= 100 * (atol + rtol * ynorm))
+                if ia >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled):
+                    c = STIFF
+        Y[r] = y
+        T[r], H[r], FN[r], rejected[r], iasti[r], nonsti[r], code[r] = t, h, fn, rej, ia, ns, c
+        nsteps[r] += st
+        nfev[r] += ev
