@@ -199,10 +199,11 @@ def test_numba_refuses_what_it_cannot_do(rbp111):
 
 def test_max_steps_and_progress(rbp111):
     values = {"alpha": 1, "beta": 2, "c1": 1}
-    seen = []
+    seen: list = []
     Y0 = np.random.default_rng(3).normal(size=(5000, 2))
-    a, b = (sd.integrate_batch(rbp111, Y0, 60.0, values, max_steps=5, backend=k,
-                               progress=seen.append) for k in ("numpy", "numba"))
+    a = sd.integrate_batch(rbp111, Y0, 60.0, values, max_steps=5, backend="numpy")
+    b = sd.integrate_batch(rbp111, Y0, 60.0, values, max_steps=5, backend="numba",
+                           progress=seen.append)
     np.testing.assert_array_equal(a.status, b.status)
     assert np.all(b.status == "failed") and np.all(b.nsteps == 5)
-    assert seen[-1] == 1.0 and seen == sorted(seen)
+    assert len(seen) >= 2 and seen[-1] == 1.0 and seen == sorted(seen)
