@@ -230,7 +230,9 @@ class BatchStepper:
             if idx.size == 0:
                 return True
         K, y_new, g_last, ok = self._attempt(idx, hi)
-        if np.any(ok):
+        if ok.all():  # the common case: no gathered copies of the stages
+            self._accept(idx, hi, K, y_new, g_last, None)
+        elif np.any(ok):
             self._accept(idx[ok], hi[ok], K, y_new[ok], g_last, ok)
         return True
 
@@ -249,19 +251,32 @@ class BatchStepper:
                                      + (" as the state or its speed grew (blow-up)" if g
                                         else ""))
 
+    def _stage_buffer(self, rows: int) -> np.ndarray:
+        """The stage array (S + 1, rows, n), reused while the number of rows is unchanged."""
+        shape = (self.tab.n_stages + 1, rows, self.n)
+        if getattr(self, "_K", None) is None or self._K.shape != shape:
+            self._K = np.empty(shape)
+        return self._K
+
     def _attempt(self, idx: np.ndarray, hi: np.ndarray):
         """Error control: one step of the pair on rows ``idx``; the new step sizes are set,
         and the rows whose error is within tolerance are marked ``ok``."""
-        tab, fun, yi = self.tab, self._fun(idx), self.y[idx]
+        every = idx.size == len(self.code)  # all rows: views instead of gathered copies
+        tab, fun = self.tab, self._fun(idx)
+        yi = self.y if every else self.y[idx]
         hc = hi[:, None]
-        K = np.empty((tab.n_stages + 1, idx.size, self.n))
-        K[0] = self.f[idx]
-        s_last = tab.n_stages - 1
+        K = self._stage_buffer(idx.size)
+        K[0] = self.f if every else self.f[idx]
+        g = yi
         with np.errstate(over="ignore", invalid="ignore"):
             for s in range(1, tab.n_stages):
-                g = yi + hc * combine(tab.A[s, :s], K)
+                g = combine(tab.A[s, :s], K)
+                g *= hc
+                g += yi
                 K[s] = fun(g)
-            y_new = yi + hc * combine(tab.B, K)
+            y_new = combine(tab.B, K)
+            y_new *= hc
+            y_new += yi
             K[-1] = fun(y_new)
             self.nfev[idx] += tab.n_stages
             scale = self.atol + np.maximum(np.abs(yi), np.abs(y_new)) * self.rtol
@@ -276,20 +291,30 @@ class BatchStepper:
         self.h[idx] = hi * np.where(ok, factor, shrink)
         self.rejected[idx] = ~ok
         # g: the argument of the last stage (c_s = 1), kept for the stiffness test
-        return K, y_new, (g if s_last >= 1 else yi), ok
+        return K, y_new, g, ok
 
     def _accept(self, acc, h_acc, K, y_acc, g_last, ok) -> None:
-        """Advance the accepted rows, then test each for its end."""
-        y_old, t_old = self.y[acc], self.t[acc]
-        f_acc = K[-1][ok]
+        """Advance the accepted rows (``ok``: which attempted rows they are; ``None`` for
+        all), then test each for its end."""
+        def take(a):
+            return a if ok is None else a[ok]
+
+        t_old = self.t[acc]
+        y_old = self.y[acc] if self.y_eval is not None else None
+        f_acc = take(K[-1])
         t_new = np.where(self.t_final - (t_old + h_acc) <= 0, self.t_final, t_old + h_acc)
-        self.y[acc], self.f[acc], self.t[acc] = y_acc, f_acc, t_new
+        if acc.size == len(self.code):
+            self.y = y_acc  # a fresh array: take it instead of copying it in
+        else:
+            self.y[acc] = y_acc
+        self.f[acc], self.t[acc] = f_acc, t_new
         self.nsteps[acc] += 1
         fn_old = self.fn[acc]
         fn_new = np.max(np.abs(f_acc), axis=1) if self.n else np.zeros(acc.size)
         self.fn[acc] = fn_new
         if self.y_eval is not None:
-            self._dense_output(acc, y_old, y_acc, K[:, ok], t_old, h_acc, t_new)
+            self._dense_output(acc, y_old, y_acc, K if ok is None else K[:, ok], t_old,
+                               h_acc, t_new)
         live = ~self._blow_up(acc, y_acc)
         if self.stop:
             conv = live & self.monitor.test(acc, t_old, fn_old, t_new, fn_new, self.tol,
@@ -306,7 +331,7 @@ class BatchStepper:
         live &= ~over
         if self.stiff != "none":
             s = self.tab.n_stages - 1
-            self._stiffness(acc, live, h_acc, y_acc, f_acc, g_last[ok], K[s][ok], fn_new,
+            self._stiffness(acc, live, h_acc, y_acc, f_acc, take(g_last), take(K[s]), fn_new,
                             t_new)
 
     def _dense_output(self, acc, y_old, y_acc, K_acc, t_old, h_acc, t_new) -> None:
