@@ -207,3 +207,87 @@ def test_max_steps_and_progress(rbp111):
     np.testing.assert_array_equal(a.status, b.status)
     assert np.all(b.status == "failed") and np.all(b.nsteps == 5)
     assert len(seen) >= 2 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+# -- SGD: component code (plain Python or numba) against matrix code and a hand-written loop --
+
+
+def _data(seed, n=40):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 1))
+    return X, 0.7 * X + 0.1 * rng.normal(size=(n, 1))
+
+
+@given(seed=st.integers(0, 2**32 - 1), b=st.integers(1, 5),
+       sampling=st.sampled_from(["iid", "shuffle"]), depth=st.sampled_from([2, 3]))
+def test_sgd_component_code_equals_matrix_code(seed, b, sampling, depth):
+    system = sd.derive("-".join(["1"] * (depth + 1)), "rbp")
+    X, Y = _data(seed)
+    rng = np.random.default_rng(seed)
+    values = {f"c{i}": float(rng.uniform(0.5, 1.5)) for i in range(1, depth)}
+    kw = dict(lr=0.02, steps=500, y0=rng.uniform(0.1, 0.5, depth), values=values, seed=seed,
+              batch_size=b, sampling=sampling, record_every=7)
+    ref = sd.simulate(system, X, Y, backend="numpy", **kw)
+    assert _fast_code(system, "auto", 500) in ("python", "numba")  # component code
+    comp = sd.simulate(system, X, Y, backend="auto", **kw)
+    np.testing.assert_array_equal(ref.steps, comp.steps)
+    np.testing.assert_allclose(comp.y, ref.y, rtol=1e-12, atol=1e-14)
+
+
+def _fast_code(system, backend, steps):
+    from symdyn.training import _fast
+
+    return _fast.choose_code(backend, system, steps)
+
+
+def test_sgd_numba_equals_plain_python():
+    pytest.importorskip("numba")
+    system = sd.derive("1-1-1", "rbp")
+    X, Y = _data(5)
+    kw = dict(lr=0.01, steps=30_000, y0=[0.1, 0.2], values={"c1": 1.0}, seed=3)
+    assert _fast_code(system, "auto", 30_000) == "numba"
+    fast = sd.simulate(system, X, Y, **kw)
+    ref = sd.simulate(system, X, Y, backend="numpy", **kw)
+    np.testing.assert_allclose(fast.y, ref.y, rtol=1e-12, atol=1e-14)
+    # SGD on the averaged flow: a1 a2 ends near the least-squares slope 0.7 (PAPER.md 4)
+    assert abs(fast.y_final[0] * fast.y_final[1] - 0.7) < 0.05
+
+
+def test_sgd_blow_up_at_the_same_step_in_every_code():
+    system = sd.derive("1-1-1", "rbp")
+    X, Y = _data(2)
+    out = [sd.simulate(system, X, Y, lr=5.0, steps=3000, y0=[0.1, 0.2], values={"c1": 1.0},
+                       record_every=3, backend=k) for k in ("numpy", "auto")]
+    assert [r.status for r in out] == ["diverged", "diverged"]
+    np.testing.assert_array_equal(out[0].steps, out[1].steps)
+
+
+def test_sgd_numba_without_numba_is_a_clear_error(no_numba):
+    X, Y = _data(0)
+    with pytest.raises(SpecError, match="needs numba"):
+        sd.simulate(sd.derive("1-1-1", "rbp"), X, Y, lr=0.1, steps=10, y0=[0.1, 0.1],
+                    values={"c1": 1.0}, backend="numba")
+    assert _fast_code(sd.derive("1-1-1", "rbp"), "auto", 10**6) == "python"
+
+
+def test_sgd_wide_network_equals_hand_written_loop():
+    """2-3-1 tanh BP: simulate equals the textbook update, written out by hand, on the same
+    mini-batches (numpy.random.default_rng(seed).integers in chunks of 4096)."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(30, 2)), rng.normal(size=(30, 1))
+    system = sd.derive("2-3-1", "bp", activation="tanh", data=sd.Dataset(X=X, Y=Y))
+    A1, A2 = rng.normal(scale=0.5, size=(3, 2)), rng.normal(scale=0.5, size=(1, 3))
+    y0 = np.concatenate([A1.ravel(), A2.ravel()])
+    lr, b, steps = 0.05, 4, 300
+    r = sd.simulate(system, X, Y, lr=lr, steps=steps, y0=y0, batch_size=b, seed=9,
+                    record_every=steps)
+    idx = np.random.default_rng(9).integers(0, 30, size=(4096, b))
+    for k in range(steps):
+        I, T = X[idx[k]].T, Y[idx[k]].T  # noqa: E741
+        h = np.tanh(A1 @ I)
+        e = T - A2 @ h
+        dA1 = ((A2.T @ e) * (1 - h**2)) @ I.T / b
+        dA2 = e @ h.T / b
+        A1, A2 = A1 + lr * dA1, A2 + lr * dA2
+    np.testing.assert_allclose(r.y_final, np.concatenate([A1.ravel(), A2.ravel()]),
+                               rtol=1e-12, atol=1e-14)
