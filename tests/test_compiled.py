@@ -86,14 +86,15 @@ def test_auto_keeps_numpy_where_compiling_does_not_pay():
 
 def test_scalar_function_prints_cse_and_refuses_unknown_symbols():
     a, b, c = sp.symbols("a b c")
-    src = _compiled.scalar_function("f", [("y", [a, b])], [(a + b) ** 2 + a + b, a * b])
+    src = _compiled.scalar_function("f", ["y", "out"], [("y[{}]", [a, b])],
+                                    [(a + b) ** 2 + a + b, a * b])
     ns: dict = {"math": math}
     exec(src, ns)  # noqa: S102 - printed by sympy from our own expressions
     out = np.empty(2)
     ns["f"](np.array([2.0, 3.0]), out)
     np.testing.assert_array_equal(out, [30.0, 6.0])
     with pytest.raises(_compiled.Unsupported, match="c"):
-        _compiled.scalar_function("f", [("y", [a, b])], [a * c])
+        _compiled.scalar_function("f", ["y", "out"], [("y[{}]", [a, b])], [a * c])
 
 
 # -- with numba: both paths agree --------------------------------------------------------------

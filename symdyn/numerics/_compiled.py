@@ -57,32 +57,32 @@ def numba_module() -> ModuleType | None:
     return numba
 
 
-def scalar_function(name: str, inputs: Sequence[tuple[str, Sequence[sp.Symbol]]],
-                    outputs: Sequence[sp.Expr], out: str = "out") -> str:
-    """Python source of ``def name(<inputs>, out)`` writing ``outputs[i]`` into ``out[i]``;
-    each input is an array argument whose entries are the given symbols. Raises
-    :class:`~symdyn.numerics._codegen.Unsupported` for an expression the printer cannot
-    write as plain Python."""
+def scalar_function(name: str, args: Sequence[str],
+                    inputs: Sequence[tuple[str, Sequence[sp.Symbol]]],
+                    outputs: Sequence[sp.Expr], out: str = "out[{}]") -> str:
+    """Python source of ``def name(*args)`` assigning ``outputs[i]`` to ``out.format(i)``;
+    each input is an access pattern (``"y[{}]"``, ``"X[row, {}]"``) whose entries ``0, 1,
+    ...`` are the given symbols. Raises :class:`~symdyn.numerics._codegen.Unsupported` for
+    an expression the printer cannot write as plain Python."""
     rename: dict = {}
     lines = []
-    for k, (arg, symbols) in enumerate(inputs):
+    for k, (access, symbols) in enumerate(inputs):
         for i, s in enumerate(symbols):
             if s in rename:
                 continue
             rename[s] = sp.Symbol(f"_{'abcdefgh'[k]}{i}")
-            lines.append(f"    {rename[s]} = {arg}[{i}]")
+            lines.append(f"    {rename[s]} = {access.format(i)}")
     exprs = [sp.sympify(e).xreplace(rename) for e in outputs]
     temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_x"), optimizations="basic")
     printer = PythonCodePrinter({"fully_qualified_modules": True, "standard": "python3"})
     body = [f"    {s} = {printer.doprint(e)}" for s, e in temps]
-    body += [f"    {out}[{i}] = {printer.doprint(e)}" for i, e in enumerate(reduced)]
+    body += [f"    {out.format(i)} = {printer.doprint(e)}" for i, e in enumerate(reduced)]
     if printer._not_supported:
         raise Unsupported(f"no plain Python code for {sorted(map(str, printer._not_supported))}")
     leftover = set().union(*(e.free_symbols for e in exprs)) - set(rename.values())
     if leftover:
         raise Unsupported(f"symbols without a value: {sorted(map(str, leftover))}")
-    args = ", ".join([a for a, _ in inputs] + [out])
-    return f"def {name}({args}):\n" + "\n".join(lines + body) + "\n"
+    return f"def {name}({', '.join(args)}):\n" + "\n".join(lines + body) + "\n"
 
 
 def _cache_dir() -> Path:
@@ -131,11 +131,12 @@ _RK_TEMPLATE = inspect.getsource(_rk_loop)
 def rk_program(system) -> ModuleType:
     """The compiled Runge-Kutta loop of ``system`` (cached per system)."""
     def build():
-        src = scalar_function("rhs", [("y", system.state), ("p", system.parameters)],
-                              system.rhs)
+        src = scalar_function("rhs", ["y", "p", "K", "s"],
+                              [("y[{}]", system.state), ("p[{}]", system.parameters)],
+                              system.rhs, out="K[s, {}]")
         program = load_program(_RK_TEMPLATE, src, jit=True)
         n, m = system.size, len(system.parameters)
-        program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty(n))  # compile errors now
+        program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty((1, n)), 0)  # compile now
         return program
 
     return cached_kernel(system, ("numba", "rk"), build)

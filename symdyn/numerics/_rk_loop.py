@@ -23,12 +23,13 @@ DECADES = 24
 STIFF_HANDOFF_STEPS = 20_000
 
 
-def rhs(y, p, out):  # pragma: no cover - replaced by the generated right-hand side
+def rhs(y, p, K, s):  # pragma: no cover - replaced by the generated right-hand side
+    """Writes f(y; p) into row ``s`` of ``K``."""
     raise NotImplementedError
 
 
-def record(t_first, f_first, fmin, t, fn, top):
-    """Convergence._record for one row; returns the new running minimum of |f|."""
+def record(t_first, f_first, r, fmin, t, fn, top):
+    """Convergence._record for row ``r``; returns the new running minimum of |f|."""
     if fmin == -np.inf or fmin == 0.0:
         return fmin
     if fmin == np.inf:
@@ -44,13 +45,13 @@ def record(t_first, f_first, fmin, t, fn, top):
     else:
         lo = min(top - int(np.floor(np.log10(fn))) - 1, DECADES - 1)
     for c in range(hi, lo + 1):
-        t_first[c] = t
-        f_first[c] = fn
+        t_first[r, c] = t
+        f_first[r, c] = fn
     return min(fmin, fn)
 
 
-def converged(t_first, f_first, fmin, t_old, fn_old, t_new, fn_new, tol, xtol, top):
-    """Convergence.test for one row, after :func:`record` of the new step."""
+def converged(t_first, f_first, r, fmin, t_old, fn_old, t_new, fn_new, tol, xtol, top):
+    """Convergence.test for row ``r``, after :func:`record` of the new step."""
     if fn_new == 0.0:
         return True
     if fmin == 0.0:
@@ -59,7 +60,7 @@ def converged(t_first, f_first, fmin, t_old, fn_old, t_new, fn_new, tol, xtol, t
         col = 0
     else:
         col = min(max(top - (int(np.floor(np.log10(fmin))) + 2), 0), DECADES - 1)
-    t_a, f_a = t_first[col], f_first[col]
+    t_a, f_a = t_first[r, col], f_first[r, col]
     if not (t_a < t_new):
         t_a, f_a = t_old, fn_old
     rate = np.log(f_a / fn_new) / (t_new - t_a)
@@ -67,25 +68,25 @@ def converged(t_first, f_first, fmin, t_old, fn_old, t_new, fn_new, tol, xtol, t
     return fn_new <= tol and remaining <= xtol
 
 
-def stages(y, f, p, h, A, Bw, K, g, y_new):
-    """One step of the pair from ``y``: stages into ``K``, the new state into ``y_new``,
-    the argument of the last stage left in ``g``."""
+def stages(y, F, r, p, h, A, Bw, K, g, y_new):
+    """One step of the pair from ``y`` (speed ``F[r]``): stages into ``K``, the new state
+    into ``y_new``, the argument of the last stage left in ``g``."""
     S, n = A.shape[0], y.shape[0]
     for i in range(n):
-        K[0, i] = f[i]
+        K[0, i] = F[r, i]
     for s in range(1, S):
         for i in range(n):
             acc = 0.0
             for j in range(s):
                 acc += A[s, j] * K[j, i]
             g[i] = y[i] + h * acc
-        rhs(g, p, K[s])
+        rhs(g, p, K, s)
     for i in range(n):
         acc = 0.0
         for j in range(S):
             acc += Bw[j] * K[j, i]
         y_new[i] = y[i] + h * acc
-    rhs(y_new, p, K[S])
+    rhs(y_new, p, K, S)
 
 
 def error_norm(y, y_new, K, h, E, E3, is_dop, rtol, atol):
@@ -125,12 +126,14 @@ def new_step(err, ok, was_rejected, exponent):
     return MIN_FACTOR
 
 
-def stiffness(y_new, g, f_new, k_last, h_acc, iasti, nonsti, thr):
-    """Hairer's test; returns the updated counters ``(iasti, nonsti)``."""
+def stiffness(y_new, g, K, h_acc, iasti, nonsti, thr):
+    """Hairer's test on the last two rows of ``K``; returns the updated counters
+    ``(iasti, nonsti)``."""
     den, num = 0.0, 0.0
+    S = K.shape[0] - 1
     for i in range(y_new.shape[0]):
         den += (y_new[i] - g[i]) ** 2
-        num += (f_new[i] - k_last[i]) ** 2
+        num += (K[S, i] - K[S - 1, i]) ** 2
     hlamb = h_acc * np.sqrt(num) / np.sqrt(den) if den > 0 else 0.0
     if hlamb > thr:
         return iasti + 1, 0
@@ -143,6 +146,18 @@ def max_abs(v):
         a = abs(v[i])
         if np.isnan(a):  # NaN propagates, as np.max does
             return a
+        if a > m:
+            m = a
+    return m
+
+
+def row_max_abs(K, s):
+    """max |K[s]|, or NaN if any entry is not finite."""
+    m = 0.0
+    for i in range(K.shape[1]):
+        a = abs(K[s, i])
+        if not a < np.inf:
+            return np.nan
         if a > m:
             m = a
     return m
@@ -169,28 +184,30 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, F
                 c = DIV if grew else FAIL
                 msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
                 break
-            stages(y, F[r], p, hi, A, Bw, K, g, y_new)
+            stages(y, F, r, p, hi, A, Bw, K, g, y_new)
             ev += S
             err = error_norm(y, y_new, K, hi, E, E3, is_dop, rtol, atol)
-            ok = np.isfinite(err) and err < 1 and np.all(np.isfinite(K[S]))
+            fn_new = row_max_abs(K, S)
+            ok = np.isfinite(err) and err < 1 and np.isfinite(fn_new)
             h = hi * new_step(err, ok, rej, exponent)
             rej = not ok
             if not ok:
                 continue
             t_old, fn_old = t, fn
             t = t_final if t_final - (t_old + hi) <= 0 else t_old + hi
-            y[:] = y_new
-            F[r] = K[S]
+            for i in range(n):
+                y[i] = y_new[i]
+                F[r, i] = K[S, i]
             st += 1
-            fn = max_abs(K[S])
+            fn = fn_new
             ynorm = max_abs(y)
             if ynorm > max_norm:
                 c, msg[r] = DIV, MSG_NORM
                 break
             if stop:
-                f_min[r] = record(t_first[r], f_first[r], f_min[r], t, fn, top)
+                f_min[r] = record(t_first, f_first, r, f_min[r], t, fn, top)
                 xt = xtol if xtol >= 0 else 10 * (atol + rtol * ynorm)
-                if converged(t_first[r], f_first[r], f_min[r], t_old, fn_old, t, fn, tol, xt,
+                if converged(t_first, f_first, r, f_min[r], t_old, fn_old, t, fn, tol, xt,
                              top):
                     c = CONV
                     break
@@ -201,7 +218,7 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, F
                 c, msg[r] = FAIL, MSG_STEPS
                 break
             if stiff:
-                ia, ns = stiffness(y, g, K[S], K[S - 1], hi, ia, ns, thr)
+                ia, ns = stiffness(y, g, K, hi, ia, ns, thr)
                 remaining = (t_final - t) / max(h, 1e-300)
                 stalled = stop and (fn <= tol or fn * hi <= 100 * (atol + rtol * ynorm))
                 if ia >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled):

@@ -43,9 +43,11 @@ def component_program(system, params, jit: bool) -> ModuleType:
     def build():
         n0 = system.network.sizes[0]
         I, T = system.sample[:n0], system.sample[n0:]  # noqa: E741
+        pattern = "{}[row, {{}}]" if jit else "{}[row][{{}}]"  # arrays / lists of lists
         src = _compiled.scalar_function(
-            "update", [("y", system.state), ("p", _flat_parameters(system, params)),
-                       ("I", I), ("T", T)], system.update)
+            "update", ["y", "p", "X", "Y", "row", "out"],
+            [("y[{}]", system.state), ("p[{}]", _flat_parameters(system, params)),
+             (pattern.format("X"), I), (pattern.format("Y"), T)], system.update)
         return _compiled.load_program(_TEMPLATE, src, jit=jit)
 
     return cached_kernel(system, ("sgd", "numba" if jit else "python"), build)
@@ -101,10 +103,10 @@ def run_components(program: ModuleType, jit: bool, y: np.ndarray, p: list[float]
     nrec, diverged, done = 1, False, 0
     while done < steps and not diverged:
         m = min(_CHUNK, steps - done)
-        idx = sampler.take(m)
+        idx = sampler.take(m).ravel()
         nrec, diverged = program.sgd_chunk(state, pv, Xs, Ys, idx if jit else idx.tolist(),
-                                           lr, done, steps, record_every, max_norm, out_y,
-                                           out_k, nrec, buf, acc)
+                                           sampler.b, lr, done, steps, record_every, max_norm,
+                                           out_y, out_k, nrec, buf, acc)
         done += m
         if progress is not None:
             progress(done / steps)
