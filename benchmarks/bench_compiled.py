@@ -49,6 +49,19 @@ import numba  # noqa: E402
 RTOL, ATOL = 1e-8, 1e-10
 
 
+def interleaved(fns, rounds):
+    """Median seconds of each function, the functions alternating within every round (so
+    that load from other processes falls on all of them alike), and their last results."""
+    times: list[list[float]] = [[] for _ in fns]
+    outs = [None] * len(fns)
+    for _ in range(rounds):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[k] = fn()
+            times[k].append(time.perf_counter() - t0)
+    return [(median(t), o) for t, o in zip(times, outs)]
+
+
 def timed(fn, rounds):
     times, out = [], None
     for _ in range(rounds):
@@ -242,13 +255,13 @@ def job_sgd_scalar(rounds):
             sys.modules["numba"] = saved
 
     hand_numba()
-    res = {"symdyn simulate (auto: numba component code)": timed(
-        lambda: sd.simulate(system, X, Y, **kw), rounds)}
+    fast = 5 * rounds  # millisecond runs: more rounds, interleaved, against load spikes
+    res = dict(zip(["symdyn simulate (auto: numba component code)", "hand-written numba loop"],
+                   interleaved([lambda: sd.simulate(system, X, Y, **kw), hand_numba], fast)))
     res["symdyn simulate, plain-Python component code (numba absent)"] = timed(
         python_component, rounds)
     res["symdyn simulate, backend='numpy' (matrix code)"] = timed(
         lambda: sd.simulate(system, X, Y, backend="numpy", **kw), max(1, rounds // 2))
-    res["hand-written numba loop"] = timed(hand_numba, rounds)
     res["hand-written numpy loop"] = timed(hand_numpy, max(1, rounds // 2))
     base = res["hand-written numba loop"]
     print(f"3. simulate 1-1-1 RBP, {steps:,} steps, batch 1")
@@ -285,8 +298,8 @@ def job_sgd_wide(rounds):
             W2 += (lr / b) * d2
         return np.concatenate([W1.ravel(), W2.ravel()])
 
-    t_ours, r = timed(lambda: sd.simulate(system, X, Y, **kw), rounds)
-    t_hand, yh = timed(hand, rounds)
+    (t_ours, r), (t_hand, yh) = interleaved([lambda: sd.simulate(system, X, Y, **kw), hand],
+                                            rounds)
     print(f"4. simulate 64-100-10 tanh BP, batch {b}, {steps} steps: symdyn {t_ours:.3f} s, "
           f"hand-written numpy {t_hand:.3f} s, symdyn / hand = {t_ours / t_hand:.2f}; "
           f"|y - hand| = {np.abs(r.y_final - yh).max():.1e}")
