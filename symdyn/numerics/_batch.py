@@ -92,13 +92,9 @@ def integrate_batch(
     ``values`` may give a parameter per row (a leading axis of length B).
     ``t_eval``: also record every row at these times (``y_eval``, shape (k, B, n)).
     ``progress`` is called with the fraction of the work done.
-    ``backend``: ``"numpy"`` (the vectorised stepper), ``"numba"`` (the same algorithm one
-    row at a time in code compiled by numba from the component form, which needs the
-    optional ``fast`` extra; rows flagged stiff still go to scipy) or ``"auto"`` (numba when
-    installed, for batches of 2,000 rows or more of up to 64 state variables run as
-    component code, without ``t_eval``; see
-    :func:`~symdyn.numerics._compiled.select_backend`). Both give the same statuses and
-    states within the tolerances.
+    ``backend``: ``"numpy"`` (vectorised), ``"numba"`` (one row at a time in code compiled
+    from the component form; the ``fast`` extra) or ``"auto"`` (see
+    :func:`~symdyn.numerics._compiled.select_backend`); same statuses, states within tol.
 
     >>> import numpy as np
     >>> from symdyn import derive
@@ -133,8 +129,7 @@ def integrate_batch(
     stepper = BatchStepper(rhs, TABLEAUS[method], Y0, t_final, rtol=rtol, atol=atol, tol=tol,
                            xtol=xtol, max_norm=max_norm, t_eval=t_eval,
                            stop=stop_on_convergence, max_steps=int(max_steps), stiff=stiff)
-    advance = stepper.step if chosen == "numpy" else compiled_advance(stepper,
-                                                                       rk_program(system))
+    advance = stepper.step if chosen == "numpy" else compiled_advance(stepper, rk_program(system))
     while advance():
         if progress is not None:
             progress(stepper.progress)
