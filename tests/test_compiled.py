@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import symdyn as sd
 from symdyn.errors import SpecError
 from symdyn.numerics import _batch, _compiled, _rk_loop
+from symdyn.numerics._tableau import TABLEAUS
 
 RTOL, ATOL = 1e-8, 1e-10
 
@@ -105,7 +106,8 @@ def rbp111():
     """1-1-1 RBP, compiled once for the module (numba caches the machine code on disk)."""
     pytest.importorskip("numba")
     system = sd.derive("1-1-1", "rbp")
-    _compiled.rk_program(system)
+    for tab in TABLEAUS.values():
+        _compiled.rk_program(system, tab)
     return system
 
 

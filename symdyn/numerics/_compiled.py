@@ -33,9 +33,10 @@ from ..errors import SpecError
 from . import _rk_loop
 from ._codegen import Unsupported
 from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
+from ._tableau import TABLEAUS
 
 __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "load_program",
-           "rk_program", "compiled_advance", "MAX_COMPILED_SIZE"]
+           "rk_program", "tableau_source", "compiled_advance", "MAX_COMPILED_SIZE"]
 
 #: The backends of :func:`~symdyn.integrate_batch`.
 BACKENDS = ("auto", "numpy", "numba")
@@ -128,21 +129,58 @@ def load_program(template: str, generated: str, jit: bool) -> ModuleType:
 _RK_TEMPLATE = inspect.getsource(_rk_loop)
 
 
-def rk_program(system) -> ModuleType:
-    """The compiled Runge-Kutta loop of ``system`` (cached per system)."""
+def _combination(coeffs, index: str) -> str:
+    """``c0*K[0, i] + c3*K[3, i] + ...`` over the nonzero coefficients (exact literals)."""
+    terms = [f"{float(c)!r} * K[{j}, {index}]" for j, c in enumerate(coeffs) if c != 0]
+    return " + ".join(terms) or "0.0"
+
+
+def tableau_source(tab) -> str:
+    """``stages`` and ``error_norm`` of the template for the pair ``tab``, straight-line over
+    the stages with only the nonzero coefficients (DOP853: 74 of 104)."""
+    S = tab.n_stages
+    lines = ["def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
+             "    for i in range(n):", "        K[0, i] = F[r, i]"]
+    for s in range(1, S):
+        lines += ["    for i in range(n):",
+                  f"        g[i] = y[i] + h * ({_combination(tab.A[s, :s], 'i')})",
+                  f"    rhs(g, p, K, {s})"]
+    lines += ["    for i in range(n):",
+              f"        y_new[i] = y[i] + h * ({_combination(tab.B, 'i')})",
+              f"    rhs(y_new, p, K, {S})", "", "",
+              "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
+              "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
+              "        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol"]
+    if tab.name == "DOP853":
+        lines += [f"        e5 = ({_combination(DOP853.E5, 'i')}) / scale",
+                  f"        e3 = ({_combination(DOP853.E3, 'i')}) / scale",
+                  "        n5 += e5 * e5", "        n3 += e3 * e3",
+                  "    if n5 == 0.0 and n3 == 0.0:", "        return 0.0",
+                  "    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)"]
+    else:
+        lines += [f"        e = ({_combination(RK45.E, 'i')}) * h / scale",
+                  "        n5 += e * e", "    return np.sqrt(n5 / n)"]
+    return "\n".join(lines) + "\n"
+
+
+def rk_program(system, tab=None) -> ModuleType:
+    """The compiled Runge-Kutta loop of ``system`` for the pair ``tab`` (default DOP853;
+    cached per system and pair)."""
+    tab = tab or TABLEAUS["DOP853"]
+
     def build():
         src = scalar_function("rhs", ["y", "p", "K", "s"],
                               [("y[{}]", system.state), ("p[{}]", system.parameters)],
                               system.rhs, out="K[s, {}]")
-        program = load_program(_RK_TEMPLATE, src, jit=True)
+        program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(tab), jit=True)
         n, m = system.size, len(system.parameters)
         program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty((1, n)), 0)  # compile now
         return program
 
-    return cached_kernel(system, ("numba", "rk"), build)
+    return cached_kernel(system, ("numba", "rk", tab.name), build)
 
 
-def select_backend(backend: str, system, form: str, t_eval, rows: int) -> str:
+def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None) -> str:
     """``"numpy"`` or ``"numba"`` for :func:`~symdyn.integrate_batch`. ``"auto"`` compiles
     when numba is installed, no ``t_eval`` is asked for, the state has at most
     :data:`MAX_COMPILED_SIZE` variables, the component form is the code the numpy path
@@ -151,6 +189,7 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int) -> str:
     if backend not in BACKENDS:
         raise SpecError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
                         f"{backend!r}")
+    tab = tab or TABLEAUS["DOP853"]
     if backend == "numpy":
         return "numpy"
     if backend == "numba":
@@ -163,7 +202,7 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int) -> str:
             raise SpecError("backend='numba' runs the component form; form='matrix' needs "
                             "backend='numpy'")
         try:
-            rk_program(system)
+            rk_program(system, tab)
         except Unsupported as exc:
             raise SpecError(f"backend='numba' cannot compile this system: {exc}; use "
                             "backend='numpy'") from None
@@ -172,17 +211,13 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int) -> str:
             or form == "matrix" or rhs_kernel(system, form).form != "component"
             or numba_module() is None):
         return "numpy"
-    if rows < MIN_COMPILED_ROWS and not _compiled_already(system):
+    if rows < MIN_COMPILED_ROWS and not _has_kernel(system, ("numba", "rk", tab.name)):
         return "numpy"
     try:
-        rk_program(system)
+        rk_program(system, tab)
     except Unsupported:
         return "numpy"
     return "numba"
-
-
-def _compiled_already(system) -> bool:
-    return _has_kernel(system, ("numba", "rk"))
 
 
 def _has_kernel(system, key) -> bool:
@@ -213,12 +248,6 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
     first evaluation) that runs every running row to its end in compiled code, a chunk of
     rows per call; ``False`` once every row is done."""
     tab = stepper.tab
-    S = tab.n_stages
-    A = np.ascontiguousarray(tab.A[:S, :S], dtype=float)
-    Bw = np.ascontiguousarray(tab.B, dtype=float)
-    is_dop = tab.name == "DOP853"
-    E = np.ascontiguousarray(DOP853.E5 if is_dop else RK45.E, dtype=float)
-    E3 = np.ascontiguousarray(DOP853.E3 if is_dop else np.zeros_like(E), dtype=float)
     P = _parameter_table(stepper.rhs)
     mon = stepper.monitor
     msg = np.zeros(len(stepper.code), dtype=np.int64)
@@ -235,7 +264,7 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
         s = stepper
         program.run_rows(rows, P, s.y, s.f, s.t, s.h, s.code, s.nfev, s.nsteps, s.rejected,
                          s.iasti, s.nonsti, s.fn, s.y0_norm, mon.t_first, mon.f_first,
-                         mon.f_min, msg, A, Bw, E, E3, is_dop, tab.error_order,
+                         mon.f_min, msg, tab.n_stages, tab.error_order,
                          tab.stiff_threshold, s.t_final, s.rtol, s.atol, s.tol, xtol,
                          s.max_norm, bool(s.stop), int(s.max_steps), s.stiff != "none",
                          int(mon.top))

@@ -1,7 +1,8 @@
 r"""The per-row embedded Runge-Kutta loop of the compiled backend, as plain Python source.
 
 This module is a *template*: :mod:`symdyn.numerics._compiled` appends the right-hand side
-generated for one system (replacing the placeholder :func:`rhs` below), writes the text to a
+generated for one system and the stage and error formulas of one tableau (replacing the
+placeholders :func:`rhs`, :func:`stages`, :func:`error_norm` below), writes the text to a
 cache directory and compiles every function with ``numba.njit(cache=True)``, so that
 :func:`run_rows` calls the system's own code directly and the machine code is kept on disk
 between sessions. Nothing here is called uncompiled.
@@ -68,52 +69,17 @@ def converged(t_first, f_first, r, fmin, t_old, fn_old, t_new, fn_new, tol, xtol
     return fn_new <= tol and remaining <= xtol
 
 
-def stages(y, F, r, p, h, A, Bw, K, g, y_new):
+def stages(y, F, r, p, h, K, g, y_new):  # pragma: no cover - replaced
     """One step of the pair from ``y`` (speed ``F[r]``): stages into ``K``, the new state
-    into ``y_new``, the argument of the last stage left in ``g``."""
-    S, n = A.shape[0], y.shape[0]
-    for i in range(n):
-        K[0, i] = F[r, i]
-    for s in range(1, S):
-        for i in range(n):
-            acc = 0.0
-            for j in range(s):
-                acc += A[s, j] * K[j, i]
-            g[i] = y[i] + h * acc
-        rhs(g, p, K, s)
-    for i in range(n):
-        acc = 0.0
-        for j in range(S):
-            acc += Bw[j] * K[j, i]
-        y_new[i] = y[i] + h * acc
-    rhs(y_new, p, K, S)
+    into ``y_new``, the argument of the last stage left in ``g``. Generated per tableau with
+    its nonzero coefficients as literals (:func:`~symdyn.numerics._compiled.tableau_source`)."""
+    raise NotImplementedError
 
 
-def error_norm(y, y_new, K, h, E, E3, is_dop, rtol, atol):
-    """scipy's error norm of the step (RK45: rms of ``h E K``; DOP853: the 5th/3rd-order
-    mix)."""
-    n, S1 = y.shape[0], K.shape[0]
-    n5, n3 = 0.0, 0.0
-    for i in range(n):
-        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol
-        e5, e3 = 0.0, 0.0
-        for j in range(S1):
-            e5 += E[j] * K[j, i]
-        if is_dop:
-            for j in range(S1):
-                e3 += E3[j] * K[j, i]
-            e5 /= scale
-            e3 /= scale
-            n5 += e5 * e5
-            n3 += e3 * e3
-        else:
-            e5 = e5 * h / scale
-            n5 += e5 * e5
-    if not is_dop:
-        return np.sqrt(n5 / n)
-    if n5 == 0.0 and n3 == 0.0:
-        return 0.0
-    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)
+def error_norm(y, y_new, K, h, rtol, atol):  # pragma: no cover - replaced
+    """scipy's error norm of the step (RK45: rms of ``h E K / scale``; DOP853: the
+    5th/3rd-order mix). Generated per tableau, as :func:`stages`."""
+    raise NotImplementedError
 
 
 def new_step(err, ok, was_rejected, exponent):
@@ -164,11 +130,11 @@ def row_max_abs(K, s):
 
 
 def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, FN, y0_norm,
-             t_first, f_first, f_min, msg, A, Bw, E, E3, is_dop, order, thr, t_final, rtol,
-             atol, tol, xtol, max_norm, stop, max_steps, stiff, top):
+             t_first, f_first, f_min, msg, S, order, thr, t_final, rtol, atol, tol, xtol,
+             max_norm, stop, max_steps, stiff, top):
     """Advance each row of ``rows`` until it stops (see the module docstring); every array
     is updated in place. ``xtol < 0`` means the default of ten local tolerances."""
-    S, n = A.shape[0], Y.shape[1]
+    n = Y.shape[1]
     K = np.empty((S + 1, n))
     y, g, y_new = np.empty(n), np.empty(n), np.empty(n)
     exponent = -1.0 / (order + 1)
@@ -184,9 +150,9 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, F
                 c = DIV if grew else FAIL
                 msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
                 break
-            stages(y, F, r, p, hi, A, Bw, K, g, y_new)
+            stages(y, F, r, p, hi, K, g, y_new)
             ev += S
-            err = error_norm(y, y_new, K, hi, E, E3, is_dop, rtol, atol)
+            err = error_norm(y, y_new, K, hi, rtol, atol)
             fn_new = row_max_abs(K, S)
             ok = np.isfinite(err) and err < 1 and np.isfinite(fn_new)
             h = hi * new_step(err, ok, rej, exponent)
