@@ -145,7 +145,8 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, F
         c, ev = code[r], 0
         while c == RUN:
             hi = min(h, t_final - t)
-            if hi < 10 * np.spacing(t):
+            # spacing(t) <= 2^-52 |t| (or the least subnormal): call it only when close
+            if hi < 10 * (2.220446049250313e-16 * abs(t) + 5e-324) and hi < 10 * np.spacing(t):
                 grew = max_abs(y) > 100 * max(1.0, y0_norm[r])
                 c = DIV if grew else FAIL
                 msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
