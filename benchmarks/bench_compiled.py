@@ -49,9 +49,10 @@ import numba  # noqa: E402
 RTOL, ATOL = 1e-8, 1e-10
 
 
-def interleaved(fns, rounds):
+def interleaved(fns, rounds, keep=None):
     """Median seconds of each function, the functions alternating within every round (so
-    that load from other processes falls on all of them alike), and their last results."""
+    that load from other processes falls on all of them alike), and their last results;
+    ``keep`` (a dict) receives every round's times."""
     times: list[list[float]] = [[] for _ in fns]
     outs = [None] * len(fns)
     for _ in range(rounds):
@@ -59,6 +60,8 @@ def interleaved(fns, rounds):
             t0 = time.perf_counter()
             outs[k] = fn()
             times[k].append(time.perf_counter() - t0)
+    if keep is not None:
+        keep["times"] = times
     return [(median(t), o) for t, o in zip(times, outs)]
 
 
@@ -256,8 +259,14 @@ def job_sgd_scalar(rounds):
 
     hand_numba()
     fast = 5 * rounds  # millisecond runs: more rounds, interleaved, against load spikes
+    keep: dict = {}
     res = dict(zip(["symdyn simulate (auto: numba component code)", "hand-written numba loop"],
-                   interleaved([lambda: sd.simulate(system, X, Y, **kw), hand_numba], fast)))
+                   interleaved([lambda: sd.simulate(system, X, Y, **kw), hand_numba], fast,
+                               keep)))
+    mins = [min(t) for t in keep["times"]]
+    print(f"  (fastest of {fast} rounds: symdyn {mins[0] * 1e3:.2f} ms, hand numba "
+          f"{mins[1] * 1e3:.2f} ms, ratio {mins[0] / mins[1]:.2f}; a run of a few ms is often "
+          "descheduled on the loaded machine, which the medians show)")
     res["symdyn simulate, plain-Python component code (numba absent)"] = timed(
         python_component, rounds)
     res["symdyn simulate, backend='numpy' (matrix code)"] = timed(

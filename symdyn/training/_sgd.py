@@ -346,14 +346,17 @@ def _run_matrix(system, args, y, data, sampler, steps, lr, record_every, max_nor
     """The matrix code of the mini-batch mean, one call per step: the samples are gathered
     into preallocated columns and the weights updated in place."""
     fn = _update_kernel(system, sampler.b).function
-    XT, YT = np.ascontiguousarray(data.X.T), np.ascontiguousarray(data.Y.T)
-    Ib, Tb = np.empty((XT.shape[0], sampler.b)), np.empty((YT.shape[0], sampler.b))
+    Xr, Yr = np.ascontiguousarray(data.X), np.ascontiguousarray(data.Y)
+    # samples gathered as contiguous rows, passed as their transposes (columns)
+    Ir, Tr = np.empty((sampler.b, Xr.shape[1])), np.empty((sampler.b, Yr.shape[1]))
+    Ib, Tb = Ir.T, Tr.T
     rec_steps, rec_y = [0], [y.copy()]
     tick = max(1, steps // 200)
     for k in range(1, steps + 1):
         idx = sampler.next()
-        np.take(XT, idx, axis=1, out=Ib)
-        np.take(YT, idx, axis=1, out=Tb)
+        # mode="clip": the indices are in range, and with "raise" numpy buffers ``out``
+        Xr.take(idx, axis=0, out=Ir, mode="clip")
+        Yr.take(idx, axis=0, out=Tr, mode="clip")
         du = fn(y, *args, Ib, Tb)
         du *= lr
         y += du
