@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ._binding import System
-from ._compiled import compiled_advance, rk_program, select_backend
+from ._compiled import advance_function
 from ._convergence import Convergence, check_common, xtol_for
 from ._integrate import solve_one
 from ._results import BatchResult, summary
@@ -125,13 +125,10 @@ def integrate_batch(
     if rhs.batch is not None and rhs.batch != Y0.shape[0]:
         raise SpecError(f"per-row parameter values have {rhs.batch} rows but Y0 has "
                         f"{Y0.shape[0]}")
-    tab = TABLEAUS[method]
-    chosen = select_backend(backend, system, form, t_eval, Y0.shape[0], tab)
-    stepper = BatchStepper(rhs, tab, Y0, t_final, rtol=rtol, atol=atol, tol=tol,
+    stepper = BatchStepper(rhs, TABLEAUS[method], Y0, t_final, rtol=rtol, atol=atol, tol=tol,
                            xtol=xtol, max_norm=max_norm, t_eval=t_eval,
                            stop=stop_on_convergence, max_steps=int(max_steps), stiff=stiff)
-    advance = (stepper.step if chosen == "numpy"
-               else compiled_advance(stepper, rk_program(system, tab)))
+    advance = advance_function(backend, system, form, stepper)
     while advance():
         if progress is not None:
             progress(stepper.progress)

@@ -36,7 +36,8 @@ from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
 from ._tableau import TABLEAUS
 
 __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "load_program",
-           "rk_program", "tableau_source", "compiled_advance", "MAX_COMPILED_SIZE"]
+           "rk_program", "tableau_source", "compiled_advance",
+           "advance_function", "MAX_COMPILED_SIZE"]
 
 #: The backends of :func:`~symdyn.integrate_batch`.
 BACKENDS = ("auto", "numpy", "numba")
@@ -238,6 +239,17 @@ def _parameter_table(rhs: NumericRHS) -> np.ndarray:
     for j, a in enumerate(args):
         P[:, j] = a
     return P
+
+
+def advance_function(backend: str, system, form: str, stepper) -> Callable[[], bool]:
+    """What :func:`~symdyn.integrate_batch` calls until it returns ``False``:
+    ``stepper.step`` (numpy) or :func:`compiled_advance` (numba), by
+    :func:`select_backend`."""
+    chosen = select_backend(backend, system, form, stepper.t_eval, len(stepper.code),
+                            stepper.tab)
+    if chosen == "numpy":
+        return stepper.step
+    return compiled_advance(stepper, rk_program(system, stepper.tab))
 
 
 _MESSAGES = {1: "step size collapsed", 2: "step size collapsed as the state grew (blow-up)"}
