@@ -252,7 +252,8 @@ def advance_function(backend: str, system, form: str, stepper) -> Callable[[], b
     return compiled_advance(stepper, rk_program(system, stepper.tab))
 
 
-_MESSAGES = {1: "step size collapsed", 2: "step size collapsed as the state grew (blow-up)"}
+_MESSAGES = {1: "step size collapsed", 2: "step size collapsed as the state or its speed grew "
+                                           "(blow-up)"}
 
 
 def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
@@ -274,7 +275,8 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
         rows = todo[pos:pos + _CHUNK]
         state["pos"] = pos + _CHUNK
         s = stepper
-        program.run_rows(rows, P, s.y, s.f, s.t, s.h, s.code, s.nfev, s.nsteps, s.rejected,
+        program.run_rows(rows, P, s.y, s.f, s.t, s.h, s.code, s.nfev, s.nsteps, s.attempts,
+                         s.rejected,
                          s.iasti, s.nonsti, s.fn, s.y0_norm, mon.t_first, mon.f_first,
                          mon.f_min, msg, tab.n_stages, tab.error_order,
                          tab.stiff_threshold, s.t_final, s.rtol, s.atol, s.tol, xtol,

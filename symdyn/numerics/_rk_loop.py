@@ -129,7 +129,8 @@ def row_max_abs(K, s):
     return m
 
 
-def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, FN, y0_norm,
+def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti, nonsti, FN,
+             y0_norm,
              t_first, f_first, f_min, msg, S, order, thr, t_final, rtol, atol, tol, xtol,
              max_norm, stop, max_steps, stiff, top):
     """Advance each row of ``rows`` until it stops (see the module docstring); every array
@@ -145,9 +146,13 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, rejected, iasti, nonsti, F
         c, ev = code[r], 0
         while c == RUN:
             hi = min(h, t_final - t)
-            # spacing(t) <= 2^-52 |t| (or the least subnormal): call it only when close
-            if hi < 10 * (2.220446049250313e-16 * abs(t) + 5e-324) and hi < 10 * np.spacing(t):
-                grew = max_abs(y) > 100 * max(1.0, y0_norm[r])
+            attempts[r] += 1
+            # spacing(t) <= 2^-52 |t| (or the least subnormal): call it only when close; a
+            # NaN step (overflow) and unbounded rejections collapse too, as on the numpy path
+            if ((not hi >= 10 * (2.220446049250313e-16 * abs(t) + 5e-324)
+                 and not hi >= 10 * np.spacing(t)) or attempts[r] > 10 * max_steps):
+                grew = (max_abs(y) > 100 * max(1.0, y0_norm[r])
+                        or not max_abs(F[r]) * max(t_final, 1.0) < max_norm)
                 c = DIV if grew else FAIL
                 msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
                 break
