@@ -92,9 +92,8 @@ def integrate_batch(
     ``values`` may give a parameter per row (a leading axis of length B).
     ``t_eval``: also record every row at these times (``y_eval``, shape (k, B, n)).
     ``progress`` is called with the fraction of the work done.
-    ``backend``: ``"numpy"`` (vectorised), ``"numba"`` (one row at a time in code compiled
-    from the component form; the ``fast`` extra) or ``"auto"`` (see
-    :func:`~symdyn.numerics._compiled.select_backend`); same statuses, states within tol.
+    ``backend``: ``"numpy"``, ``"numba"`` (rows compiled from the component form; the
+    ``fast`` extra) or ``"auto"`` (:func:`~symdyn.numerics._compiled.select_backend`).
 
     >>> import numpy as np
     >>> from symdyn import derive

@@ -284,12 +284,10 @@ def simulate(
     (see :func:`~symdyn.numerics.numeric`). Records every ``record_every`` steps (default:
     about 1000 records) and the last step. Deterministic for a given seed.
 
-    ``backend``: ``"numpy"`` runs the matrix code of the mini-batch mean (one call per step,
-    updating the weights in place); ``"numba"`` the per-sample update printed from the
-    component form in a loop compiled by numba (the ``fast`` extra); ``"auto"`` the component
-    code for scalar chains (compiled when numba is installed and the run has at least 20,000
-    steps or is compiled already, plain Python otherwise) and the matrix code for the rest.
-    They draw the same mini-batches and agree to rounding.
+    ``backend``: ``"numpy"`` (matrix code of the mini-batch mean, in place), ``"numba"`` (the
+    component form's per-sample update in a numba loop; the ``fast`` extra) or ``"auto"``
+    (component code for scalar chains, compiled when numba is installed and the run has at
+    least 20,000 steps, else plain Python; matrix code otherwise); results equal to rounding.
 
     >>> import numpy as np
     >>> from symdyn import derive
