@@ -47,9 +47,11 @@ collapses and exhausted step budgets are ``"failed"``.
 Modules: ``_codegen`` (sympy to numpy source), ``_binding`` (values to parameters),
 ``_rhs`` (:class:`NumericRHS`), ``_results`` (result types), ``_convergence`` (the test
 above), ``_integrate`` (one trajectory), ``_tableau`` (Runge-Kutta pairs), ``_batch``
-(:class:`~symdyn.numerics._batch.BatchStepper`, :func:`integrate_batch`), ``_classify``
-(:func:`classify`: where rows end), ``_certify`` (:func:`certify_periodic`: closed orbits
-from first integrals).
+(:class:`~symdyn.numerics._batch.BatchStepper`, :func:`integrate_batch`), ``_compiled`` (the
+optional numba backend of :func:`integrate_batch`: scalar code printed from the component form,
+appended to the per-row loop template ``_rk_loop`` and compiled once per machine),
+``_classify`` (:func:`classify`: where rows end), ``_certify`` (:func:`certify_periodic`:
+closed orbits from first integrals).
 """
 
 from ._batch import check_batch_size, integrate_batch

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ._binding import System
+from ._compiled import advance_function
 from ._convergence import Convergence, check_common, xtol_for
 from ._integrate import solve_one
 from ._results import BatchResult, summary
@@ -77,6 +78,7 @@ def integrate_batch(
     max_steps: int = 100_000,
     stiff: str = "LSODA",
     form: str = "auto",
+    backend: str = "auto",
     progress: Callable[[float], None] | None = None,
     deadline: float | None = None,
 ) -> BatchResult:
@@ -99,6 +101,8 @@ def integrate_batch(
     ``progress`` is called with the fraction of the work done. ``deadline``: a wall-clock
     time (``time.monotonic()``; default: the context's :data:`DEADLINE`, if any) after which
     the rows still running end as ``failed`` with the message "time budget exhausted".
+    ``backend``: ``"numpy"``, ``"numba"`` (rows compiled from the component form; the
+    ``fast`` extra) or ``"auto"`` (:func:`~symdyn.numerics._compiled.select_backend`).
 
     >>> import numpy as np
     >>> from symdyn import derive
@@ -132,13 +136,16 @@ def integrate_batch(
     stepper = BatchStepper(rhs, TABLEAUS[method], Y0, t_final, rtol=rtol, atol=atol, tol=tol,
                            xtol=xtol, max_norm=max_norm, t_eval=t_eval,
                            stop=stop_on_convergence, max_steps=int(max_steps), stiff=stiff)
-    _drive(stepper, progress, DEADLINE.get() if deadline is None else deadline)
+    advance = advance_function(backend, system, form, stepper)
+    _drive(stepper, advance, progress, DEADLINE.get() if deadline is None else deadline)
     return stepper.result(system.state, method)
 
 
-def _drive(stepper: BatchStepper, progress, deadline: float | None) -> None:
-    """Step until no row runs (or the deadline passes), then finish the stiff rows."""
-    while stepper.step():
+def _drive(stepper: BatchStepper, advance: Callable[[], bool], progress,
+           deadline: float | None) -> None:
+    """Advance (numpy steps, or the compiled loop in chunks of rows) until no row runs or
+    the deadline passes, then finish the stiff rows."""
+    while advance():
         if progress is not None:
             progress(stepper.progress)
         if deadline is not None and time.monotonic() > deadline:
@@ -235,7 +242,9 @@ class BatchStepper:
             if idx.size == 0:
                 return True
         K, y_new, g_last, ok = self._attempt(idx, hi)
-        if np.any(ok):
+        if ok.all():  # the common case: no gathered copies of the stages
+            self._accept(idx, hi, K, y_new, g_last, None)
+        elif np.any(ok):
             self._accept(idx[ok], hi[ok], K, y_new[ok], g_last, ok)
         return True
 
@@ -257,16 +266,25 @@ class BatchStepper:
     def _attempt(self, idx: np.ndarray, hi: np.ndarray):
         """Error control: one step of the pair on rows ``idx``; the new step sizes are set,
         and the rows whose error is within tolerance are marked ``ok``."""
-        tab, fun, yi = self.tab, self._fun(idx), self.y[idx]
+        every = idx.size == len(self.code)  # all rows: views instead of gathered copies
+        tab, fun = self.tab, self._fun(idx)
+        yi = self.y if every else self.y[idx]
         hc = hi[:, None]
+        # a fresh stage array each step: reusing one was 1.7x slower on 10-10-10 RBP (with
+        # no large block freed, glibc's mmap threshold stays low and every temporary of the
+        # right-hand side is mapped and faulted in anew)
         K = np.empty((tab.n_stages + 1, idx.size, self.n))
-        K[0] = self.f[idx]
-        s_last = tab.n_stages - 1
+        K[0] = self.f if every else self.f[idx]
+        g = yi
         with np.errstate(over="ignore", invalid="ignore"):
             for s in range(1, tab.n_stages):
-                g = yi + hc * combine(tab.A[s, :s], K)
+                g = combine(tab.A[s, :s], K)
+                g *= hc
+                g += yi
                 K[s] = fun(g)
-            y_new = yi + hc * combine(tab.B, K)
+            y_new = combine(tab.B, K)
+            y_new *= hc
+            y_new += yi
             K[-1] = fun(y_new)
             self.nfev[idx] += tab.n_stages
             scale = self.atol + np.maximum(np.abs(yi), np.abs(y_new)) * self.rtol
@@ -281,20 +299,30 @@ class BatchStepper:
         self.h[idx] = hi * np.where(ok, factor, shrink)
         self.rejected[idx] = ~ok
         # g: the argument of the last stage (c_s = 1), kept for the stiffness test
-        return K, y_new, (g if s_last >= 1 else yi), ok
+        return K, y_new, g, ok
 
     def _accept(self, acc, h_acc, K, y_acc, g_last, ok) -> None:
-        """Advance the accepted rows, then test each for its end."""
-        y_old, t_old = self.y[acc], self.t[acc]
-        f_acc = K[-1][ok]
+        """Advance the accepted rows (``ok``: which attempted rows they are; ``None`` for
+        all), then test each for its end."""
+        def take(a):
+            return a if ok is None else a[ok]
+
+        t_old = self.t[acc]
+        y_old = self.y[acc] if self.y_eval is not None else None
+        f_acc = take(K[-1])
         t_new = np.where(self.t_final - (t_old + h_acc) <= 0, self.t_final, t_old + h_acc)
-        self.y[acc], self.f[acc], self.t[acc] = y_acc, f_acc, t_new
+        if acc.size == len(self.code):
+            self.y = y_acc  # a fresh array: take it instead of copying it in
+        else:
+            self.y[acc] = y_acc
+        self.f[acc], self.t[acc] = f_acc, t_new
         self.nsteps[acc] += 1
         fn_old = self.fn[acc]
         fn_new = np.max(np.abs(f_acc), axis=1) if self.n else np.zeros(acc.size)
         self.fn[acc] = fn_new
         if self.y_eval is not None:
-            self._dense_output(acc, y_old, y_acc, K[:, ok], t_old, h_acc, t_new)
+            self._dense_output(acc, y_old, y_acc, K if ok is None else K[:, ok], t_old,
+                               h_acc, t_new)
         live = ~self._blow_up(acc, y_acc)
         if self.stop:
             conv = live & self.monitor.test(acc, t_old, fn_old, t_new, fn_new, self.tol,
@@ -311,7 +339,7 @@ class BatchStepper:
         live &= ~over
         if self.stiff != "none":
             s = self.tab.n_stages - 1
-            self._stiffness(acc, live, h_acc, y_acc, f_acc, g_last[ok], K[s][ok], fn_new,
+            self._stiffness(acc, live, h_acc, y_acc, f_acc, take(g_last), take(K[s]), fn_new,
                             t_new)
 
     def _dense_output(self, acc, y_old, y_acc, K_acc, t_old, h_acc, t_new) -> None:

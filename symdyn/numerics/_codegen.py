@@ -116,6 +116,31 @@ def lift_transposes(expr):
     return expr
 
 
+def share_activations(exprs: Sequence[sp.MatrixExpr]) -> list[sp.MatrixExpr]:
+    r"""Write an element-wise function of a matrix through another one of the same matrix
+    when it can be: :math:`\tanh'.(M) = 1 - \tanh.(M)^2` becomes ``1 - u**2`` applied to
+    :math:`\tanh.(M)`, which is then computed once (the derivative of a tanh layer is the
+    common case)."""
+    groups: dict = {}
+    for e in exprs:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, ElementwiseApplyFunction):
+                groups.setdefault(node.expr, set()).add(node)
+    rep = {}
+    u = sp.Dummy("u")
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        base = min(group, key=lambda g: (sp.count_ops(g.function.expr), str(g)))
+        (v,) = base.function.variables
+        for other in group - {base}:
+            (w,) = other.function.variables
+            new = other.function.expr.xreplace({w: v}).subs(base.function.expr, u)
+            if new.has(u) and v not in new.free_symbols:
+                rep[other] = other.func(sp.Lambda(u, new), base)
+    return [e.xreplace(rep) for e in exprs] if rep else list(exprs)
+
+
 def _is_leaf(e) -> bool:
     return (not isinstance(e, sp.MatrixExpr) or isinstance(e, sp.MatrixSymbol)
             or (isinstance(e, sp.Transpose) and isinstance(e.arg, sp.MatrixSymbol)))
@@ -368,7 +393,7 @@ def matrix_kernel(state: Sequence[sp.MatrixSymbol], outputs: Sequence[sp.MatrixE
     """Generate ``label(y, *params)``: the blocks of ``y`` (batched, last axis) are the
     matrices ``state``; returns the blocks of ``outputs`` (one per state matrix) packed the
     same way. Raises :class:`Unsupported` for expressions it cannot print."""
-    outputs = [lift_transposes(sp.sympify(e)) for e in outputs]
+    outputs = share_activations([lift_transposes(sp.sympify(e)) for e in outputs])
     for m, e in zip(state, outputs, strict=True):
         if tuple(e.shape) != tuple(m.shape):
             raise ValueError(f"output for {m} has shape {e.shape}, expected {m.shape}")

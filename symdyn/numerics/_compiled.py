@@ -1,0 +1,291 @@
+r"""The compiled backend: scalar code printed from the component form, compiled by numba.
+
+For a system of modest size the component form :math:`\dot y_i = f_i(y; p)` is printed as
+straight-line scalar Python (sympy's ``PythonCodePrinter`` after ``cse``: one assignment per
+common sub-expression, ``math`` functions), and appended to a template algorithm
+(:mod:`~symdyn.numerics._rk_loop` for :func:`~symdyn.integrate_batch`); the text is written to
+a cache directory (``$SYMDYN_CACHE``, default ``~/.cache/symdyn``), imported, and every
+function compiled with ``numba.njit(cache=True)``, so the machine code of a system is built
+once per machine. numba is optional (``pip install "symdyn[fast]"``): without it the numpy
+path runs, and :func:`select_backend` says so when numba is asked for by name.
+
+Only sympy objects are printed (symbols renamed ``_y0``, ``_p0``, ...), never user text."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import sympy as sp
+from scipy.integrate import DOP853, RK45
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..errors import SpecError
+from . import _rk_loop
+from ._codegen import Unsupported
+from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
+from ._tableau import TABLEAUS
+
+__all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "load_program",
+           "rk_program", "tableau_source", "compiled_advance",
+           "advance_function", "MAX_COMPILED_SIZE"]
+
+#: The backends of :func:`~symdyn.integrate_batch`.
+BACKENDS = ("auto", "numpy", "numba")
+#: ``backend="auto"`` compiles systems of at most this many state variables.
+MAX_COMPILED_SIZE = 64
+#: ... and batches of at least this many rows (compiling a new system takes 10-30 s once per
+#: machine; a smaller batch takes well under a second on the numpy path), unless the system
+#: is already compiled in this process.
+MIN_COMPILED_ROWS = 2000
+_CHUNK = 4096  # rows per call of the compiled loop (progress is reported between calls)
+
+
+def numba_module() -> ModuleType | None:
+    """The numba module, or ``None`` when it is not installed."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+def scalar_function(name: str, args: Sequence[str],
+                    inputs: Sequence[tuple[str, Sequence[sp.Symbol]]],
+                    outputs: Sequence[sp.Expr], out: str = "out[{}]") -> str:
+    """Python source of ``def name(*args)`` assigning ``outputs[i]`` to ``out.format(i)``;
+    each input is an access pattern (``"y[{}]"``, ``"X[row, {}]"``) whose entries ``0, 1,
+    ...`` are the given symbols. Raises :class:`~symdyn.numerics._codegen.Unsupported` for
+    an expression the printer cannot write as plain Python."""
+    rename: dict = {}
+    lines = []
+    for k, (access, symbols) in enumerate(inputs):
+        for i, s in enumerate(symbols):
+            if s in rename:
+                continue
+            rename[s] = sp.Symbol(f"_{'abcdefgh'[k]}{i}")
+            lines.append(f"    {rename[s]} = {access.format(i)}")
+    exprs = [sp.sympify(e).xreplace(rename) for e in outputs]
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_x"), optimizations="basic")
+    printer = PythonCodePrinter({"fully_qualified_modules": True, "standard": "python3"})
+    body = [f"    {s} = {printer.doprint(e)}" for s, e in temps]
+    body += [f"    {out.format(i)} = {printer.doprint(e)}" for i, e in enumerate(reduced)]
+    if printer._not_supported:
+        raise Unsupported(f"no plain Python code for {sorted(map(str, printer._not_supported))}")
+    leftover = set().union(*(e.free_symbols for e in exprs)) - set(rename.values())
+    if leftover:
+        raise Unsupported(f"symbols without a value: {sorted(map(str, leftover))}")
+    return f"def {name}({', '.join(args)}):\n" + "\n".join(lines + body) + "\n"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("SYMDYN_CACHE") or os.path.join(Path.home(), ".cache", "symdyn")
+    path = Path(base) / "compiled"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    except OSError:
+        path = Path(tempfile.gettempdir()) / "symdyn-compiled"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def load_program(template: str, generated: str, jit: bool) -> ModuleType:
+    """Import ``template + generated`` as a module from the cache directory; with ``jit``
+    every top-level function is wrapped in ``numba.njit(cache=True, error_model="numpy")``
+    (IEEE results, no exceptions for 0/0), without it the module is plain Python."""
+    numba = numba_module() if jit else None
+    header = ("import math\nimport numpy as np\n"
+              + ("import numba\n_jit = numba.njit(cache=True, error_model='numpy')\n" if jit
+                 else "def _jit(f):\n    return f\n"))
+    text = header + re.sub(r"^def ", "@_jit\ndef ", template + "\n\n" + generated,
+                           flags=re.MULTILINE)
+    tag = f"{text}|{numba.__version__ if numba else ''}|{sys.version}"
+    digest = hashlib.sha1(tag.encode()).hexdigest()[:20]
+    name = f"symdyn_compiled_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = _cache_dir() / f"{name}.py"
+    if not path.exists() or path.read_text() != text:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+_RK_TEMPLATE = inspect.getsource(_rk_loop)
+
+
+def _combination(coeffs, index: str) -> str:
+    """``c0*K[0, i] + c3*K[3, i] + ...`` over the nonzero coefficients (exact literals)."""
+    terms = [f"{float(c)!r} * K[{j}, {index}]" for j, c in enumerate(coeffs) if c != 0]
+    return " + ".join(terms) or "0.0"
+
+
+def tableau_source(tab) -> str:
+    """``stages`` and ``error_norm`` of the template for the pair ``tab``, straight-line over
+    the stages with only the nonzero coefficients (DOP853: 74 of 104)."""
+    S = tab.n_stages
+    lines = ["def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
+             "    for i in range(n):", "        K[0, i] = F[r, i]"]
+    for s in range(1, S):
+        lines += ["    for i in range(n):",
+                  f"        g[i] = y[i] + h * ({_combination(tab.A[s, :s], 'i')})",
+                  f"    rhs(g, p, K, {s})"]
+    lines += ["    for i in range(n):",
+              f"        y_new[i] = y[i] + h * ({_combination(tab.B, 'i')})",
+              f"    rhs(y_new, p, K, {S})", "", "",
+              "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
+              "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
+              "        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol"]
+    if tab.name == "DOP853":
+        lines += [f"        e5 = ({_combination(DOP853.E5, 'i')}) / scale",
+                  f"        e3 = ({_combination(DOP853.E3, 'i')}) / scale",
+                  "        n5 += e5 * e5", "        n3 += e3 * e3",
+                  "    if n5 == 0.0 and n3 == 0.0:", "        return 0.0",
+                  "    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)"]
+    else:
+        lines += [f"        e = ({_combination(RK45.E, 'i')}) * h / scale",
+                  "        n5 += e * e", "    return np.sqrt(n5 / n)"]
+    return "\n".join(lines) + "\n"
+
+
+def rk_program(system, tab=None) -> ModuleType:
+    """The compiled Runge-Kutta loop of ``system`` for the pair ``tab`` (default DOP853;
+    cached per system and pair)."""
+    tab = tab or TABLEAUS["DOP853"]
+
+    def build():
+        src = scalar_function("rhs", ["y", "p", "K", "s"],
+                              [("y[{}]", system.state), ("p[{}]", system.parameters)],
+                              system.rhs, out="K[s, {}]")
+        program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(tab), jit=True)
+        n, m = system.size, len(system.parameters)
+        program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty((1, n)), 0)  # compile now
+        return program
+
+    return cached_kernel(system, ("numba", "rk", tab.name), build)
+
+
+def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None) -> str:
+    """``"numpy"`` or ``"numba"`` for :func:`~symdyn.integrate_batch`. ``"auto"`` compiles
+    when numba is installed, no ``t_eval`` is asked for, the state has at most
+    :data:`MAX_COMPILED_SIZE` variables, the component form is the code the numpy path
+    would run (scalar chains with moments, or ``form="component"``) and the batch has at
+    least :data:`MIN_COMPILED_ROWS` rows or the system is compiled already."""
+    if backend not in BACKENDS:
+        raise SpecError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
+                        f"{backend!r}")
+    tab = tab or TABLEAUS["DOP853"]
+    if backend == "numpy":
+        return "numpy"
+    if backend == "numba":
+        if numba_module() is None:
+            raise SpecError("backend='numba' needs numba, which is not installed: pip install "
+                            "'symdyn[fast]', or use backend='numpy'")
+        if t_eval is not None:
+            raise SpecError("backend='numba' does not record t_eval; use backend='numpy'")
+        if form == "matrix":
+            raise SpecError("backend='numba' runs the component form; form='matrix' needs "
+                            "backend='numpy'")
+        try:
+            rk_program(system, tab)
+        except Unsupported as exc:
+            raise SpecError(f"backend='numba' cannot compile this system: {exc}; use "
+                            "backend='numpy'") from None
+        return "numba"
+    if (t_eval is not None or not 0 < system.size <= MAX_COMPILED_SIZE
+            or form == "matrix" or rhs_kernel(system, form).form != "component"
+            or numba_module() is None):
+        return "numpy"
+    if rows < MIN_COMPILED_ROWS and not _has_kernel(system, ("numba", "rk", tab.name)):
+        return "numpy"
+    try:
+        rk_program(system, tab)
+    except Unsupported:
+        return "numpy"
+    return "numba"
+
+
+def _has_kernel(system, key) -> bool:
+    try:
+        return key in _KERNELS.get(system, {})
+    except TypeError:
+        return False
+
+
+def _parameter_table(rhs: NumericRHS) -> np.ndarray:
+    """Parameter values as rows ``(B, m)`` (or one row ``(1, m)`` when none is per row),
+    in ``system.parameters`` order."""
+    args = rhs._args
+    if rhs.kernel.params != tuple(rhs.system.parameters):
+        raise SpecError("the compiled backend needs the component form of the system")
+    rows = rhs.batch or 1
+    P = np.empty((rows, len(args)))
+    for j, a in enumerate(args):
+        P[:, j] = a
+    return P
+
+
+def advance_function(backend: str, system, form: str, stepper) -> Callable[[], bool]:
+    """What :func:`~symdyn.integrate_batch` calls until it returns ``False``:
+    ``stepper.step`` (numpy) or :func:`compiled_advance` (numba), by
+    :func:`select_backend`."""
+    chosen = select_backend(backend, system, form, stepper.t_eval, len(stepper.code),
+                            stepper.tab)
+    if chosen == "numpy":
+        return stepper.step
+    return compiled_advance(stepper, rk_program(system, stepper.tab))
+
+
+_MESSAGES = {1: "step size collapsed", 2: "step size collapsed as the state or its speed grew "
+                                           "(blow-up)"}
+
+
+def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
+    """A ``step`` for ``stepper`` (a :class:`~symdyn.numerics._batch.BatchStepper` after its
+    first evaluation) that runs every running row to its end in compiled code, a chunk of
+    rows per call; ``False`` once every row is done."""
+    tab = stepper.tab
+    P = _parameter_table(stepper.rhs)
+    mon = stepper.monitor
+    msg = np.zeros(len(stepper.code), dtype=np.int64)
+    todo = np.flatnonzero(stepper.code == _rk_loop.RUN)
+    xtol = -1.0 if stepper.xtol is None else float(stepper.xtol)
+    state = {"pos": 0}
+
+    def advance() -> bool:
+        pos = state["pos"]
+        if pos >= todo.size:
+            return False
+        rows = todo[pos:pos + _CHUNK]
+        state["pos"] = pos + _CHUNK
+        s = stepper
+        program.run_rows(rows, P, s.y, s.f, s.t, s.h, s.code, s.nfev, s.nsteps, s.attempts,
+                         s.rejected,
+                         s.iasti, s.nonsti, s.fn, s.y0_norm, mon.t_first, mon.f_first,
+                         mon.f_min, msg, tab.n_stages, tab.error_order,
+                         tab.stiff_threshold, s.t_final, s.rtol, s.atol, s.tol, xtol,
+                         s.max_norm, bool(s.stop), int(s.max_steps), s.stiff != "none",
+                         int(mon.top))
+        texts = {**_MESSAGES, 3: f"|y| exceeded {s.max_norm:g}",
+                 4: f"max_steps={s.max_steps} reached"}
+        for r in rows[msg[rows] > 0]:
+            s.messages[int(r)] = texts[int(msg[r])]
+        return True
+
+    return advance

@@ -1,0 +1,201 @@
+r"""The per-row embedded Runge-Kutta loop of the compiled backend, as plain Python source.
+
+This module is a *template*: :mod:`symdyn.numerics._compiled` appends the right-hand side
+generated for one system and the stage and error formulas of one tableau (replacing the
+placeholders :func:`rhs`, :func:`stages`, :func:`error_norm` below), writes the text to a
+cache directory and compiles every function with ``numba.njit(cache=True)``, so that
+:func:`run_rows` calls the system's own code directly and the machine code is kept on disk
+between sessions. Nothing here is called uncompiled.
+
+It is the algorithm of :class:`~symdyn.numerics._batch.BatchStepper`, one row at a time:
+scipy's error control and step-size controller (``_SAFETY``, ``_MIN_FACTOR``,
+``_MAX_FACTOR``), the convergence test of :mod:`symdyn.numerics` (decade anchors, as
+:class:`~symdyn.numerics._convergence.Convergence`), blow-up (``max_norm``, non-finite
+steps, step-size collapse after a hundredfold growth), ``max_steps``, and Hairer's stiffness
+test, which hands a row back (code ``STIFF``) to the implicit solver in Python. The row
+codes and message codes are those of :mod:`symdyn.numerics._batch`."""
+
+import numpy as np
+
+RUN, CONV, END, DIV, FAIL, STIFF = 0, 1, 2, 3, 4, 5
+MSG_NONE, MSG_COLLAPSE, MSG_BLOWUP, MSG_NORM, MSG_STEPS = 0, 1, 2, 3, 4
+SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
+DECADES = 24
+STIFF_HANDOFF_STEPS = 20_000
+
+
+def rhs(y, p, K, s):  # pragma: no cover - replaced by the generated right-hand side
+    """Writes f(y; p) into row ``s`` of ``K``."""
+    raise NotImplementedError
+
+
+def record(t_first, f_first, r, fmin, t, fn, top):
+    """Convergence._record for row ``r``; returns the new running minimum of |f|."""
+    if fmin == -np.inf or fmin == 0.0:
+        return fmin
+    if fmin == np.inf:
+        hi = 0
+    else:
+        hi = max(top - int(np.floor(np.log10(fmin))), 0)
+    if np.isnan(fn):
+        return fmin
+    if fn == 0.0:
+        lo = DECADES - 1
+    elif fn == np.inf:
+        lo = -1
+    else:
+        lo = min(top - int(np.floor(np.log10(fn))) - 1, DECADES - 1)
+    for c in range(hi, lo + 1):
+        t_first[r, c] = t
+        f_first[r, c] = fn
+    return min(fmin, fn)
+
+
+def converged(t_first, f_first, r, fmin, t_old, fn_old, t_new, fn_new, tol, xtol, top):
+    """Convergence.test for row ``r``, after :func:`record` of the new step."""
+    if fn_new == 0.0:
+        return True
+    if fmin == 0.0:
+        col = DECADES - 1
+    elif fmin == np.inf:
+        col = 0
+    else:
+        col = min(max(top - (int(np.floor(np.log10(fmin))) + 2), 0), DECADES - 1)
+    t_a, f_a = t_first[r, col], f_first[r, col]
+    if not (t_a < t_new):
+        t_a, f_a = t_old, fn_old
+    rate = np.log(f_a / fn_new) / (t_new - t_a)
+    remaining = fn_new / rate if rate > 0 else np.inf
+    return fn_new <= tol and remaining <= xtol
+
+
+def stages(y, F, r, p, h, K, g, y_new):  # pragma: no cover - replaced
+    """One step of the pair from ``y`` (speed ``F[r]``): stages into ``K``, the new state
+    into ``y_new``, the argument of the last stage left in ``g``. Generated per tableau with
+    its nonzero coefficients as literals (:func:`~symdyn.numerics._compiled.tableau_source`)."""
+    raise NotImplementedError
+
+
+def error_norm(y, y_new, K, h, rtol, atol):  # pragma: no cover - replaced
+    """scipy's error norm of the step (RK45: rms of ``h E K / scale``; DOP853: the
+    5th/3rd-order mix). Generated per tableau, as :func:`stages`."""
+    raise NotImplementedError
+
+
+def new_step(err, ok, was_rejected, exponent):
+    """The factor scipy's controller applies to the step size."""
+    if ok:
+        factor = MAX_FACTOR if err == 0.0 else min(MAX_FACTOR, SAFETY * err ** exponent)
+        return min(1.0, factor) if was_rejected else factor
+    if np.isfinite(err):
+        return max(MIN_FACTOR, SAFETY * err ** exponent)
+    return MIN_FACTOR
+
+
+def stiffness(y_new, g, K, h_acc, iasti, nonsti, thr):
+    """Hairer's test on the last two rows of ``K``; returns the updated counters
+    ``(iasti, nonsti)``."""
+    den, num = 0.0, 0.0
+    S = K.shape[0] - 1
+    for i in range(y_new.shape[0]):
+        den += (y_new[i] - g[i]) ** 2
+        num += (K[S, i] - K[S - 1, i]) ** 2
+    hlamb = h_acc * np.sqrt(num) / np.sqrt(den) if den > 0 else 0.0
+    if hlamb > thr:
+        return iasti + 1, 0
+    return (0 if nonsti + 1 >= 6 else iasti), nonsti + 1
+
+
+def max_abs(v):
+    m = 0.0
+    for i in range(v.shape[0]):
+        a = abs(v[i])
+        if np.isnan(a):  # NaN propagates, as np.max does
+            return a
+        if a > m:
+            m = a
+    return m
+
+
+def row_max_abs(K, s):
+    """max |K[s]|, or NaN if any entry is not finite."""
+    m = 0.0
+    for i in range(K.shape[1]):
+        a = abs(K[s, i])
+        if not a < np.inf:
+            return np.nan
+        if a > m:
+            m = a
+    return m
+
+
+def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti, nonsti, FN,
+             y0_norm,
+             t_first, f_first, f_min, msg, S, order, thr, t_final, rtol, atol, tol, xtol,
+             max_norm, stop, max_steps, stiff, top):
+    """Advance each row of ``rows`` until it stops (see the module docstring); every array
+    is updated in place. ``xtol < 0`` means the default of ten local tolerances."""
+    n = Y.shape[1]
+    K = np.empty((S + 1, n))
+    y, g, y_new = np.empty(n), np.empty(n), np.empty(n)
+    exponent = -1.0 / (order + 1)
+    for r in rows:
+        p = P[r] if P.shape[0] > 1 else P[0]
+        y[:] = Y[r]
+        t, h, fn, rej, ia, ns, st = T[r], H[r], FN[r], rejected[r], iasti[r], nonsti[r], 0
+        c, ev = code[r], 0
+        while c == RUN:
+            hi = min(h, t_final - t)
+            attempts[r] += 1
+            # spacing(t) <= 2^-52 |t| (or the least subnormal): call it only when close; a
+            # NaN step (overflow) and unbounded rejections collapse too, as on the numpy path
+            if ((not hi >= 10 * (2.220446049250313e-16 * abs(t) + 5e-324)
+                 and not hi >= 10 * np.spacing(t)) or attempts[r] > 10 * max_steps):
+                grew = (max_abs(y) > 100 * max(1.0, y0_norm[r])
+                        or not max_abs(F[r]) * max(t_final, 1.0) < max_norm)
+                c = DIV if grew else FAIL
+                msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
+                break
+            stages(y, F, r, p, hi, K, g, y_new)
+            ev += S
+            err = error_norm(y, y_new, K, hi, rtol, atol)
+            fn_new = row_max_abs(K, S)
+            ok = np.isfinite(err) and err < 1 and np.isfinite(fn_new)
+            h = hi * new_step(err, ok, rej, exponent)
+            rej = not ok
+            if not ok:
+                continue
+            t_old, fn_old = t, fn
+            t = t_final if t_final - (t_old + hi) <= 0 else t_old + hi
+            for i in range(n):
+                y[i] = y_new[i]
+                F[r, i] = K[S, i]
+            st += 1
+            fn = fn_new
+            ynorm = max_abs(y)
+            if ynorm > max_norm:
+                c, msg[r] = DIV, MSG_NORM
+                break
+            if stop:
+                f_min[r] = record(t_first, f_first, r, f_min[r], t, fn, top)
+                xt = xtol if xtol >= 0 else 10 * (atol + rtol * ynorm)
+                if converged(t_first, f_first, r, f_min[r], t_old, fn_old, t, fn, tol, xt,
+                             top):
+                    c = CONV
+                    break
+            if t >= t_final:
+                c = END
+                break
+            if nsteps[r] + st >= max_steps:
+                c, msg[r] = FAIL, MSG_STEPS
+                break
+            if stiff:
+                ia, ns = stiffness(y, g, K, hi, ia, ns, thr)
+                remaining = (t_final - t) / max(h, 1e-300)
+                stalled = stop and (fn <= tol or fn * hi <= 100 * (atol + rtol * ynorm))
+                if ia >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled):
+                    c = STIFF
+        Y[r] = y
+        T[r], H[r], FN[r], rejected[r], iasti[r], nonsti[r], code[r] = t, h, fn, rej, ia, ns, c
+        nsteps[r] += st
+        nfev[r] += ev
