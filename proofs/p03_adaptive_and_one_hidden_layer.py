@@ -86,9 +86,13 @@ def adaptive(ctx):
     one = integrate_batch(s, start[None, :], 2000.0, values, tol=1e-8)
     c = classify(s, one, values, tail=1000.0, laws=sd.invariants(s, generators=True),
                  certify=1)
-    ctx.numeric(f"that start runs on a periodic orbit: period {c.period[0]:.6g} detected "
-                f"from the section returns; {c.reason[0]}",
+    ctx.numeric(sentence("that start runs on a periodic orbit: period {T} detected from the "
+                         "section returns, and certified: the level curve of the first "
+                         "integrals through it is closed and holds no equilibrium, with the "
+                         "same period", T=float(f"{c.period[0]:.6g}")),
                 int(c.end[0] == "periodic" and bool(c.certified[0])), 1)
+    ctx.note(sentence("the certificate: " + c.reason[0].replace(">=", "at least")
+                      .replace("=", "").replace("_", " ")))
 
 
 def _excess(P, Sii, Sti, rank):

@@ -17,11 +17,11 @@ from _common import a, alpha, beta, c, chain, h, lam, normal, ranging
 
 from symdyn.analysis import verify_invariant
 from symdyn.numerics import certify_periodic, classify, integrate_batch
-from symdyn.report import equalities
+from symdyn.report import Math, equalities
 from symdyn.verify import proof, sentence
 
 LAM = lam
-P, d_, s_ = sp.symbols("P d s")
+P, d_, s_, n_ = sp.symbols("P d s n")
 
 
 def laws(system, depth: int, lam) -> list[sp.Expr]:
@@ -61,11 +61,13 @@ def deep_arbp(ctx):
         s = chain(d, "arbp", rate_ratio=LAM)
         H = laws(s, d, LAM)
         ok = all(verify_invariant(s, h).holds for h in H)
-        ctx.symbolic(f"depth {d}: c_h - lam a_(h+1) and lam a_h^2 - c_h^2 (h = 1..{d - 1}) "
-                     f"are first integrals", ok)
+        ctx.symbolic(sentence(f"depth {d}: {{H1}} and {{H2}} for {{hs}} are first integrals",
+                              H1=c[h] - lam * a[h + 1], H2=lam * a[h] ** 2 - c[h] ** 2,
+                              hs=ranging(h, 1, d - 1)), ok)
         r = _rank_at_random_point(s, H, d)
-        ctx.symbolic(f"depth {d}: their gradients have rank {r} = 2d - 2 = n - 1 at a random "
-                     f"rational point (orbits are curves)", r == 2 * d - 2)
+        ctx.symbolic(sentence(f"depth {d}: their gradients have rank {r}, that is {{rank}} with "
+                              "{n} the state dimension, at a random rational point (orbits are "
+                              "curves)", rank=sp.Eq(2 * d_ - 2, n_ - 1), n=n_), r == 2 * d - 2)
     numeric_depths = (3,) if ctx.quick else depths
     scales = (0.1, 1.0) if ctx.quick else (0.05, 0.1, 0.5, 1.0)
     lams = (1.0,) if ctx.quick else (0.5, 1.0, 2.0)
@@ -81,19 +83,22 @@ def deep_arbp(ctx):
                 y0 = scale * np.random.default_rng(1000 * d + int(100 * scale)).normal(
                     size=(starts, s.size))
                 r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
-                c = classify(s, r, values, tail=1000.0, samples=2000, laws=H,
+                cls = classify(s, r, values, tail=1000.0, samples=2000, laws=H,
                              certify=ctx.cases(1, 3))
-                per = np.flatnonzero(c.end == "periodic")
+                per = np.flatnonzero(cls.end == "periodic")
                 tested += min(len(per), ctx.cases(1, 3))
-                certified += int(c.certified.sum())
-                diverged += int(np.sum(c.end == "diverged"))
+                certified += int(cls.certified.sum())
+                diverged += int(np.sum(cls.end == "diverged"))
                 total += starts
-                conv_min = int(np.sum((c.end == "converged") & (c.endpoint == "minimum")))
-                periods = ", ".join(f"{p:.4g}" for p in np.sort(c.period[per])[:3])
-                shares.append(f"d={d} lam={lam_v:g} s={scale:g}: converged {conv_min}/{starts}"
-                              f", periodic {len(per)} ({int(c.certified.sum())} certified"
-                              + (f"; periods {periods}" if len(per) else "") + "), undecided "
-                              f"{int(np.sum(c.end == 'undecided'))}")
+                conv_min = int(np.sum((cls.end == "converged") & (cls.endpoint == "minimum")))
+                periods = ", ".join(f"{p:.4g}" for p in np.sort(cls.period[per])[:3])
+                shares.append(sentence(
+                    "{cell}: " + f"converged {conv_min} of {starts}, periodic {len(per)} "
+                    f"({int(cls.certified.sum())} certified"
+                    + (f"; periods {periods}" if len(per) else "") + "), undecided "
+                    f"{int(np.sum(cls.end == 'undecided'))}",
+                    cell=Math(rf"d = {d},\ \lambda = {lam_v:g},\ s = {scale:g}",
+                              f"d={d} lam={lam_v:g} s={scale:g}")))
     ctx.numeric("detected periodic orbits certified closed, free of equilibria, with the "
                 "certificate's period within 1% of the detected one", certified, tested)
     ctx.numeric("no start diverges", total - diverged, total)
