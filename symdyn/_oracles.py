@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from .numerics import bind_values, integrate_batch
+from .numerics._binding import component_values
 
 __all__ = ["sympy_rhs", "rhs_agreement", "trajectory_agreement", "fixed_point_agreement",
            "rule_update", "ode_agreement", "sgd_agreement", "moment_values", "OracleSteps"]
@@ -35,29 +36,10 @@ __all__ = ["sympy_rhs", "rhs_agreement", "trajectory_agreement", "fixed_point_ag
 Outcome = tuple[int, int, str]
 
 
-def _parameter_numbers(system, values: Mapping | None) -> dict[sp.Symbol, float]:
-    """Component symbol -> number for every free parameter (one value per parameter)."""
-    bound, batch = bind_values(system, values, system.matrix.parameters)
-    if batch is not None:
-        raise ValueError("the oracles take one value per parameter, not one per row")
-    out: dict[sp.Symbol, float] = {}
-    for p, arr in bound.items():
-        if isinstance(p, sp.MatrixSymbol):
-            if p in system.matrix.values:
-                continue  # numeric data: already substituted in system.rhs
-            comps = system.components(p)
-            for i in range(p.rows):
-                for j in range(p.cols):
-                    out[comps[i, j]] = float(arr[i, j])
-        else:
-            out[p] = float(arr)
-    return out
-
-
 def sympy_rhs(system, values: Mapping | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """:math:`f(y)` evaluated by sympy's ``lambdify`` on the plain ``math`` module, one point
     at a time, from the component equations ``system.rhs``."""
-    numbers = {k: sp.Float(v, 17) for k, v in _parameter_numbers(system, values).items()}
+    numbers = {k: sp.Float(v, 17) for k, v in component_values(system, values).items()}
     exprs = [e.xreplace(numbers) for e in system.rhs]
     fn = sp.lambdify([list(system.state)], exprs, modules="math")
 
@@ -130,7 +112,7 @@ def fixed_point_agreement(system, values: Mapping | None, Y: np.ndarray, tol: fl
 
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     f = sympy_rhs(system, values)
-    numbers = {k: sp.Float(v, 17) for k, v in _parameter_numbers(system, values).items()}
+    numbers = {k: sp.Float(v, 17) for k, v in component_values(system, values).items()}
     J = sp.Matrix(system.rhs).jacobian(list(system.state)).xreplace(numbers)
     jac = sp.lambdify([list(system.state)], J.tolist(), modules="math")
     passed, worst = 0, ""
@@ -185,7 +167,7 @@ def rule_update(system, values: Mapping | None = None) -> Callable:
     from .rules import Signals
 
     net, rule = system.network, system.rule
-    numbers = {str(k): v for k, v in _parameter_numbers(system, values).items()}
+    numbers = {str(k): v for k, v in component_values(system, values).items()}
 
     def scalar(e) -> float:
         return float(sp.sympify(e).xreplace({s: numbers[str(s)] for s in

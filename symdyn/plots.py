@@ -19,6 +19,7 @@ import sympy as sp
 from ._sweep_plots import basin_slice, phase_diagram, poincare_plot
 from .errors import SpecError
 from .numerics import BatchResult, IntegrationResult, bind_values, integrate_batch, numeric
+from .numerics._binding import component_values
 from .numerics._codegen import numpy_function
 from .training import Comparison, SimulationResult
 
@@ -87,24 +88,6 @@ def _state_index(system: LearningSystem, v) -> int:
     if str(v) in names:
         return names.index(str(v))
     raise SpecError(f"{v!r} is not a state variable; state: {', '.join(names)}")
-
-
-def _component_values(system: LearningSystem, values: Mapping | None) -> dict:
-    """Parameter values by component symbol, for substitution into expressions."""
-    params = [p for p in system.matrix.parameters if p not in system.matrix.values]
-    bound, batch = bind_values(system, values, params)
-    if batch is not None:
-        raise SpecError("plots take one value per parameter, not per-row values")
-    out = {}
-    for p, a in bound.items():
-        if isinstance(p, sp.MatrixSymbol):
-            syms = system.components(p)
-            for i in range(p.rows):
-                for j in range(p.cols):
-                    out[syms[i, j]] = float(a[i, j])
-        else:
-            out[p] = float(a)
-    return out
 
 
 def _as_expr(system: LearningSystem, e) -> sp.Expr:
@@ -202,7 +185,7 @@ class _Plane:
         self.system, self.values, self.base, self.i, self.j = system, values, base, i, j
         self.xlim, self.ylim = xlim, ylim
         self.f = numeric(system, values)
-        self.comp = _component_values(system, values)
+        self.comp = component_values(system, values)
         self.x, self.y = system.state[i], system.state[j]
         self.others = {s: float(base[k]) for k, s in enumerate(system.state) if k not in (i, j)}
         self.FX, self.FY = np.meshgrid(np.linspace(*xlim, 241), np.linspace(*ylim, 241))
@@ -338,7 +321,7 @@ def _lines(result, components, system, values) -> tuple[list[str], Callable]:
                             "system= to plot an expression of the state")
         e = _as_expr(system, c) if system is not None else sp.sympify(c, strict=True)
         if system is not None and e.free_symbols - set(state):
-            e = e.xreplace(_component_values(system, values))
+            e = e.xreplace(component_values(system, values))
         extra = e.free_symbols - set(state)
         if extra:
             raise SpecError(f"{c} has symbols without values: "

@@ -10,7 +10,7 @@ import sympy as sp
 
 from ..errors import DataError, MissingValueError, SpecError
 
-__all__ = ["System", "bind_values", "parameter_names"]
+__all__ = ["System", "bind_values", "parameter_names", "component_values"]
 
 
 class System(Protocol):
@@ -169,3 +169,20 @@ def parameter_names(system: System) -> str:
     return ", ".join(names) or "(none)"
 
 
+def component_values(system: System, values: Mapping | None) -> dict[sp.Symbol, float]:
+    """One number per parameter component symbol (``c1``, ``C1_1_2``, ``alpha``), for
+    substitution into expressions; data already numeric in the system are left out."""
+    params = [p for p in system.matrix.parameters if p not in system.matrix.values]
+    bound, batch = bind_values(system, values, params)
+    if batch is not None:
+        raise SpecError("give one value per parameter here, not one per row of a batch")
+    out: dict[sp.Symbol, float] = {}
+    for p, arr in bound.items():
+        if isinstance(p, sp.MatrixSymbol):
+            comps = system.components(p)
+            for i in range(p.rows):
+                for j in range(p.cols):
+                    out[comps[i, j]] = float(arr[i, j])
+        else:
+            out[p] = float(arr)
+    return out
