@@ -287,5 +287,5 @@ def linear_str(expr: sp.Expr) -> str:
         else:
             out.append(f"({sp.sstr(x)})")
 
-    visit(sp.sympify(expr), 0)
+    visit(sp.sympify(expr, strict=True), 0)  # sympy objects only: never text
     return "".join(out)
