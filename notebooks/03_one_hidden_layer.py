@@ -41,17 +41,6 @@ QUICK = os.environ.get("SYMDYN_NOTEBOOK_QUICK") == "1"
 plt.rcParams.update({"figure.dpi": 90, "axes.titlesize": 10})
 
 
-def blocks(system, y):
-    """The state matrices of ``system`` (by name) from a state vector or an array of them."""
-    y = np.asarray(y, dtype=float)
-    out, offset = {}, 0
-    for m in system.matrix.state:
-        size = m.rows * m.cols
-        out[m.name] = y[..., offset:offset + size].reshape(y.shape[:-1] + (m.rows, m.cols))
-        offset += size
-    return out
-
-
 # %% [markdown]
 # ## The matrix equations of RBP with one hidden layer
 
@@ -96,7 +85,7 @@ for rule in ("bp", "rbp"):
     values = {"C1": rng.normal(size=(2, 3))} if rule == "rbp" else {}
     r = sd.integrate_batch(s, 0.1 * rng.normal(size=(n_runs, s.size)), 5e3, values, tol=1e-7,
                            t_eval=t_eval)
-    b = blocks(s, r.y_eval)
+    b = s.unpack(r.y_eval)
     curve = loss(b["A2"] @ b["A1"])  # (times, runs)
     bottleneck[rule] = (r, curve)
     print(f"{rule.upper()}: {int(r.converged.sum())}/{n_runs} converged; excess loss at the "
@@ -140,7 +129,7 @@ asym = {}
 for scale in SCALES:
     y0 = scale * rng.normal(size=(n_starts, arbp.size))
     r = sd.integrate_batch(arbp, y0, 1e5, tol=1e-9)
-    b, b0 = blocks(arbp, r.y), blocks(arbp, y0)
+    b, b0 = arbp.unpack(r.y), arbp.unpack(y0)
     diff = np.linalg.norm(b["C1"] - np.swapaxes(b["A2"], 1, 2), axis=(1, 2))
     diff0 = np.linalg.norm(b0["C1"] - np.swapaxes(b0["A2"], 1, 2), axis=(1, 2))
     asym[scale] = diff / np.linalg.norm(b["C1"], axis=(1, 2))
@@ -184,7 +173,7 @@ runs_kp = {d: sd.integrate(sys, y0, 100.0, t_eval=t_eval, stop_on_convergence=Fa
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
 ratio_err = 0.0
 for k, (d, run) in enumerate(runs_kp.items()):
-    b = blocks(kp, run.y)
+    b = kp.unpack(run.y)
     diff = np.linalg.norm(b["C1"] - np.swapaxes(b["A2"], 1, 2), axis=(1, 2))
     axes[0].plot(run.t[::10], diff[::10], "o", color=f"C{k}", ms=4,
                  label=f"integrated, $d = {d:g}$")

@@ -391,16 +391,6 @@ def plot_trajectories(result, *, components: Sequence | None = None, system=None
     return fig
 
 
-def _blocks(system: LearningSystem, Y: np.ndarray) -> dict:
-    """The state matrices, by name, from states ``Y`` (..., n)."""
-    out, offset = {}, 0
-    for m in system.matrix.state:
-        size = m.rows * m.cols
-        out[m.name] = Y[..., offset:offset + size].reshape(Y.shape[:-1] + (m.rows, m.cols))
-        offset += size
-    return out
-
-
 def asymmetry(result, system: LearningSystem, values: Mapping | None = None
               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     r""":math:`\|C_h - W_h\|_F / \|C_h\|_F` over time for every channel :math:`C_h`, where
@@ -417,7 +407,7 @@ def asymmetry(result, system: LearningSystem, values: Mapping | None = None
                 and p.name[1:].isdigit()]
     if not channels:
         raise SpecError(f"{system.rule.name.upper()} has no channel matrices C_h to compare")
-    blocks = _blocks(system, np.asarray(Y, dtype=float))
+    blocks = system.unpack(Y)
     fixed = {}
     if any(c not in system.matrix.state for c in channels):
         params = [c for c in channels if c not in system.matrix.state]

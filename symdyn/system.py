@@ -265,20 +265,21 @@ class LearningSystem:
         return tuple(out)
 
     def unpack(self, y) -> dict[str, np.ndarray]:
-        """A state vector (shape ``(n,)``) or a batch of them (shape ``(B, n)``, one state a
-        row) as ``{"A1": array, ...}``: each matrix of shape ``(rows, cols)``, or
-        ``(B, rows, cols)`` for a batch, in the order of :attr:`state` (row-major).
+        """A state vector (shape ``(n,)``) or any array of them (shape ``(..., n)``: a batch
+        ``(B, n)``, a trajectory ``(k, n)``, a batch's trajectories ``(k, B, n)``) as
+        ``{"A1": array, ...}``: each matrix of shape ``(..., rows, cols)``, in the order of
+        :attr:`state` (row-major).
 
         >>> from symdyn import derive
         >>> derive("1-2-1", "bp").unpack([1, 2, 3, 4])["A2"]
         array([[3., 4.]])
         """
         arr = np.asarray(y, dtype=float)
-        if arr.ndim not in (1, 2) or arr.shape[-1] != self.size:
+        if arr.ndim == 0 or arr.shape[-1] != self.size:
             names = ", ".join(n for n, _, _ in self._layout)
-            raise SpecError(f"expected a state of shape ({self.size},) or a batch of shape "
-                            f"(B, {self.size}) for {self.network} ({names}), got shape "
-                            f"{arr.shape}")
+            raise SpecError(f"expected a state of shape ({self.size},) or an array of states "
+                            f"of shape (..., {self.size}) for {self.network} ({names}), got "
+                            f"shape {arr.shape}")
         lead = arr.shape[:-1]
         return {name: arr[..., start:start + r * c].reshape(*lead, r, c).copy()
                 for name, (r, c), start in self._layout}

@@ -271,7 +271,14 @@ def test_pack_unpack_errors():
     system = sd.derive("2-3-2", "rbp")
     with pytest.raises(SpecError, match=r"\(12,\)"):
         system.unpack(np.zeros(11))
+    with pytest.raises(SpecError, match=r"\(\.\.\., 12\)"):
+        system.unpack(np.zeros((4, 3, 11)))
     mats = system.unpack(np.zeros(12))
+    # any leading axes: the trajectories of a batch, (k, B, n), one matrix per time and row
+    y = np.arange(5 * 4 * 12, dtype=float).reshape(5, 4, 12)
+    traj = system.unpack(y)
+    assert traj["A1"].shape == (5, 4, 3, 2) and traj["A2"].shape == (5, 4, 2, 3)
+    assert traj["A2"][3, 1, 1, 2] == y[3, 1, 6 + 5]
     with pytest.raises(SpecError, match="missing: A2"):
         system.pack(A1=mats["A1"])
     with pytest.raises(SpecError, match="unknown: C1"):
