@@ -32,7 +32,9 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import solve_ivp
 
+from ..errors import SpecError
 from ._binding import System
+from ._codegen import numpy_function
 from ._rhs import numeric
 
 __all__ = ["Certificate", "certify_periodic", "independent_laws"]
@@ -60,9 +62,9 @@ def _gradient(system: System, laws: Sequence, values: Mapping | None):
     J = sp.Matrix(H).jacobian(state)
     free = J.free_symbols - set(state)
     if free:
-        raise ValueError(f"laws depend on parameters without values: "
+        raise SpecError(f"laws depend on parameters without values: "
                          f"{', '.join(sorted(map(str, free)))}")
-    fun = sp.lambdify([state], J, "numpy")
+    fun = numpy_function([state], J)
     return lambda y: np.asarray(fun(y), dtype=float).reshape(len(H), len(state))
 
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 
 from ..errors import SpecError
+from ..numerics._codegen import numpy_function
 from ..rules import BP, LearningRule, Signals, as_rule
 from ..spec import Activation, Network, as_network
 
@@ -72,7 +72,7 @@ _FAST = {
 @lru_cache(maxsize=64)
 def numeric_activation(f: Activation) -> NumericActivation:
     """The numpy version of a sympy :class:`~symdyn.Activation`: a closed form for the
-    built-in names, otherwise ``sympy.lambdify`` of :math:`f` and :math:`f'`."""
+    built-in names, otherwise generated numpy code of :math:`f` and :math:`f'`."""
     if f.is_linear:
         k = float(f.slope)
         if k == 1.0:
@@ -84,8 +84,8 @@ def numeric_activation(f: Activation) -> NumericActivation:
         fn, df = _FAST[f.name]
         return NumericActivation(f.name, fn, df)
     (v,) = f.function.variables
-    fn = sp.lambdify(v, f.function.expr, "numpy")
-    dfn = sp.lambdify(v, f.derivative.expr, "numpy")
+    fn = numpy_function(v, f.function.expr, cse=False)
+    dfn = numpy_function(v, f.derivative.expr, cse=False)
     return NumericActivation(f.name, lambda x: fn(x) + 0.0 * x, lambda s, o: dfn(s) + 0.0 * s)
 
 
