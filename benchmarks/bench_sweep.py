@@ -26,8 +26,8 @@ import numpy as np
 from _common import machine
 
 import symdyn as sd
-from symdyn._sweep import compute_chunk
-from symdyn._sweep_spec import SweepSpec
+from symdyn.sweep._run import compute_chunk
+from symdyn.sweep._spec import SweepSpec
 
 SPEC = {"rule": "arbp", "depth": 3, "scale": 0.5, "alpha": 1, "beta": 1, "t_final": 2000,
         "tail": 1000, "certify": 1}

@@ -14,10 +14,10 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 import symdyn as sd
-from symdyn._oracles import sympy_rhs
 from symdyn.analysis import fixed_points, verify_fixed_point, verify_invariant
 from symdyn.numerics import integrate_batch
 from symdyn.verify import ddt, proof, sentence
+from symdyn.verify._oracles import sympy_rhs
 
 a1, a2, a3, c1, c2 = sp.symbols("a1 a2 a3 c1 c2")
 alpha, beta, eta, lam, d, t = sp.symbols("alpha beta eta lamda d t")

@@ -3,7 +3,6 @@
 Network + Rule + Data --derive--> LearningSystem --analyse / integrate / verify / report-->
 """
 
-from ._sweep import load_sweep, sweep, sweep_summary
 from .analysis import (
     Analysis,
     FixedPoint,
@@ -42,6 +41,7 @@ from .numerics import (
 )
 from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
 from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
+from .sweep import load_sweep, sweep, sweep_summary
 from .system import LearningSystem, MatrixForm
 from .training import (
     ClassificationData,

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from ._sweep_plots import basin_slice, phase_diagram, poincare_plot
 from .errors import SpecError
 from .numerics import BatchResult, IntegrationResult, bind_values, integrate_batch, numeric
 from .numerics._binding import component_values
 from .numerics._codegen import numpy_function
+from .sweep._plots import basin_slice, phase_diagram, poincare_plot
 from .training import Comparison, SimulationResult
 
 if TYPE_CHECKING:  # pragma: no cover

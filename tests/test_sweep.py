@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import symdyn as sd
-from symdyn._sweep_spec import SweepSpec, load_spec
 from symdyn.cli import main
 from symdyn.errors import DataError, SpecError
+from symdyn.sweep._spec import SweepSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"rule": "arbp", "depth": [2, 3], "scale": 0.5, "alpha": 1, "beta": 1, "starts": 12,
@@ -177,7 +177,7 @@ def test_cli_summary_prints_the_table(tmp_path, capsys):
 def test_phase_diagram_shows_the_shares_per_cell():
     import xarray as xr
 
-    from symdyn._sweep_plots import phase_diagram
+    from symdyn.sweep._plots import phase_diagram
 
     end = np.array([["converged"] * 4, ["converged", "periodic", "periodic", "undecided"],
                     ["diverged"] * 2 + ["converged"] * 2, ["periodic"] * 4])

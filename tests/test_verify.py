@@ -309,7 +309,7 @@ def test_rhs_oracle_catches_a_wrong_generated_function(monkeypatch):
     import numpy as np
 
     from symdyn import LearningSystem
-    from symdyn._oracles import rhs_agreement
+    from symdyn.verify._oracles import rhs_agreement
 
     s = sd.derive("1-1-1-1", "srbp")
     values = {"alpha": 1.0, "beta": 2.0, "c1": 0.5, "c2": -1.0}
@@ -325,8 +325,8 @@ def test_rhs_oracle_catches_a_wrong_generated_function(monkeypatch):
 def test_trajectory_oracle_catches_a_wrong_tableau(monkeypatch):
     import numpy as np
 
-    from symdyn._oracles import trajectory_agreement
     from symdyn.numerics import _tableau
+    from symdyn.verify._oracles import trajectory_agreement
 
     s = sd.derive("1-1-1", "rbp")
     values = {"alpha": 1.0, "beta": 2.0, "c1": 0.5}
@@ -342,7 +342,7 @@ def test_trajectory_oracle_catches_a_wrong_tableau(monkeypatch):
 def test_fixed_point_oracle_rejects_a_point_off_the_set():
     import numpy as np
 
-    from symdyn._oracles import fixed_point_agreement
+    from symdyn.verify._oracles import fixed_point_agreement
 
     s = sd.derive("1-1-1", "rbp")
     values = {"alpha": 1.0, "beta": 2.0, "c1": 0.5}
@@ -354,7 +354,7 @@ def test_fixed_point_oracle_rejects_a_point_off_the_set():
 def test_ode_oracle_catches_a_missing_decay(monkeypatch):
     import numpy as np
 
-    from symdyn._oracles import ode_agreement
+    from symdyn.verify._oracles import ode_agreement
 
     rng = np.random.default_rng(0)
     X, W = rng.normal(size=(5, 2)), rng.normal(size=(2, 1))
@@ -362,7 +362,7 @@ def test_ode_oracle_catches_a_missing_decay(monkeypatch):
     pts = rng.normal(size=(2, s.size))
     assert ode_agreement(s, {}, X, X @ W, pts)[0] == 2
     # the same equations judged against the rule without its decay
-    from symdyn import _oracles
+    from symdyn.verify import _oracles
 
     flipped = sd.derive("2-2-1", "arbp", decay=0, rate_ratio=0.5)  # decay left out
     real = _oracles.rule_update

@@ -57,7 +57,7 @@ def spec_from_options(spec_path: str | None, settings: list[str]) -> dict:
     """The raw spec: the TOML file (if any) with the ``--set`` settings on top."""
     raw: dict = {}
     if spec_path:
-        from .._sweep_spec import load_spec
+        from ..sweep._spec import load_spec
 
         raw = {**load_spec(spec_path).fixed, **load_spec(spec_path).axes}
         rnd = load_spec(spec_path).random
@@ -70,7 +70,7 @@ def spec_from_options(spec_path: str | None, settings: list[str]) -> dict:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from .._sweep import load_sweep, sweep, sweep_summary
+    from ..sweep import load_sweep, sweep, sweep_summary
 
     if args.summary:
         print(sweep_summary(args.summary))
@@ -94,7 +94,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _plot(ds, args) -> None:
-    from .._sweep_plots import phase_diagram
+    from ..sweep._plots import phase_diagram
 
     try:
         fig = phase_diagram(ds, x=args.x, y=args.y)

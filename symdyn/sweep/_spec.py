@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
 
 __all__ = ["SweepSpec", "load_spec", "DERIVE_KEYS", "RUN_DEFAULTS"]
 
@@ -51,13 +51,13 @@ CHUNK_BYTES = 32 * 2**20
 
 
 def _rules() -> tuple[str, ...]:
-    from .rules import RULES
+    from ..rules import RULES
 
     return tuple(RULES)
 
 
 def _activations() -> tuple[str, ...]:
-    from .spec import ACTIVATIONS
+    from ..spec import ACTIVATIONS
 
     return tuple(ACTIVATIONS)
 

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from .numerics import bind_values, integrate_batch
-from .numerics._binding import component_values
+from ..numerics import bind_values, integrate_batch
+from ..numerics._binding import component_values
 
 __all__ = ["sympy_rhs", "rhs_agreement", "trajectory_agreement", "fixed_point_agreement",
            "rule_update", "ode_agreement", "sgd_agreement", "moment_values", "OracleSteps"]
@@ -164,7 +164,7 @@ def rule_update(system, values: Mapping | None = None) -> Callable:
     object (``feedback``, ``channel_update`` on arrays) and the network, without any code
     generated from the derivation: :math:`\Delta A_h = \eta(B_h O_{h-1}^T - d A_h)`,
     :math:`\Delta C_h = \eta(\lambda U_h - d C_h)`."""
-    from .rules import Signals
+    from ..rules import Signals
 
     net, rule = system.network, system.rule
     numbers = {str(k): v for k, v in component_values(system, values).items()}
@@ -235,7 +235,7 @@ def sgd_agreement(system, values: Mapping | None, X: np.ndarray, Y: np.ndarray, 
     """Full-batch SGD by :func:`~symdyn.training.simulate` (generated code) against the
     plain loop :math:`y \\leftarrow y + \\mathrm{lr}\\cdot\\mathrm{mean}_k\\,\\Delta y(y;
     I_k, T_k)` of :func:`rule_update`; every step compared."""
-    from .training import simulate
+    from ..training import simulate
 
     u = rule_update(system, {**dict(values or {}), **moment_values(system, X, Y)})
     r = simulate(system, X, Y, lr=lr, steps=steps, y0=y0, values=values, batch_size=len(X),
@@ -292,7 +292,7 @@ class OracleSteps:
                              check="control")
 
     def _oracle(self, statement: str, outcome: Outcome, **math) -> bool:
-        from ._typeset import sentence
+        from .._typeset import sentence
 
         passed, cases, worst = outcome
         return self.numeric(_amended(sentence(statement, **math), f"; {worst}" if worst else

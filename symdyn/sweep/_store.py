@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["FORMAT", "open_store", "read_spec", "chunk_path", "done_chunks", "write_chunk",
            "read_chunk"]

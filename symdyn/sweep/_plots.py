@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
 
 __all__ = ["phase_diagram", "basin_slice", "poincare_plot"]
 
@@ -27,7 +27,7 @@ def phase_diagram(ds, x: str | None = None, y: str | None = None,
     Dataset): one column per end state, one row per value of a third axis if there is one
     (any further axes are pooled). Numbers in the cells are the shares; periodic cells also
     give the number of certified orbits."""
-    from ._sweep import phase_shares
+    from ._run import phase_shares
 
     axes = [a for a in ds.coords if a != "state_size" and ds[a].dims == ("cell",)]
     if len(axes) < 2 and (x is None or y is None):
@@ -85,8 +85,8 @@ def basin_slice(system, values: Mapping, base, i: int, j: int, extent: float, *,
     ``[-extent, extent]`` (an ``n x n`` grid), each start coloured by where it ends."""
     from matplotlib.colors import ListedColormap
 
-    from .numerics import integrate_batch
-    from .numerics._classify import CLASSES, classify
+    from ..numerics import integrate_batch
+    from ..numerics._classify import CLASSES, classify
 
     base = np.asarray(base, float)
     g = np.linspace(-extent, extent, n)
@@ -119,8 +119,8 @@ def poincare_plot(system, values: Mapping, y0, *, window: float = 2000.0, sample
     """The orbit of ``y0`` over ``window`` (projected on two state components) and its
     returns to the Poincaré section of :func:`~symdyn.numerics._classify.section_crossings`:
     a periodic orbit returns to the same point(s); a quasi-periodic one fills a curve."""
-    from .numerics import integrate_batch
-    from .numerics._classify import detect_period, section_crossings
+    from ..numerics import integrate_batch
+    from ..numerics._classify import detect_period, section_crossings
 
     te = np.linspace(0, window, samples)
     r = integrate_batch(system, np.asarray(y0, float)[None, :], window, values, rtol=1e-10,

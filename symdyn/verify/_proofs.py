@@ -1,29 +1,5 @@
-r"""Verification: executable proofs of the papers' results, run and reported.
-
-A proof is a function decorated with :func:`proof` that states a claim and its hypotheses,
-then records *steps* on a :class:`ProofContext`:
-
-* ``ctx.symbolic(statement, holds)``: an identity checked by computer algebra;
-* ``ctx.numeric(statement, passed, cases)``: numerical evidence over ``cases`` cases;
-* ``ctx.sample(statement, strategy, check, n)``: evidence drawn by hypothesis (``n``
-  examples, derandomised, so runs are reproducible), with a shrunk counterexample on failure.
-
-Titles, claims, hypotheses and statements are :func:`sentence` objects: prose with formulas
-given as sympy objects (``sentence("{H} is conserved", H=a1**2 - a2**2)``), so that the LaTeX
-report prints every formula with sympy's printer, in math mode; a step may also show a
-numbered display (``latex=``: a sympy equation or expression, or :class:`Math`, LaTeX built
-from sympy objects). A plain string is prose.
-
-A result is "proved" symbolically only when it has symbolic steps and all of them hold; its
-status is "ok" only when no step failed, "timeout" when it overran its time budget (it keeps
-the steps established so far). A failed symbolic step stops the result's numerical steps
-(they would only measure a system already known to be wrong), and so does a failed
-*oracle* (``ctx.oracle_*``: the evidence re-checked by an independent route, see
-:mod:`symdyn._oracles`) or *control* (``ctx.control``: a check whose correct outcome is a
-refutation). Each result runs in a forked worker under a wall-clock budget
-(:data:`BUDGETS`), so a hang in compiled code ends as a timeout and the run goes on; the
-numerical steps get a deadline inside it, after which they end as failed with the reason.
-Proof files live in the top-level ``proofs/``."""
+r"""The proof API (:func:`proof`, :class:`ProofContext`) and the runner; the package
+docstring (:mod:`symdyn.verify`) states what a proof records."""
 
 from __future__ import annotations
 
@@ -37,9 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .._typeset import Math, Sentence, ddt, sentence
+from ..errors import SpecError
 from ._oracles import OracleSteps, _amended
-from ._typeset import Math, Sentence, ddt, sentence
-from ._verify_report import (
+from ._report import (
     TableWriter,
     _display_latex,
     _jsonable,
@@ -49,8 +26,7 @@ from ._verify_report import (
     results_json,
     results_table,
 )
-from ._verify_run import Worker, picklable
-from .errors import SpecError
+from ._worker import Worker, picklable
 
 __all__ = [
     "proof",
@@ -59,6 +35,7 @@ __all__ = [
     "ProofResult",
     "Step",
     "load_proofs",
+    "proofs_directory",
     "run_proof",
     "run_proofs",
     "iter_results",
@@ -131,7 +108,7 @@ class _OutOfTime(Exception):
 
 def _numerics_deadline(deadline: float | None):
     """Bound every batch integration that passes no deadline of its own."""
-    from .numerics._batch import DEADLINE
+    from ..numerics._batch import DEADLINE
 
     return DEADLINE.set(deadline)
 
@@ -306,7 +283,7 @@ def proofs_directory(directory: str | os.PathLike | None = None) -> tuple[Path, 
         return Path(directory), "named by --proofs"
     if os.environ.get("SYMDYN_PROOFS"):
         return Path(os.environ["SYMDYN_PROOFS"]), "named by $SYMDYN_PROOFS"
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the symdyn package
     if (here / "_proofs").is_dir():
         return here / "_proofs", "installed with symdyn"
     checkout = here.parent
@@ -381,7 +358,7 @@ def _execute(p: Proof, quick: bool, budget: float | None,
     except Exception as exc:  # a broken proof is a failed result, with the reason
         error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
     finally:
-        from .numerics._batch import DEADLINE
+        from ..numerics._batch import DEADLINE
 
         DEADLINE.reset(token)
     return _summarise(p, ctx.steps, time.perf_counter() - start, error)

@@ -1,7 +1,7 @@
 r"""Sweeps: where trajectories end over a grid (or a random sample) of specs and
 parameters, run as Dask tasks and stored chunk by chunk.
 
-``sweep(spec, store)`` expands the spec (:mod:`symdyn._sweep_spec`) into cells; each cell is
+``sweep(spec, store)`` expands the spec (:mod:`symdyn.sweep._spec`) into cells; each cell is
 a batch of ``starts`` random initial weights (i.i.d. :math:`\mathcal N(0, s^2)`), split into
 chunks of rows. A chunk is one task: derive the cell's system (cached per worker), draw its
 starts from ``SeedSequence(spec hash, (cell, chunk))`` (so results do not depend on how many
@@ -9,7 +9,7 @@ workers there are or in which order chunks run), integrate them with
 :func:`~symdyn.integrate_batch`, classify every row (:func:`~symdyn.numerics.classify`:
 converged / periodic / diverged / undecided, certifying up to ``certify`` periodic rows with
 the system's first integrals) and write the chunk atomically to the store
-(:mod:`symdyn._sweep_store`). Re-running the same spec on the same store computes only the
+(:mod:`symdyn.sweep._store`). Re-running the same spec on the same store computes only the
 chunks whose files are missing.
 
 Execution: a local Dask cluster sized to the machine (``workers`` processes, one thread
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _sweep_store as store_
-from ._sweep_spec import DERIVE_KEYS, RUN_DEFAULTS, SweepSpec, chunk_rows, load_spec
-from .errors import SpecError
+from ..errors import SpecError
+from . import _store as store_
+from ._spec import DERIVE_KEYS, RUN_DEFAULTS, SweepSpec, chunk_rows, load_spec
 
 __all__ = ["sweep", "load_sweep", "sweep_summary", "SweepRun", "phase_shares"]
 
@@ -67,7 +67,7 @@ def cell_system(cell: Mapping):
     """The learning system of a cell (cached per process)."""
     key = _system_key(cell)
     if key not in _SYSTEMS:
-        from .derive import derive
+        from ..derive import derive
 
         arch = cell.get("arch") or "-".join(["1"] * (int(cell["depth"]) + 1))
         opts = {k: cell[k] for k in ("rate_ratio", "decay", "activation",
@@ -79,7 +79,7 @@ def cell_system(cell: Mapping):
 def _laws(cell: Mapping):
     key = _system_key(cell)
     if key not in _LAWS:
-        from .analysis import invariants
+        from ..analysis import invariants
 
         system = cell_system(cell)
         # no ``timeout``: it runs the search in a child process, which a Dask worker (a
@@ -105,8 +105,8 @@ def _chunks_of(cell: Mapping, n_state: int) -> list[tuple[int, int]]:
 
 def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows: int) -> dict:
     """The classified rows of one chunk (see the module docstring)."""
-    from .numerics import integrate_batch
-    from .numerics._classify import classify
+    from ..numerics import integrate_batch
+    from ..numerics._classify import classify
 
     system = cell_system(cell)
     values = cell_values(cell)
@@ -139,7 +139,7 @@ def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
 def _plan(spec: SweepSpec) -> list[tuple[dict, int, int, int]]:
     """Every task ``(cell, cell index, chunk index, rows)``; validates each distinct system
     and its values once, here, so that bad input fails before any task runs."""
-    from .numerics import numeric
+    from ..numerics import numeric
 
     tasks, checked = [], set()
     for ci, cell in enumerate(spec.cells):
@@ -277,7 +277,7 @@ def load_sweep(store):
 
 def phase_shares(ds) -> dict[str, np.ndarray]:
     """Per cell: rows done, and the share of each end state among them (NaN if none)."""
-    from .numerics._classify import CLASSES
+    from ..numerics._classify import CLASSES
 
     done = ds["done"].values
     n = done.sum(axis=1)

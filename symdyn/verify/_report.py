@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._typeset import latex_display, latex_math, tex_escape
+from .._typeset import latex_display, latex_math, tex_escape
 
 __all__ = ["TableWriter", "result_json", "results_json", "results_table", "latex_report"]
 
@@ -132,7 +132,7 @@ def latex_report(results: Sequence) -> str:
     steps. Every formula comes from sympy objects (see :func:`sentence`); each result is a
     section labelled ``res:<name>``, each displayed formula an equation labelled
     ``eq:<name>:<step number>``."""
-    from .report import latex_document
+    from ..report import latex_document
 
     rows = []
     for r in results:
