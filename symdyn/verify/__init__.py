@@ -27,6 +27,7 @@ Proof files live in the top-level ``proofs/``."""
 
 from ._proofs import (
     BUDGETS,
+    PROOF_KINDS,
     Math,
     Proof,
     ProofContext,
@@ -62,6 +63,7 @@ __all__ = [
     "iter_results",
     "select_proofs",
     "BUDGETS",
+    "PROOF_KINDS",
     "results_table",
     "result_json",
     "TableWriter",

@@ -41,6 +41,7 @@ __all__ = [
     "iter_results",
     "select_proofs",
     "BUDGETS",
+    "PROOF_KINDS",
     "results_table",
     "result_json",
     "TableWriter",
@@ -51,6 +52,16 @@ __all__ = [
     "Math",
     "ddt",
 ]
+
+
+#: What a symbolic step can establish, and how it is named in the reports.
+PROOF_KINDS = {
+    "identity": "an identity checked by computer algebra",
+    "reduction+sign": "a reduction on level sets and an exact sign analysis",
+    "lyapunov": "a Lyapunov (or LaSalle) function, its derivative's sign proved",
+    "a-priori bound": "an a-priori bound: no blow-up in finite time",
+    "exact classification": "every start classified exactly (by its level set)",
+}
 
 
 @dataclass(frozen=True)
@@ -65,14 +76,22 @@ class Step:
     latex: Any = ""  # a display: sympy object, Math, or LaTeX
     counterexample: Any = None
     check: str = ""  # "oracle" | "control" | "" (evidence of the claim itself)
+    proof: str = ""  # symbolic steps: the kind of proof (a key of PROOF_KINDS)
+    covers: str = ""  # symbolic steps: the sizes or depths the step is proved for
 
     def __post_init__(self):
         object.__setattr__(self, "statement", Sentence.of(self.statement))
+        if self.kind == "symbolic" and self.proof not in PROOF_KINDS:
+            raise SpecError(f"proof kind {self.proof!r} is not one of {sorted(PROOF_KINDS)}")
 
     def as_dict(self) -> dict:
         out = {"kind": self.kind, "statement": str(self.statement), "ok": self.ok}
         if self.check:
             out["check"] = self.check
+        if self.kind == "symbolic":
+            out["proof"] = self.proof
+            if self.covers:
+                out["covers"] = self.covers
         if self.kind == "numeric":
             out.update(cases=self.cases, passed=self.passed)
         if _shown(self.latex):
@@ -152,10 +171,13 @@ class ProofContext(OracleSteps):
             raise _Stopped(self.stopped)
 
     def symbolic(self, statement: str | Sentence, holds: bool, *, latex: Any = "",
-                 counterexample: Any = None, check: str = "") -> bool:
-        """Record an identity checked by computer algebra."""
+                 counterexample: Any = None, check: str = "", proof: str = "identity",
+                 covers: str = "") -> bool:
+        """Record a statement proved by computer algebra: ``proof`` names the kind of proof
+        (a key of :data:`PROOF_KINDS`), ``covers`` the sizes or depths it holds for."""
         return self._record(Step("symbolic", statement, bool(holds), latex=latex,
-                                 counterexample=counterexample, check=check))
+                                 counterexample=counterexample, check=check, proof=proof,
+                                 covers=covers))
 
     def numeric(self, statement: str | Sentence, passed: int, cases: int, *, latex: Any = "",
                 counterexample: Any = None, check: str = "") -> bool:
