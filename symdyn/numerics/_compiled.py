@@ -161,7 +161,45 @@ def tableau_source(tab) -> str:
     else:
         lines += [f"        e = ({_combination(RK45.E, 'i')}) * h / scale",
                   "        n5 += e * e", "    return np.sqrt(n5 / n)"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _dense_source(tab)) + "\n"
+
+
+def dense_shape(tab) -> tuple[int, int]:
+    """``(extra stages, factors)`` of the pair's dense output (DOP853: 3, 7; RK45: 0, 4)."""
+    return (len(DOP853.A_EXTRA), 7) if tab.name == "DOP853" else (0, RK45.P.shape[1])
+
+
+def _dense_source(tab) -> list[str]:
+    """``dense`` and ``dense_value`` of the template: scipy's dense output (``Dop853DenseOutput``,
+    ``RkDenseOutput``) with the coefficients as literals."""
+    lines = ["", "", "def dense(y, y_new, K, h, p, gx, Fd):", "    n = y.shape[0]"]
+    if tab.name == "DOP853":
+        S = tab.n_stages
+        for s, a in enumerate(DOP853.A_EXTRA, start=S + 1):
+            lines += ["    for i in range(n):",
+                      f"        gx[i] = y[i] + h * ({_combination(a[:s], 'i')})",
+                      f"    rhs(gx, p, K, {s})"]
+        lines += ["    for i in range(n):", "        dy = y_new[i] - y[i]",
+                  "        Fd[0, i] = dy", "        Fd[1, i] = h * K[0, i] - dy",
+                  f"        Fd[2, i] = 2 * dy - h * (K[{S}, i] + K[0, i])"]
+        lines += [f"        Fd[{3 + j}, i] = h * ({_combination(d, 'i')})"
+                  for j, d in enumerate(DOP853.D)]
+        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
+                  "        v = 0.0"]
+        for j in range(7):  # Horner in x and 1 - x, from the last factor (scipy's order)
+            lines += [f"        v += Fd[{6 - j}, i]",
+                      f"        v *= {'x' if j % 2 == 0 else '1.0 - x'}"]
+        lines += ["        out[i] = v + y[i]"]
+    else:
+        lines += ["    for i in range(n):"]
+        lines += [f"        Fd[{k}, i] = h * ({_combination(RK45.P[:, k], 'i')})"
+                  for k in range(RK45.P.shape[1])]
+        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
+                  "        v = 0.0", "        xp = 1.0"]
+        for k in range(RK45.P.shape[1]):
+            lines += ["        xp = xp * x", f"        v += Fd[{k}, i] * xp"]
+        lines += ["        out[i] = v + y[i]"]
+    return lines
 
 
 def rk_program(system, tab=None) -> ModuleType:
@@ -197,8 +235,6 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None)
         if numba_module() is None:
             raise SpecError("backend='numba' needs numba, which is not installed: pip install "
                             "'symdyn[fast]', or use backend='numpy'")
-        if t_eval is not None:
-            raise SpecError("backend='numba' does not record t_eval; use backend='numpy'")
         if form == "matrix":
             raise SpecError("backend='numba' runs the component form; form='matrix' needs "
                             "backend='numpy'")
@@ -208,7 +244,7 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None)
             raise SpecError(f"backend='numba' cannot compile this system: {exc}; use "
                             "backend='numpy'") from None
         return "numba"
-    if (t_eval is not None or not 0 < system.size <= MAX_COMPILED_SIZE
+    if (not 0 < system.size <= MAX_COMPILED_SIZE
             or form == "matrix" or rhs_kernel(system, form).form != "component"
             or numba_module() is None):
         return "numpy"
@@ -267,6 +303,13 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
     todo = np.flatnonzero(stepper.code == _rk_loop.RUN)
     xtol = -1.0 if stepper.xtol is None else float(stepper.xtol)
     state = {"pos": 0}
+    extra, n_f = dense_shape(tab)
+    if stepper.t_eval is None:
+        t_eval, y_eval = np.empty(0), np.empty((0, 1, stepper.n))
+        next_eval = np.zeros(len(stepper.code), dtype=np.int64)
+    else:
+        t_eval, y_eval = stepper.t_eval, stepper.y_eval
+        next_eval = stepper.next_eval = stepper.next_eval.astype(np.int64)
 
     def advance() -> bool:
         pos = state["pos"]
@@ -281,7 +324,7 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
                          mon.f_min, msg, tab.n_stages, tab.error_order,
                          tab.stiff_threshold, s.t_final, s.rtol, s.atol, s.tol, xtol,
                          s.max_norm, bool(s.stop), int(s.max_steps), s.stiff != "none",
-                         int(mon.top))
+                         int(mon.top), t_eval, y_eval, next_eval, extra, n_f)
         texts = {**_MESSAGES, 3: f"|y| exceeded {s.max_norm:g}",
                  4: f"max_steps={s.max_steps} reached"}
         for r in rows[msg[rows] > 0]:

@@ -103,8 +103,10 @@ def _chunks_of(cell: Mapping, n_state: int) -> list[tuple[int, int]]:
     return [(lo, min(size, starts - lo)) for lo in range(0, starts, size)]
 
 
-def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows: int) -> dict:
-    """The classified rows of one chunk (see the module docstring)."""
+def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows: int,
+                  backend: str = "auto") -> dict:
+    """The classified rows of one chunk (see the module docstring); ``backend`` of every
+    integration (:func:`~symdyn.integrate_batch`)."""
     from ..numerics import integrate_batch
     from ..numerics._classify import classify
 
@@ -113,13 +115,13 @@ def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows:
     seq = np.random.SeedSequence(int(identity, 16), spawn_key=(cell_i, chunk_i))
     Y0 = float(cell["scale"]) * np.random.default_rng(seq).normal(size=(rows, system.size))
     r = integrate_batch(system, Y0, float(cell["t_final"]), values, tol=float(cell["tol"]),
-                        rtol=float(cell["rtol"]), atol=float(cell["atol"]))
+                        rtol=float(cell["rtol"]), atol=float(cell["atol"]), backend=backend)
     certify = int(cell["certify"])
     laws = _laws(cell) if certify and np.any(r.status == "running") else None
     c = classify(system, r, values, tail=float(cell["tail"]), samples=int(cell["samples"]),
                  fine=int(cell["fine"]),
                  rtol=float(cell["rtol"]), atol=float(cell["atol"]), laws=laws,
-                 certify=certify)
+                 certify=certify, backend=backend)
     return {"end": c.end.astype("U9"), "endpoint": c.endpoint.astype("U8"), "loss": c.loss,
             "t_end": c.t_end, "period": c.period, "amplitude": c.amplitude,
             "certified": c.certified, "reason": c.reason.astype("U200"), "y0": Y0,
