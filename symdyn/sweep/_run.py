@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import SpecError
 from . import _store as store_
-from ._plan import announce, cell_values, chunk_rows, make_plan, system_key
+from ._plan import announce, cell_values, check_limits, chunk_rows, make_plan, system_key
 from ._spec import SweepSpec, load_spec
 
 __all__ = ["sweep", "load_sweep", "sweep_summary", "SweepRun", "phase_shares"]
@@ -173,8 +173,9 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
 
     spec = load_spec(spec)
     identity = spec.identity
-    plan = make_plan(spec, cell_system, backend)  # refuses past the limits, before any work
+    check_limits(spec)  # refuses past the limits, before any work
     store = store_.open_store(store, spec.canonical(), identity)
+    plan = make_plan(spec, cell_system, backend)  # derives, checks values, compiles
     if progress:
         announce(f"sweep {identity}: {plan.describe(len(spec.cells))}")
     tasks = [(*t, plan.backends[system_key(t[0])]) for t in plan.tasks]
