@@ -41,7 +41,7 @@ DEFAULT_CHUNK = 1000
 #: CPU seconds per row, per state variable and per time unit integrated (t_final plus the
 #: tail's two passes), measured on ARBP chains of depth 3-6 (benchmarks/bench_sweep.py):
 #: an upper estimate (most rows converge early)
-SECONDS_PER_UNIT = {"numba": 2e-8, "numpy": 3e-6}
+SECONDS_PER_UNIT = {"numba": 6e-8, "numpy": 3.5e-6}
 
 
 def _positive(name: str, value: float, top: float | None = None) -> None:
