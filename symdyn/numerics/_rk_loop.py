@@ -105,6 +105,17 @@ def dense_value(Fd, y, x, out):  # pragma: no cover - replaced
     raise NotImplementedError
 
 
+def record_dense(y, y_new, K, h, p, gx, Fd, t_old, t, t_eval, y_eval, next_eval, r):
+    """Row ``r`` at every time of ``t_eval`` in the accepted step from ``t_old`` to ``t``
+    (``next_eval[r]`` onwards), by the dense output of the step."""
+    dense(y, y_new, K, h, p, gx, Fd)
+    k = next_eval[r]
+    while k < t_eval.shape[0] and t_eval[k] <= t:
+        dense_value(Fd, y, (t_eval[k] - t_old) / h, y_eval[k, r])
+        k += 1
+    next_eval[r] = k
+
+
 def stiffness(y_new, g, K, S, h_acc, iasti, nonsti, thr):
     """Hairer's test on rows ``S - 1`` and ``S`` of ``K``; returns the updated counters
     ``(iasti, nonsti)``."""
@@ -184,14 +195,10 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti,
                 continue
             t_old, fn_old = t, fn
             t = t_final if t_final - (t_old + hi) <= 0 else t_old + hi
-            k = next_eval[r]
-            if k < n_eval and t_eval[k] <= t:
-                dense(y, y_new, K, hi, p, gx, Fd)
+            if next_eval[r] < n_eval and t_eval[next_eval[r]] <= t:
+                record_dense(y, y_new, K, hi, p, gx, Fd, t_old, t, t_eval, y_eval, next_eval,
+                             r)
                 ev += extra
-                while k < n_eval and t_eval[k] <= t:
-                    dense_value(Fd, y, (t_eval[k] - t_old) / hi, y_eval[k, r])
-                    k += 1
-                next_eval[r] = k
             for i in range(n):
                 y[i] = y_new[i]
                 F[r, i] = K[S, i]
