@@ -199,12 +199,20 @@ def _dense_source(tab) -> list[str]:
     return lines
 
 
+def _tab_key(tab) -> tuple[str, str]:
+    """The pair's name and a digest of its coefficients (a program per tableau, not per
+    name: the mutation tests swap a tableau's coefficients under the same name)."""
+    coeffs = b"".join(np.ascontiguousarray(a, dtype=float).tobytes()
+                      for a in (tab.A, tab.B, tab.C))
+    return tab.name, hashlib.sha1(coeffs).hexdigest()[:12]
+
+
 def _fingerprint(system, tab) -> str:
     """A stable name of the compiled loop of ``system`` and ``tab`` across processes (the
     equations, state and parameters as sympy's ``srepr``; numba and Python versions)."""
     numba = numba_module()
     text = "|".join([sp.srepr(list(system.rhs)), sp.srepr(list(system.state)),
-                     sp.srepr(list(system.parameters)), tab.name,
+                     sp.srepr(list(system.parameters)), *_tab_key(tab),
                      getattr(numba, "__version__", ""), sys.version])
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
@@ -267,7 +275,7 @@ def rk_program(system, tab=None) -> ModuleType:
             _write_index(system, tab, program.__name__)
         return program
 
-    return cached_kernel(system, ("numba", "rk", tab.name), build)
+    return cached_kernel(system, ("numba", "rk", *_tab_key(tab)), build)
 
 
 def _compile_guess(system) -> str:
@@ -346,7 +354,7 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
             or form == "matrix" or rhs_kernel(system, form).form != "component"
             or numba_module() is None):
         return "numpy"
-    if not _has_kernel(system, ("numba", "rk", tab.name)):
+    if not _has_kernel(system, ("numba", "rk", *_tab_key(tab))):
         cost = LOAD_SECONDS if on_disk(system, tab) else COMPILE_SECONDS
         if expected_numpy_seconds(rows, system.size, t_final) < cost:
             return "numpy"
