@@ -258,8 +258,8 @@ def test_a_million_cell_grid_is_refused_with_its_size():
     with pytest.raises(SpecError, match="1,000,000 cells, above the limit"):
         check_limits(SweepSpec.from_mapping(raw))
     # within the limits: the estimate names rows, time, memory and results
-    from symdyn.sweep._run import cell_system
     from symdyn.sweep._plan import make_plan
+    from symdyn.sweep._run import cell_system
 
     plan = make_plan(SweepSpec.from_mapping({**SMALL, "starts": 2500, "chunk": 0}), cell_system,
                      backend="numpy")
