@@ -32,21 +32,36 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word that is not an option (the top-level
+    options, ``--help`` and ``--version``, take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the options of the command named in ``argv`` (all: ``None``).
+
+    Only that command's options are set up: some set-ups import what their defaults come
+    from (verify's budgets, experiment's suites), and ``symdyn --help`` should not pay for
+    them."""
     from .. import __version__
 
+    chosen = _command(argv) if argv is not None else None
     p = Parser(prog="symdyn", description="Formal analysis of learning dynamics.")
     p.add_argument("--version", action="version", version=f"symdyn {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (help_, setup, _) in COMMANDS.items():
-        setup(sub.add_parser(name, help=help_, description=help_))
+        command = sub.add_parser(name, help=help_, description=help_)
+        if argv is None or name == chosen:
+            setup(command)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``symdyn`` console script."""
     try:
-        parser = _parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = _parser(argv)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()

@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 
 from ..errors import SymdynError
-from ..expressions import parse_number
 
 __all__ = ["UsageError", "Parser", "add_spec_arguments", "system_from_args",
            "add_format_argument", "parse_values", "emit_json", "integer", "real"]
@@ -123,6 +122,8 @@ def parse_values(text: str | None, option: str = "--values") -> dict[str, float]
     """``"alpha=1,beta=2"`` -> ``{"alpha": 1.0, "beta": 2.0}``. Each value is a finite
     number, written as a literal or a constant expression (``1/3``, ``2**-4``), read by the
     whitelist parser of :mod:`symdyn.expressions`: nothing in it runs."""
+    from ..expressions import parse_number  # sympy: only when a command reads values
+
     out: dict[str, float] = {}
     if not text:
         return out

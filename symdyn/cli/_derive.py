@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import sympy as sp
-
-from ..report import COMPONENT_LIMIT, JSON_COMPONENT_LIMIT, json_system, text_system
 from ._common import (
     UsageError,
     add_format_argument,
@@ -21,6 +18,8 @@ __all__ = ["COMMANDS"]
 
 
 def _setup_derive(p: argparse.ArgumentParser) -> None:
+    from ..report import JSON_COMPONENT_LIMIT
+
     add_spec_arguments(p)
     add_format_argument(p)
     p.add_argument("--form", choices=("both", "matrix", "component"), default=None,
@@ -33,6 +32,8 @@ def _setup_derive(p: argparse.ArgumentParser) -> None:
 
 
 def _run_derive(args: argparse.Namespace) -> int:
+    from ..report import COMPONENT_LIMIT, JSON_COMPONENT_LIMIT, json_system, text_system
+
     system = system_from_args(args)
     form = args.form
     if args.format == "json":
@@ -80,6 +81,8 @@ def _setup_params(p: argparse.ArgumentParser) -> None:
 
 def _run_params(args: argparse.Namespace) -> int:
     """What --values and --y0 take for this system, and what --data fills in."""
+    import sympy as sp
+
     system = system_from_args(args)
     fixed = {m.name for m in system.matrix.values}
     rows = []

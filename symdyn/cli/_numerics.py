@@ -6,11 +6,8 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import numpy as np
-import sympy as sp
-
-from ..expressions import parse_number
 from ._common import (
     UsageError,
     add_format_argument,
@@ -21,6 +18,12 @@ from ._common import (
     real,
     system_from_args,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy, sympy and the numerics are imported inside the functions that use them, so that
+# `symdyn --help` does not import them (tests/test_cli_startup.py)
 
 __all__ = ["COMMANDS"]
 
@@ -78,6 +81,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_state(system, text: str | None) -> np.ndarray | None:
+    import numpy as np
+
+    from ..expressions import parse_number
+
     if text is None:
         return None
     names = [str(s) for s in system.state]
@@ -99,6 +106,9 @@ def _parse_state(system, text: str | None) -> np.ndarray | None:
 
 
 def _values(system, args, rng: np.random.Generator) -> dict:
+    import numpy as np
+    import sympy as sp
+
     values: dict = dict(parse_values(args.values))
     if args.random_channels:
         for p in system.matrix.parameters:
@@ -115,6 +125,8 @@ def _fmt(v: float) -> str:
 
 
 def _show_values(values: dict) -> str:
+    import numpy as np
+
     parts = []
     for k, v in values.items():
         a = np.asarray(v)
@@ -123,6 +135,8 @@ def _show_values(values: dict) -> str:
 
 
 def _jsonable(values: dict) -> dict:
+    import numpy as np
+
     return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist())
             for k, v in values.items()}
 
@@ -151,6 +165,8 @@ def _setup_integrate(p: argparse.ArgumentParser) -> None:
 
 
 def _run_integrate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..numerics import check_batch_size, integrate, integrate_batch
 
     _check_plot_options(args)
@@ -244,6 +260,8 @@ def _plot_components(system, args) -> list[str] | None:
 
 
 def _save_plot(system, values, args, res, starts) -> None:
+    import numpy as np
+
     from ..plots import phase_portrait, plot_trajectories, save_figure
 
     if system.size == 2 and args.plot_vars is None:
@@ -289,6 +307,8 @@ def _setup_simulate(p: argparse.ArgumentParser) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..spec import Dataset, as_data, as_network
     from ..training import compare, simulate
 
