@@ -11,6 +11,8 @@ import doctest
 import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,42 @@ def test_readme_opens_with_the_two_commands():
                     'pip install -e ".[test]" && python -m pytest']
     assert "../shared" not in README.read_text() and os.path.exists(
         README.parent / "docs" / "science.md")
+
+
+def _sweep_script() -> str:
+    """The README's Python sweep example: a whole script, with its guard."""
+    blocks = [m.group(2) for m in BLOCK.finditer(README.read_text())
+              if m.group(1) == "python" and "sd.sweep(" in m.group(2)]
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def _run_script(source: str, folder: Path, timeout: float) -> subprocess.CompletedProcess:
+    (folder / "sweep_script.py").write_text(source)
+    return subprocess.run([sys.executable, "sweep_script.py"], cwd=folder, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_sweep_script_without_the_guard_fails_in_one_line_naming_the_fix(tmp_path):
+    lines = _sweep_script().splitlines()
+    guard = next(i for i, x in enumerate(lines) if x.startswith("if __name__"))
+    unguarded = "\n".join(lines[:guard] + [x[4:] for x in lines[guard + 1:]]) + "\n"
+    assert "if __name__" not in unguarded and "\nrun = sd.sweep(" in unguarded
+    proc = _run_script(unguarded, tmp_path, timeout=300)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("symdyn.errors.SpecError: sweep() called at import time")
+    assert 'if __name__ == "__main__":' in last
+    assert "bootstrapping" not in proc.stderr and "Nanny" not in proc.stderr
+    assert not (tmp_path / "store").exists()  # refused before any work
+
+
+@pytest.mark.slow
+def test_readme_sweep_script_runs_as_a_file(tmp_path):
+    # as written: a local cluster of worker processes that re-import the script
+    proc = _run_script(_sweep_script(), tmp_path, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "bootstrapping" not in proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.split()[:1] in
+            (["0.1"], ["1"])]
+    assert [r[1] for r in rows] == ["20/20", "20/20"], proc.stdout

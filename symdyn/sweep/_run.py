@@ -158,6 +158,55 @@ def _client(scheduler: str | None, workers: int | None, processes: bool):
     return Client(cluster), cluster
 
 
+def _unguarded_script_line() -> int | None:
+    """The line of the ``__main__`` script that leads to this call, if that line runs at
+    import time (not under ``if __name__ == "__main__":``), else ``None``.
+
+    Dask starts its worker processes by *spawn*: each re-imports the script, and a script that
+    calls :func:`sweep` at import time makes every worker start a cluster of its own, which
+    fails in ~500 lines of Dask's logs ("bootstrapping phase", "Nanny failed to start")."""
+    import ast
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or not os.path.isfile(path):
+        return None  # an interactive session, a notebook, python -c: nothing is re-imported
+    frame, line = sys._getframe(1), None
+    while frame is not None:  # the outermost frame of the script's own top-level code
+        if frame.f_globals is main.__dict__ and frame.f_code.co_name == "<module>":
+            line = frame.f_lineno
+        frame = frame.f_back
+    if line is None:
+        return None
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read())  # noqa: SIM115
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if (isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+                and "__name__" in ast.unparse(node.test)
+                and node.lineno <= line <= (node.end_lineno or node.lineno)):
+            return None
+    return line
+
+
+def _check_spawn_safe(processes: bool) -> None:
+    """Refuse, in one line, a local cluster of worker processes started from a script's
+    import-time code (see :func:`_unguarded_script_line`)."""
+    import dask
+
+    method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
+    if not processes or method == "fork":
+        return
+    line = _unguarded_script_line()
+    if line is not None:
+        script = os.path.basename(sys.modules["__main__"].__file__)
+        raise SpecError(
+            f"sweep() called at import time of the script {script} (line {line}): its "
+            "worker processes re-import the script; put the call under "
+            "`if __name__ == \"__main__\":` (or pass scheduler=\"sync\")")
+
+
 def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = None,
           processes: bool = True, progress: bool = True, backend: str = "auto") -> SweepRun:
     """Run the sweep ``spec`` (a :class:`SweepSpec`, a mapping or a TOML path) into the
@@ -172,6 +221,9 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
     from tqdm import tqdm
 
     spec = load_spec(spec)
+    scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
+    if scheduler is None:
+        _check_spawn_safe(processes)
     identity = spec.identity
     check_limits(spec)  # refuses past the limits, before any work
     store = store_.open_store(store, spec.canonical(), identity)
@@ -184,7 +236,6 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
     # going) already covers the whole grid coarsely
     todo = sorted((t for t in tasks if (t[1], t[2]) not in done),
                   key=lambda t: (t[2], (t[1] * 0.6180339887498949) % 1.0))
-    scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
     start = time.perf_counter()
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="chunk",
                desc=f"sweep {identity}", disable=not progress, file=sys.stderr,
