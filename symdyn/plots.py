@@ -333,15 +333,36 @@ def _lines(result, components, system, values) -> tuple[list[str], Callable]:
     return labels, lambda Y: np.stack([f(Y) for f in fns], axis=-1)
 
 
+def _status_line(status: str, message: str) -> str:
+    """``"converged at t=3: ..."``, not ``"converged: converged at t=3: ..."``."""
+    return message if message.startswith(status) else f"{status}: {message}"
+
+
+def _end_counts(classification) -> str:
+    """``"92 converged, 8 periodic (period 5.04 to 7.93)"`` for a classification."""
+    parts = []
+    for end, count in classification.counts.items():
+        if end == "periodic":
+            p = classification.period[classification.end == "periodic"]
+            span = f"{p.min():.3g}" if p.min() == p.max() else f"{p.min():.3g} to {p.max():.3g}"
+            parts.append(f"{count} periodic (period {span})")
+        elif end != "certified":
+            parts.append(f"{count} {end}")
+    return ", ".join(parts)
+
+
 def plot_trajectories(result, *, components: Sequence | None = None, system=None,
                       values: Mapping | None = None, max_rows: int = 50, logx: bool = False,
-                      ax: Axes | None = None) -> Figure:
+                      ax: Axes | None = None, classification=None) -> Figure:
     """Quantities over time: one line per component (``components``: state names or
     indices, or expressions in the state such as ``"a1*a2*a3"``, whose parameters take
     ``values`` of ``system``; default: the first 10 state variables); for a batch, one thin
     line per row (at most ``max_rows``), with diverged rows left out of the axis range; for a
-    :class:`~symdyn.training.Comparison`, SGD solid and ODE dashed. The title says what is
-    shown and what is left out."""
+    :class:`~symdyn.training.Comparison`, SGD thin and light under the ODE dashed. The title
+    names the system (when ``system`` is given) and says what is shown and what is left out.
+    ``classification`` (:func:`~symdyn.numerics.classify` of a batch, possibly of more rows
+    than ``result`` holds: ``result`` then has its first rows) gives the end states the
+    title counts and the rows left out."""
     t, Y = _trajectory(result)
     labels, values_of = _lines(result, components, system, values)
     n = Y.shape[-1]
@@ -350,32 +371,47 @@ def plot_trajectories(result, *, components: Sequence | None = None, system=None
     notes = []
     if components is None and n > len(labels):
         notes.append(f"showing {len(labels)} of {n} state variables")
+    head = f"{system.title}\n" if system is not None else ""
     if V.ndim == 3:
-        status = np.asarray(result.status)
+        status = np.asarray(result.status if classification is None else classification.end)
+        total = len(status)
         shown = np.arange(min(V.shape[1], max_rows))
         off = shown[status[shown] == "diverged"]
         kept = shown[status[shown] != "diverged"]
-        if V.shape[1] > max_rows:
-            notes.append(f"{max_rows} of {V.shape[1]} rows")
+        if total > len(shown):
+            notes.append(f"{len(shown)} of {total} rows")
         if off.size:
             notes.append(f"{off.size} diverged row(s) left out")
+        if classification is not None and len(labels) == 1:  # one quantity: colour by end
+            for k, end in enumerate(("converged", "periodic", "undecided")):
+                rows = kept[status[kept] == end]
+                if rows.size:
+                    ax.plot(t, V[:, rows, 0], color=f"C{k}", lw=0.7, alpha=0.6)
+                    ax.plot([], [], color=f"C{k}", label=f"{end} ({rows.size})")
+        else:
+            for j, label in enumerate(labels):
+                ax.plot(t, V[:, kept, j], color=f"C{j % 10}", lw=0.7, alpha=0.6)
+                ax.plot([], [], color=f"C{j % 10}", label=label)
+        counts = (_end_counts(classification) if classification is not None
+                  else ", ".join(f"{c} {s}" for s, c in result.counts.items()))
+        title = f"{head}{total} trajectories: {counts}"
+    elif isinstance(result, Comparison):
+        # SGD light and thin, the ODE dark, dashed and on top: the noise must not hide it
+        W = values_of(np.asarray(result.ode.y, dtype=float))
         for j, label in enumerate(labels):
-            ax.plot(t, V[:, kept, j], color=f"C{j % 10}", lw=0.7, alpha=0.6)
-            ax.plot([], [], color=f"C{j % 10}", label=label)
-        counts = ", ".join(f"{c} {s}" for s, c in result.counts.items())
-        title = f"{len(status)} trajectories ({counts})"
+            ax.plot(t, V[:, j], color=f"C{j % 10}", lw=0.8, alpha=0.45)
+            ax.plot([], [], color=f"C{j % 10}", lw=1.6, label=label)
+            ax.plot(result.ode.t, W[:, j], color=_darker(f"C{j % 10}"), lw=1.6, ls="--",
+                    zorder=3)
+        ax.plot([], [], color="0.3", ls="--", lw=1.6, label="averaged ODE")
+        ax.plot([], [], color="0.3", lw=0.8, alpha=0.45, label=f"SGD (lr={result.sgd.lr:g})")
+        title = f"{head}SGD and averaged ODE: {result.message}"
     else:
         for j, label in enumerate(labels):
             ax.plot(t, V[:, j], color=f"C{j % 10}", lw=1.5, label=label)
-        title = (f"{result.status}: {result.message}" if isinstance(result.status, str)
-                 else "")
+        title = head + (_status_line(result.status, result.message)
+                        if isinstance(result.status, str) else "")
     if isinstance(result, Comparison):
-        W = values_of(np.asarray(result.ode.y, dtype=float))
-        for j in range(len(labels)):
-            ax.plot(result.ode.t, W[:, j], color=f"C{j % 10}", lw=1.2, ls="--")
-        ax.plot([], [], color="k", ls="--", label="averaged ODE")
-        ax.plot([], [], color="k", label=f"SGD (lr={result.sgd.lr:g})")
-        title = f"SGD and averaged ODE: {result.message}"
         ax.set_ylabel("weight" if components is None else "value")
     else:
         ax.set_ylabel("state" if components is None else
@@ -389,6 +425,12 @@ def plot_trajectories(result, *, components: Sequence | None = None, system=None
     else:
         ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def _darker(colour: str, factor: float = 0.6) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return tuple(factor * c for c in to_rgb(colour))
 
 
 def asymmetry(result, system: LearningSystem, values: Mapping | None = None

@@ -150,3 +150,58 @@ def test_plot_writes_exactly_the_path_given(capsys, tmp_path):
     assert (tmp_path / "chain.pdf").read_bytes().startswith(b"%PDF")
     code, _, err = run(capsys, "integrate", *RBP, "--plot-vars", "a1")
     assert code == 2 and "--plot-vars needs --plot" in err
+
+
+def test_integrate_batch_classifies_end_states_as_sweep_does(capsys, tmp_path):
+    # 1-1-1-1 ARBP: rows 18 and 24 of seed 0 circle closed orbits (the integrator alone
+    # leaves them "running"); the command reports them periodic, with the classifier sweep
+    # uses, and the period is checked by solve_ivp: one period later the orbit is back
+    from scipy.integrate import solve_ivp
+
+    import symdyn as sd
+    from symdyn.numerics import classify, integrate_batch
+
+    argv = ["integrate", "--arch", "1-1-1-1", "--rule", "arbp", "--values", "alpha=1,beta=1",
+            "--batch", "25", "--quiet"]
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    system = sd.derive("1-1-1-1", "arbp")
+    values = {"alpha": 1, "beta": 1}
+    r = integrate_batch(system, np.array(data["y0"]), 100.0, values)
+    assert list(r.status[[18, 24]]) == ["running", "running"]
+    c = classify(system, r, values, rtol=1e-8, atol=1e-10)
+    assert data["end"] == list(c.end) and data["counts"] == c.counts
+    np.testing.assert_allclose(np.array(data["period"], dtype=float), c.period)
+    assert [data["end"][i] for i in (18, 24)] == ["periodic", "periodic"]
+    f = system.numeric(values)
+    for i in (18, 24):
+        T, y = data["period"][i], np.array(data["y"][i])
+        back = solve_ivp(f, (0, T), y, rtol=1e-11, atol=1e-12).y[:, -1]
+        half = solve_ivp(f, (0, T / 2), y, rtol=1e-11, atol=1e-12).y[:, -1]
+        assert np.linalg.norm(back - y) < 1e-3 * np.linalg.norm(half - y)
+    code, text, _ = run(capsys, *argv, "--plot", str(tmp_path / "b.png"))
+    assert "25 rows: 23 converged, 2 periodic (period " in text
+    assert "running" not in text
+
+
+def test_batch_figure_draws_periodic_rows_from_dense_output(capsys, tmp_path, monkeypatch):
+    import symdyn.plots as plots
+
+    seen = {}
+
+    def spy(result, **kw):
+        seen["result"], seen["kw"] = result, kw
+        return real(result, **kw)
+
+    real = plots.plot_trajectories
+    monkeypatch.setattr(plots, "plot_trajectories", spy)
+    code, _, _ = run(capsys, "integrate", "--arch", "1-1-1-1", "--rule", "arbp", "--values",
+                     "alpha=1,beta=1", "--batch", "25", "--quiet", "--plot",
+                     str(tmp_path / "b.png"))
+    assert code == 0
+    c = seen["kw"]["classification"]
+    dt = np.diff(seen["result"].t_eval)
+    # at least 40 samples per period of the fastest periodic row drawn
+    assert dt.max() <= np.nanmin(c.period[:25]) / 40 + 1e-12
+    assert seen["result"].y_eval.shape[1] == 25

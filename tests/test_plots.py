@@ -85,10 +85,45 @@ def test_plot_trajectories_for_every_result():
     cmp = compare(system, X, 0.5 * X, lr=0.01, steps=200, y0=[0.1, 0.2], values={"c1": 1})
     fig = plot_trajectories(cmp)
     ax = fig.axes[0]
-    assert len(ax.lines) == 2 * 2 + 2  # SGD and ODE per component; legend: ODE, SGD
+    # SGD, ODE and a legend entry per component; legend: ODE, SGD
+    assert len(ax.lines) == 3 * 2 + 2
     assert ax.get_ylabel() == "weight"
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {
         "a1", "a2", "averaged ODE", "SGD (lr=0.01)"}
+    # the ODE is drawn over the SGD noise, not under it
+    ode = [line for line in ax.lines if line.get_linestyle() == "--" and len(line.get_xdata())]
+    sgd = [line for line in ax.lines if line.get_linestyle() == "-" and len(line.get_xdata())]
+    assert len(ode) == len(sgd) == 2
+    assert min(line.get_zorder() for line in ode) > max(line.get_zorder() for line in sgd)
+    assert all((line.get_alpha() or 1) == 1 for line in ode)
+    assert all(line.get_alpha() < 0.6 for line in sgd)
+
+
+def test_trajectory_titles_name_the_system_and_say_the_status_once():
+    system = sd.derive("1-1-1", "rbp")
+    one = integrate(system, [0.1, 0.2], 20, RBP_VALUES)
+    title = plot_trajectories(one, system=system).axes[0].get_title()
+    first, second = title.split("\n")
+    assert first == system.title and second.startswith("converged at t=")
+    assert "converged: converged" not in title
+    running = integrate(system, [0.1, 0.2], 0.5, RBP_VALUES)
+    assert plot_trajectories(running).axes[0].get_title().startswith("running: ")
+
+
+def test_batch_figure_counts_the_classifier_end_states():
+    from symdyn.numerics import classify
+
+    system = sd.derive("1-1-1-1", "arbp")
+    values = {"alpha": 1, "beta": 1}
+    Y0 = np.random.default_rng(0).normal(size=(25, 5))
+    r = integrate_batch(system, Y0, 100.0, values)
+    c = classify(system, r, values, rtol=1e-8, atol=1e-10)
+    dense = integrate_batch(system, Y0[:10], 100.0, values, t_eval=np.linspace(0, 100, 500))
+    ax = plot_trajectories(dense, components=["a1*a2*a3"], system=system,
+                           classification=c).axes[0]
+    assert system.title in ax.get_title() and "25 trajectories: 23 converged, 2 periodic"\
+        in ax.get_title() and "[10 of 25 rows]" in ax.get_title()
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"converged (10)"}
 
 
 def test_trajectory_figures_say_what_they_show():

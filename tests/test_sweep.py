@@ -186,13 +186,20 @@ def test_phase_diagram_shows_the_shares_per_cell():
                      "certified": (("cell", "start"), end == "periodic"),
                      "period": (("cell", "start"), np.where(end == "periodic", 5.0, np.nan))},
                     coords={"depth": ("cell", [3, 3, 4, 4]),
-                            "scale": ("cell", [0.1, 1.0, 0.1, 1.0])}, attrs={"identity": "x"})
+                            "scale": ("cell", [0.1, 1.0, 0.1, 1.0])},
+                    attrs={"identity": "x", "spec": '{"fixed": {"rule": "arbp", "alpha": 1.0, '
+                                                    '"starts": 4}}'})
     fig = phase_diagram(ds, x="scale", y="depth")
     axes = fig.axes
     conv = axes[0].images[0].get_array()
     np.testing.assert_allclose(conv, [[1.0, 0.25], [0.5, 0.0]])  # rows: depth 3, 4
     np.testing.assert_allclose(axes[1].images[0].get_array(), [[0, 0.5], [0, 1.0]])
     np.testing.assert_allclose(axes[3].images[0].get_array(), [[0, 0], [0.5, 0]])
+    # a colour bar says what the colours mean; the title says what was swept
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "share of the cell's starts"]
+    assert len(bars) == 1 and len(fig.axes) == 5
+    title = fig._suptitle.get_text()
+    assert title.startswith("rule arbp, alpha=1, 4 starts per cell: share of starts")
     with pytest.raises(SpecError):
         phase_diagram(ds.drop_vars("scale"))
 

@@ -167,7 +167,7 @@ def _setup_integrate(p: argparse.ArgumentParser) -> None:
 def _run_integrate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..numerics import check_batch_size, integrate, integrate_batch
+    from ..numerics import integrate
 
     _check_plot_options(args)
     system = system_from_args(args)
@@ -178,40 +178,7 @@ def _run_integrate(args: argparse.Namespace) -> int:
     n = system.size
     opts = dict(rtol=args.rtol, atol=args.atol, tol=args.tol, max_norm=args.max_norm)
     if args.batch is not None:
-        check_batch_size(args.batch, n, args.method or "DOP853", 200 if args.plot else 0)
-        center = np.zeros(n) if y0 is None else y0
-        Y0 = center + args.scale * rng.normal(size=(args.batch, n))
-        t_eval = np.linspace(0.0, args.t, 200) if args.plot else None
-        start = time.perf_counter()
-        with _progress(args, f"integrating {args.batch} rows") as bar:
-            res = integrate_batch(system, Y0, args.t, values, method=args.method or "DOP853",
-                                  t_eval=t_eval, progress=bar, **opts)
-        elapsed = time.perf_counter() - start
-        if args.format == "json":
-            emit_json({"system": system.title, "values": _jsonable(values), "batch": args.batch,
-                       "seed": args.seed, "t_final": args.t, "method": res.method,
-                       "counts": res.counts, "message": res.message, "seconds": elapsed,
-                       "state": names, "y0": Y0.tolist(), "t": res.t.tolist(),
-                       "y": res.y.tolist(), "status": res.status.tolist(),
-                       "nfev": int(res.nfev.sum()), "nsteps": int(res.nsteps.sum())})
-        else:
-            print(system.title)
-            print(f"values: {_show_values(values)}")
-            print(f"{args.batch} initial conditions: {'y0 + ' if y0 is not None else ''}"
-                  f"N(0, {args.scale:g}^2), seed {args.seed}; t <= {args.t:g}; {res.method}")
-            print(f"{res.message}")
-            print(f"time: {elapsed:.3g} s; {int(res.nfev.sum())} evaluations, "
-                  f"{int(res.nsteps.sum())} steps")
-            rows = min(5, args.batch)
-            print(f"first {rows} rows (final state, status, t):")
-            for r in range(rows):
-                pairs = zip(names[:8], res.y[r][:8], strict=True)
-                state = ", ".join(f"{nm}={_fmt(v)}" for nm, v in pairs)
-                more = ", ..." if n > 8 else ""
-                print(f"  {state}{more}  [{res.status[r]}, t={res.t[r]:.6g}]")
-        if args.plot:
-            _save_plot(system, values, args, res, Y0[:50])
-        return 0
+        return _run_batch(system, values, y0, rng, args, opts)
 
     if y0 is None:
         y0 = args.scale * rng.normal(size=n)
@@ -235,8 +202,143 @@ def _run_integrate(args: argparse.Namespace) -> int:
         for nm, v in zip(names, res.y_final, strict=True):
             print(f"  {nm} = {_fmt(v)}")
     if args.plot:
+        if (system.size != 2 or args.plot_vars is not None) and res.t_final > 0:
+            # drawn from dense output, not from the solver's (few, long) steps
+            res = integrate(system, y0, res.t_final, values, method=args.method or "auto",
+                            t_eval=np.linspace(0.0, res.t_final, 2000), **opts)
         _save_plot(system, values, args, res, y0[None, :])
     return 0
+
+
+def _run_batch(system, values, y0, rng, args, opts) -> int:
+    """``integrate --batch``: integrate, then classify every row's end state as ``sweep``
+    does (:func:`~symdyn.numerics.classify`: converged, periodic with its period, diverged,
+    undecided with why)."""
+    import numpy as np
+
+    from ..numerics import check_batch_size, integrate_batch
+
+    names, n = [str(s) for s in system.state], system.size
+    method = args.method or "DOP853"
+    check_batch_size(args.batch, n, method)
+    center = np.zeros(n) if y0 is None else y0
+    Y0 = center + args.scale * rng.normal(size=(args.batch, n))
+    start = time.perf_counter()
+    with _progress(args, f"integrating {args.batch} rows") as bar:
+        res = integrate_batch(system, Y0, args.t, values, method=method, progress=bar, **opts)
+    c = _classified(system, res, values, args)
+    elapsed = time.perf_counter() - start
+    if args.format == "json":
+        emit_json({"system": system.title, "values": _jsonable(values), "batch": args.batch,
+                   "seed": args.seed, "t_final": args.t, "method": res.method,
+                   "counts": c.counts, "integrator_counts": res.counts,
+                   "message": res.message, "seconds": elapsed, "state": names,
+                   "y0": Y0.tolist(), "t": res.t.tolist(), "y": c.y_end.tolist(),
+                   "status": res.status.tolist(), "end": c.end.tolist(),
+                   "endpoint": c.endpoint.tolist(), "loss": _nan_none(c.loss),
+                   "period": _nan_none(c.period), "t_end": c.t_end.tolist(),
+                   "reason": c.reason.tolist(),
+                   "nfev": int(res.nfev.sum()), "nsteps": int(res.nsteps.sum())})
+    else:
+        from ..plots import _end_counts
+
+        print(system.title)
+        print(f"values: {_show_values(values)}")
+        print(f"{args.batch} initial conditions: {'y0 + ' if y0 is not None else ''}"
+              f"N(0, {args.scale:g}^2), seed {args.seed}; t <= {args.t:g}; {res.method}")
+        print(f"{args.batch} rows: {_end_counts(c)}")
+        print(f"time: {elapsed:.3g} s; {int(res.nfev.sum())} evaluations, "
+              f"{int(res.nsteps.sum())} steps")
+        for reason, count in _reasons(c):
+            print(f"  undecided ({count}): {reason}")
+        rows = min(5, args.batch)
+        print(f"first {rows} rows (final state, end state):")
+        for r in range(rows):
+            pairs = zip(names[:8], c.y_end[r][:8], strict=True)
+            state = ", ".join(f"{nm}={_fmt(v)}" for nm, v in pairs)
+            print(f"  {state}{', ...' if n > 8 else ''}  [{_row_end(c, r)}]")
+    if args.plot:
+        _save_batch_plot(system, values, args, res, c, Y0[:50], opts)
+    return 0
+
+
+def _classified(system, res, values, args):
+    """:func:`~symdyn.numerics.classify` of every row, in chunks whose dense tails (``fine``
+    samples per row) stay within the sweep's budget, with the command's tolerances."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..numerics import classify
+    from ..numerics._classify import Classification
+    from ..sweep._spec import CHUNK_BYTES
+
+    per_row = 2 * 8 * 4000 * max(system.size, 1)  # fine = 4000 samples, twice
+    size = int(max(1, min(500, CHUNK_BYTES // per_row)))
+    parts = []
+    for lo in range(0, len(res), size):
+        sl = slice(lo, lo + size)
+        part = dataclasses.replace(res, t=res.t[sl], y=res.y[sl], status=res.status[sl],
+                                   nfev=res.nfev[sl], nsteps=res.nsteps[sl],
+                                   stiff=res.stiff[sl], t_eval=None, y_eval=None)
+        parts.append(classify(system, part, values, rtol=args.rtol, atol=args.atol))
+    fields = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+              for f in dataclasses.fields(Classification)}
+    return Classification(**fields)
+
+
+def _nan_none(a) -> list:
+    return [None if v != v else float(v) for v in a]
+
+
+def _reasons(c) -> list[tuple[str, int]]:
+    """Why rows are undecided: one example of each kind of reason (the text before its first
+    colon), with how many rows gave that kind."""
+    from collections import Counter
+
+    undecided = [str(r) for r, e in zip(c.reason, c.end, strict=True) if e == "undecided"]
+    kinds = Counter(r.split(":")[0] for r in undecided)
+    example = {}
+    for r in undecided:
+        example.setdefault(r.split(":")[0], r)
+    return [(example[k], n) for k, n in kinds.most_common()]
+
+
+def _row_end(c, r: int) -> str:
+    end = c.end[r]
+    if end == "converged":
+        at = f" to the {c.endpoint[r]}" if c.endpoint[r] == "minimum" else (
+            " to a critical set" if c.endpoint[r] == "critical" else "")
+        return f"converged{at}, t={c.t_end[r]:.6g}"
+    if end == "periodic":
+        return f"periodic, period {c.period[r]:.6g}"
+    if end == "diverged":
+        return f"diverged, t={c.t_end[r]:.6g}"
+    return f"undecided: {c.reason[r]}"
+
+
+def _save_batch_plot(system, values, args, res, c, starts, opts) -> None:
+    """The first rows again, sampled densely enough for their periods (at least 40 points
+    per period, up to 20,000 points), so periodic rows are drawn as the orbits they are."""
+    import numpy as np
+
+    from ..numerics import integrate_batch
+    from ..plots import plot_trajectories, save_figure
+
+    if system.size == 2 and args.plot_vars is None:
+        return _save_plot(system, values, args, res, starts)
+    periods = c.period[: len(starts)]
+    periods = periods[np.isfinite(periods)]
+    points = 400 if periods.size == 0 else int(min(20_000, max(
+        400, np.ceil(40 * args.t / periods.min()) + 1)))
+    dense = integrate_batch(system, starts, args.t, values, method=args.method or "DOP853",
+                            t_eval=np.linspace(0.0, args.t, points), **opts)
+    fig = plot_trajectories(dense, components=_plot_components(system, args), system=system,
+                            values=values, classification=c)
+    target = save_figure(fig, args.plot)
+    if not args.quiet:
+        print(f"symdyn: figure saved to {target}", file=sys.stderr)
+    return None
 
 
 def _check_plot_options(args) -> None:

@@ -59,7 +59,8 @@ def phase_diagram(ds, x: str | None = None, y: str | None = None,
                     if rows.sum():
                         share[i, j] = np.nansum(sh[cls][m] * rows) / rows.sum()
                         cert[i, j] = sh["certified"][m].sum()
-            ax.imshow(share, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            image = ax.imshow(share, origin="lower", vmin=0, vmax=1, cmap="viridis",
+                              aspect="auto")
             for i in range(len(ys)):
                 for j in range(len(xs)):
                     if np.isfinite(share[i, j]):
@@ -74,9 +75,27 @@ def phase_diagram(ds, x: str | None = None, y: str | None = None,
             ax.set_xlabel(x)
             ax.set_ylabel(y)
             ax.set_title(f"{cls}" + (f" ({facet} = {fv:g})" if facet else ""), fontsize=9)
-    fig.suptitle(f"sweep {ds.attrs.get('identity', '')}: share of starts by end state "
-                 f"(c: certified periodic orbits)", fontsize=10)
+    fig.colorbar(image, ax=grid, shrink=0.9, label="share of the cell's starts")
+    fig.suptitle(f"{_what_was_swept(ds)}: share of starts by end state (numbers: the share; "
+                 f"c: certified periodic orbits)\nsweep {ds.attrs.get('identity', '')}",
+                 fontsize=9)
     return fig
+
+
+def _what_was_swept(ds) -> str:
+    """The fixed settings of a sweep, e.g. ``"rule arbp, alpha=1, beta=1, 10 starts per
+    cell"`` (from the spec stored with it)."""
+    import json
+
+    try:
+        fixed = json.loads(ds.attrs.get("spec", "{}")).get("fixed", {})
+    except (TypeError, ValueError):
+        fixed = {}
+    fixed.setdefault("starts", ds.sizes.get("start", "?"))
+    parts = [f"rule {fixed.pop('rule')}"] if "rule" in fixed else []
+    starts = fixed.pop("starts")
+    parts += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in fixed.items()]
+    return ", ".join(parts + [f"{starts} starts per cell"])
 
 
 def basin_slice(system, values: Mapping, base, i: int, j: int, extent: float, *, n: int = 25,
