@@ -183,6 +183,12 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
+def _xreplace(obj, mapping: dict):
+    if isinstance(obj, list):
+        return [_xreplace(o, mapping) for o in obj]
+    return obj.xreplace(mapping) if isinstance(obj, sp.Basic) else obj
+
+
 class Sentence:
     """Prose with formulas: ``sentence("{H} is conserved for {cond}", H=a1**2 - a2**2,
     cond=beta > 0)``. The prose is text; every ``{name}`` is a sympy object (or a number,
@@ -199,6 +205,22 @@ class Sentence:
             if field not in math:
                 raise SpecError(f"sentence {template!r}: no formula given for {{{field}}}")
             self.parts.append((math[field], spec or ""))
+
+    def __add__(self, other) -> Sentence:
+        """The two sentences (or a sentence and prose) one after the other."""
+        out = type(self)()
+        out.parts = [*self.parts, *Sentence.of(other).parts]
+        return out
+
+    def __radd__(self, other) -> Sentence:
+        return Sentence.of(other) + self
+
+    def xreplace(self, mapping: dict) -> Sentence:
+        """The same sentence with ``mapping`` applied to every formula (sympy ``xreplace``)."""
+        out = type(self)()
+        out.parts = [p if isinstance(p, str) else (_xreplace(p[0], mapping), p[1])
+                     for p in self.parts]
+        return out
 
     @classmethod
     def of(cls, value) -> Sentence:

@@ -182,3 +182,27 @@ def test_non_polynomial_invariants_is_an_error(capsys, tmp_path):
     code, out, err = run(capsys, "invariants", "--arch", "1-1-1", "--rule", "rbp",
                          "--activation", "tanh", "--data", str(path))
     assert code == 2 and "polynomial" in err and err.count("\n") == 1
+
+
+def test_fixed_point_latex_carries_the_stability_condition(capsys):
+    # the text says "stable where a1**2 + a2*c1 > 0, ..."; the LaTeX says it too, typeset
+    code, out, _ = run(capsys, "fixed-points", "--arch", "1-1-1", "--rule", "rbp", "--format",
+                       "latex")
+    assert code == 0
+    assert ("Transverse stability of fixed point 1: depends: stable where "
+            "$a_{1}^{2} + a_{2} c_{1} > 0$, unstable where $a_{1}^{2} + a_{2} c_{1} < 0$") in out
+    code, out, _ = run(capsys, "analyze", "--arch", "1-1-1", "--rule", "rbp", "--format",
+                       "latex", "--standalone")
+    assert "Stable where $a_{1}^{2} + a_{2} c_{1} > 0$" in out
+
+
+@pytest.mark.parametrize("arch,rule", [("1-1-1", "rbp"), ("1-1-1-1", "srbp"),
+                                       ("1-1-1-1", "bp")])
+def test_stability_condition_text_and_formulas_agree(arch, rule):
+    # the sentence (sympy formulas, for LaTeX) reads exactly as the text condition
+    import symdyn as sd
+
+    points = [p for p in sd.fixed_points(sd.derive(arch, rule)) if p.condition]
+    assert points
+    for p in points:
+        assert str(p.condition_sentence) == p.condition

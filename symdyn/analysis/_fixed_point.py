@@ -33,6 +33,9 @@ class FixedPoint:
     stability: str = "unknown"
     condition: str = ""
     transverse: tuple[sp.Expr, ...] = ()
+    #: ``condition`` with its formulas as sympy objects (a :class:`~symdyn._typeset.Sentence`)
+    #: for LaTeX; ``None`` when there is none
+    condition_sentence: object = field(default=None, compare=False, repr=False)
     description: str = ""
     exact: bool = True
     verified: bool = False

@@ -96,6 +96,7 @@ def numeric_search(system, vals, deadline: float, starts: int, seed: int,
             eigenvalues=tuple(as_number(v) for v in np.linalg.eigvals(Jx)),
             stability=stab.label,
             condition=stab.condition,
+            condition_sentence=stab.sentence,
             transverse=stab.transverse,
             description=("a numeric point" if dim == 0 else
                          f"a numeric point on a solution set of dimension {dim} (estimated "

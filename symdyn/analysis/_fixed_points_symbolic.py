@@ -125,6 +125,7 @@ def _analyse(sol, X, eqs, J, plain, leaf, polynomial) -> FixedPoint:
         eigenvalues=tuple(e.xreplace(to_plain) for e in eigs),
         stability=stab.label,
         condition=stab.condition,
+        condition_sentence=stab.sentence and stab.sentence.xreplace(to_plain),
         transverse=tuple(e.xreplace(to_plain) for e in stab.transverse),
         description=describe,
         exact=True,
@@ -148,6 +149,7 @@ def _analyse_numbers(sol, X, eqs, J, plain) -> FixedPoint:
         eigenvalues=tuple(as_number(v) for v in eigs),
         stability=stab.label,
         condition=stab.condition,
+        condition_sentence=stab.sentence,
         transverse=stab.transverse,
         description="an isolated point in closed form (radicals); verified and classified "
                     "numerically at 50 digits: "

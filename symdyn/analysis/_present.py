@@ -214,6 +214,20 @@ def check_latex(system, check) -> str:
     return comment + "\n" + _align([line])
 
 
+def _condition(p) -> Sentence:
+    """What the stability of a fixed point depends on, as a sentence with its formulas
+    (``" Stable where ..."``), or nothing."""
+    cond = p.condition_sentence
+    if not cond:
+        return Sentence.of(f" {p.condition[:1].upper()}{p.condition[1:]}." if p.condition
+                           else "")
+    out = cond + "."
+    first = out.parts[0]
+    if isinstance(first, str):  # a capital letter: the condition is a sentence of its own
+        out.parts[0] = first[:1].upper() + first[1:]
+    return " " + out
+
+
 def _point_latex(system, i: int, p) -> str:
     lines = [f"{latex_expr(system, k)} &= {latex_expr(system, v)}"
              for k, v in p.solution.items()]
@@ -221,8 +235,11 @@ def _point_latex(system, i: int, p) -> str:
         lines = [r"&\text{every state}"]
     eigs = ", ".join(latex_expr(system, e) for e in p.eigenvalues)
     lines.append(rf"\operatorname{{spec}} J &= \left\{{{eigs}\right\}}")
-    return (f"% fixed point {i}: dimension {p.dimension}; {p.classification}\n"
-            + _align(lines))
+    out = f"% fixed point {i}: dimension {p.dimension}; {p.classification}\n" + _align(lines)
+    if p.condition_sentence:  # the condition the text gives, its formulas typeset
+        said = (p.stability + ": " + p.condition_sentence + ".").latex(displays=False)
+        out += f"\nTransverse stability of fixed point {i}: {said}"
+    return out
 
 
 def fixed_points_latex(system, fps) -> str:
@@ -321,7 +338,7 @@ def _fixed_points_section(system, fps, values=None) -> str:
         head = _sentence(f"Fixed point {i} is {what}" + (
             ", found numerically" if not p.exact else "") + f"; transverse stability: "
             f"{p.stability}" + (", with transverse eigenvalues {tr}" if p.transverse else "")
-            + ".", tr=list(p.transverse))
+            + ".", tr=list(p.transverse)) + _condition(p)
         rows = [(_clean(pr.doprint(k)), pr.doprint(v), f"{i}:{k}")
                 for k, v in p.solution.items()]
         eigs = ",\x00 ".join(pr.doprint(e) for e in p.eigenvalues)  # may break after commas

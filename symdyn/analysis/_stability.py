@@ -11,10 +11,12 @@ point of the family, the label is ``depends`` and :attr:`Stability.condition` sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+
+from .._typeset import Sentence
 
 __all__ = ["jacobian", "eigenvalues", "classify", "Stability", "LABELS"]
 
@@ -63,6 +65,9 @@ class Stability:
     label: str
     transverse: tuple[sp.Expr, ...]
     condition: str = ""
+    #: ``condition`` with its formulas as sympy objects, for LaTeX (``None`` when there is
+    #: no condition, or it is prose only)
+    sentence: Sentence | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.label} ({self.condition})" if self.condition else self.label
@@ -140,6 +145,7 @@ def classify(eigs, zeros: int = 0, *, alternatives=()) -> Stability:
         signs.append(s)
     pos, neg, zero = 1 in signs, -1 in signs, 0 in signs
     parts: list[str] = []
+    spoken: list[tuple[str, dict]] = []  # the same parts, their formulas as sympy objects
     undecided = [i for i, s in enumerate(signs) if s is None]
     # real pairs {x, -x}: one positive and one negative eigenvalue wherever x != 0
     for a in list(undecided):
@@ -155,9 +161,15 @@ def classify(eigs, zeros: int = 0, *, alternatives=()) -> Stability:
                     parts.append(f"eigenvalues {sp.sstr(rest[a])} and {sp.sstr(rest[b])}: "
                                  f"one positive, one negative where {sp.sstr(q)} != 0, both 0 "
                                  "where it is 0")
+                    spoken.append(("eigenvalues {e} and {f}: one positive, one negative "
+                                   "where {q}, both 0 where it is 0",
+                                   {"e": rest[a], "f": rest[b],
+                                    "q": sp.Ne(q, 0, evaluate=False)}))
     single = len(rest) == 1
     for i in undecided:
-        parts.append(_condition(rest[i], alternatives.get(rest[i], ()), single=single))
+        text, said = _condition(rest[i], alternatives.get(rest[i], ()), single=single)
+        parts.append(text)
+        spoken.append(said)
     transverse = tuple(rest)
     if not parts:
         if zero:
@@ -168,28 +180,50 @@ def classify(eigs, zeros: int = 0, *, alternatives=()) -> Stability:
             return Stability("saddle", transverse)
         return Stability("stable" if neg else "unstable", transverse)
     if pos and not zero and not any(p.startswith("eigenvalues") for p in parts):
-        return Stability("unstable", transverse,
-                         "a transverse eigenvalue has positive real part; " + "; ".join(parts))
-    return Stability("depends", transverse, "; ".join(parts))
+        lead = "a transverse eigenvalue has positive real part; "
+        return Stability("unstable", transverse, lead + "; ".join(parts),
+                         _sentence(spoken, lead))
+    return Stability("depends", transverse, "; ".join(parts), _sentence(spoken))
 
 
-def _condition(e, alternatives, *, single: bool) -> str:
-    """What the sign of the real part of one eigenvalue depends on, in words."""
+def _sentence(spoken: list[tuple[str, dict]], lead: str = "") -> Sentence:
+    """One sentence of the parts ``(template, formulas)``, joined by semicolons."""
+    templates, math = [], {}
+    for k, (template, formulas) in enumerate(spoken):
+        names = {name: f"{name}{k}" for name in formulas}
+        templates.append(template.format(**{n: "{" + m + "}" for n, m in names.items()}))
+        math.update({names[n]: v for n, v in formulas.items()})
+    return Sentence(lead + "; ".join(templates), **math)
+
+
+def _condition(e, alternatives, *, single: bool) -> tuple[str, tuple[str, dict]]:
+    """What the sign of the real part of one eigenvalue depends on: in words, and as a
+    template with its formulas (sympy relations) for :class:`~symdyn._typeset.Sentence`."""
     options = []
     for k, candidate in enumerate((e, *alternatives)):
         s, q = _sign_split(candidate)
         if s is not None:
             options.append((0 if k else 1, sp.count_ops(q), k, s, q))
     if not options:
-        return f"the sign of re({sp.sstr(e)}) is not determined"
+        return (f"the sign of re({sp.sstr(e)}) is not determined",
+                ("the sign of {r} is not determined", {"r": sp.re(e, evaluate=False)}))
     *_, alt, s, q = min(options, key=lambda o: o[:3])
     q_text = sp.sstr(q)
     where = " (on the set, in the state coordinates)" if alt else ""
+    # s < 0: the eigenvalue is negative (stable) where q > 0
+    above = sp.StrictGreaterThan(q, 0, evaluate=False)  # as the text says it, unsimplified
+    below = sp.StrictLessThan(q, 0, evaluate=False)
+    good, bad = (above, below) if s < 0 else (below, above)
     if single:
         if s < 0:
-            return f"stable where {q_text} > 0, unstable where {q_text} < 0{where}"
-        return f"stable where {q_text} < 0, unstable where {q_text} > 0{where}"
-    return f"eigenvalue {sp.sstr(e)} is negative where {q_text} {'>' if s < 0 else '<'} 0{where}"
+            text = f"stable where {q_text} > 0, unstable where {q_text} < 0{where}"
+        else:
+            text = f"stable where {q_text} < 0, unstable where {q_text} > 0{where}"
+        return text, ("stable where {good}, unstable where {bad}" + where,
+                      {"good": good, "bad": bad})
+    return (f"eigenvalue {sp.sstr(e)} is negative where {q_text} {'>' if s < 0 else '<'} 0"
+            f"{where}", ("eigenvalue {e} is negative where {good}" + where,
+                         {"e": e, "good": good}))
 
 
 def classify_numeric(eigs: np.ndarray, zeros: int = 0) -> Stability:

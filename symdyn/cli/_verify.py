@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from ._common import UsageError, add_format_argument, emit_json
@@ -87,6 +88,8 @@ def _run_verify(args: argparse.Namespace) -> int:
                 fh.write(latex_report(results))
         except OSError as exc:
             raise UsageError(f"cannot write {args.latex}: {exc.strerror}") from None
+        print(f"verify: LaTeX report written to {os.path.abspath(args.latex)} (one pdflatex "
+              "pass compiles it)", file=sys.stderr, flush=True)
     if args.format == "json":
         emit_json(results_json(results))
     elif args.format == "text":
