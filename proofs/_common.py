@@ -93,3 +93,16 @@ def parameter_examples(system):
     """Strategy: positive moments and one non-zero value per channel parameter."""
     k = sum(1 for p in system.parameters if str(p) not in ("alpha", "beta"))
     return st.tuples(moments, st.lists(nonzero, min_size=k, max_size=k))
+
+
+def epochs_progress(ctx, runs):
+    """``progress`` for :func:`~symdyn.training.run_suite`: epochs trained (a run skipped
+    counts all its epochs) of those planned, shown while the result runs."""
+    planned, done = sum(r.epochs for r in runs), [0]
+
+    def tick(run, epoch: int) -> None:
+        done[0] += 1 if epoch >= 0 else run.epochs
+        ctx.progress(min(done[0], planned), planned, "epochs")
+
+    ctx.progress(0, planned, "epochs")
+    return tick

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from _common import fprime, normal
+from _common import epochs_progress, fprime, normal
 
 from symdyn.report import Math
 from symdyn.training import DeepNetwork, Run, load_digits, run_suite
@@ -80,7 +80,7 @@ def deep_digits(ctx):
     runs = [Run(rule=r, variant=v, seed=s, arch=ARCH, epochs=epochs)
             for r in rules for v in variants for s in range(seeds)
             if ctx.quick is False or v in ("derivative", "no-derivative") or r == "rbp"]
-    table = run_suite(runs, data=_digits())
+    table = run_suite(runs, data=_digits(), progress=epochs_progress(ctx, runs))
     acc = {(r, v): _final(table, r, v) for r in rules for v in variants
            if table.where(rule=r, variant=v).rows}
     bp = acc["bp", "derivative"][0]
@@ -139,7 +139,7 @@ def deep_arbp_symmetry(ctx):
     scales = (1.0, 0.1) if ctx.quick else (1.0, 0.1, 0.01)
     runs = [Run(rule="arbp", variant=f"scale={s:g}", seed=k, arch=ARCH, epochs=epochs)
             for s in scales for k in range(seeds)]
-    table = run_suite(runs, data=_digits())
+    table = run_suite(runs, data=_digits(), progress=epochs_progress(ctx, runs))
     res = {}
     for s in scales:
         fin = table.final().where(variant=f"scale={s:g}")

@@ -75,6 +75,8 @@ def deep_arbp(ctx):
     values = {"alpha": 1.0, "beta": 1.0}
     tested = certified = diverged = total = 0
     shares = []
+    planned = len(numeric_depths) * len(lams) * len(scales)
+    ctx.progress(0, planned, "cells")
     for d in numeric_depths:
         for lam_v in lams:
             s = chain(d, "arbp", rate_ratio=lam_v)
@@ -99,6 +101,7 @@ def deep_arbp(ctx):
                     f"{int(np.sum(cls.end == 'undecided'))}",
                     cell=Math(rf"d = {d},\ \lambda = {lam_v:g},\ s = {scale:g}",
                               f"d={d} lam={lam_v:g} s={scale:g}")))
+                ctx.progress(len(shares), planned, "cells")
     ctx.numeric("detected periodic orbits certified closed, free of equilibria, with the "
                 "certificate's period within 1% of the detected one", certified, tested)
     ctx.numeric("no start diverges", total - diverged, total)

@@ -265,6 +265,43 @@ def test_a_result_past_its_budget_times_out_and_the_next_runs(tmp_path, capsys):
     assert "verify: [1/2] sleepy: timeout" in out.err  # progress when stdout is not a tty
 
 
+PROGRESSING_PROOF = '''
+import time
+from symdyn.verify import proof
+
+
+@proof("progressing", title="reports its progress", claim="nothing")
+def progressing(ctx):
+    ctx.symbolic("1 = 1", True)
+    for done in range(1, 4):
+        time.sleep(0.8)
+        ctx.progress(done, 3, "cells")
+    ctx.numeric("three cells", 3, 3)
+    ctx.sample("every example passes", __import__("hypothesis").strategies.integers(),
+               lambda x: time.sleep(0.05) is None, 25)
+'''
+
+
+def test_a_running_result_shows_cases_done_of_planned(tmp_path, capsys, monkeypatch):
+    # the heartbeat (10 s in use) is shortened; its lines are about the running result,
+    # cases done of planned, and never enter the result's steps
+    import symdyn.cli._verify as cli_verify
+
+    monkeypatch.setattr(cli_verify, "HEARTBEAT", 0.3)
+    (tmp_path / "progressing.py").write_text(PROGRESSING_PROOF)
+    code = main(["verify", "--proofs", str(tmp_path), "--format", "jsonl"])
+    out = capsys.readouterr()
+    assert code == 0
+    beats = [line for line in out.err.splitlines() if "step(s) recorded" in line]
+    assert beats and all(b.startswith("verify: [1/1] progressing: ") for b in beats)
+    assert any(re.search(r": [12]/3 cells done, \d+ step\(s\) recorded, \d+ s$", b)
+               for b in beats)
+    assert any(re.search(r": \d+/25 examples done", b) for b in beats)
+    details = json.loads(out.out)["details"]
+    assert [d["statement"] for d in details] == ["1 = 1", "three cells",
+                                                 "every example passes"]
+
+
 def test_text_table_counts_timeouts(tmp_path, capsys):
     (tmp_path / "sleepy.py").write_text(SLEEPY_PROOFS)
     assert main(["verify", "--proofs", str(tmp_path), "--budget", "2"]) == 1

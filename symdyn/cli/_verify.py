@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from ._common import UsageError, add_format_argument, emit_json
 
@@ -39,6 +40,47 @@ def _progress_line(i: int, n: int, r) -> str:
     passed, total = r.checks
     checks = f", checks {passed}/{total}" if total else ""
     return f"verify: [{i}/{n}] {r.name}: {r.status} ({r.seconds:.1f} s{checks})"
+
+
+#: while a result runs, a line on stderr at least this often (seconds)
+HEARTBEAT = 10.0
+
+
+class _Heartbeat:
+    """``watch`` of :func:`~symdyn.verify.iter_results`: while a result runs, a line on
+    stderr every :data:`HEARTBEAT` seconds with how far it has got ("3/24 cells") and how
+    long it has run; on a terminal the line is rewritten in place and cleared before the
+    result's row is printed."""
+
+    def __init__(self, names: list[str], stream=None):
+        self.index = {name: i for i, name in enumerate(names, 1)}
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.current, self.start, self.last, self.shown = None, 0.0, 0.0, False
+
+    def __call__(self, p, progress, steps: int) -> None:
+        now = time.monotonic()
+        if p.name != self.current:
+            self.current, self.start, self.last = p.name, now, now
+        if now - self.last < HEARTBEAT:
+            return
+        self.last = now
+        how_far = f"{progress} done" if progress is not None else "running"
+        line = (f"verify: [{self.index[p.name]}/{len(self.index)}] {p.name}: {how_far}, "
+                f"{steps} step(s) recorded, {now - self.start:.0f} s")
+        if self.tty:
+            self.stream.write(f"\r{line}\x1b[K")
+            self.shown = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Take the in-place line off the terminal (before a row is printed)."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 def _run_verify(args: argparse.Namespace) -> int:
@@ -74,7 +116,9 @@ def _run_verify(args: argparse.Namespace) -> int:
     if args.format == "text":
         print(table.header(), flush=True)
     results = []
-    for r in iter_results(proofs, quick=args.quick, budget=budget):
+    beat = _Heartbeat([p.name for p in proofs])
+    for r in iter_results(proofs, quick=args.quick, budget=budget, watch=beat):
+        beat.clear()
         results.append(r)
         if args.format == "text":
             print(table.row(r), flush=True)

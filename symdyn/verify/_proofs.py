@@ -26,7 +26,7 @@ from ._report import (
     results_json,
     results_table,
 )
-from ._worker import Worker, picklable
+from ._worker import Progress, Worker, picklable
 
 __all__ = [
     "proof",
@@ -145,6 +145,15 @@ class ProofContext(OracleSteps):
         self.steps: list[Step] = []
         self.stopped = ""  # why the numerical steps stopped, once they have
         self._emit = emit
+        self._said = 0.0  # when progress was last sent
+
+    def progress(self, done: int, planned: int, what: str = "cases") -> None:
+        """Say how far the result has got: ``done`` of ``planned`` ``what``. Sent to the
+        parent (at most once a second), which shows it while the result runs."""
+        now = time.monotonic()
+        if self._emit is not None and (now - self._said >= 1.0 or done >= planned):
+            self._said = now
+            self._emit(Progress(int(done), int(planned), what))  # type: ignore[arg-type]
 
     def cases(self, quick: int, full: int) -> int:
         """How many numerical cases to draw in this profile."""
@@ -199,11 +208,13 @@ class ProofContext(OracleSteps):
         counterexample, which is recorded. Past the deadline, sampling stops and the step
         fails with that reason."""
         self._guard()
-        inner = check
+        inner, calls = check, [0]
 
         def check(example):
             if self.remaining() <= 0:
                 raise _OutOfTime
+            calls[0] += 1
+            self.progress(min(calls[0], n), n, "examples")
             return inner(example)
 
         try:
@@ -400,22 +411,33 @@ def _plain(step: Step) -> Step:
     return replace(step, counterexample=_jsonable(step.counterexample))
 
 
-def iter_results(proofs: Sequence[Proof], *, quick: bool = False,
-                 budget: float | None = None) -> Iterator[ProofResult]:
+def iter_results(proofs: Sequence[Proof], *, quick: bool = False, budget: float | None = None,
+                 watch: Callable[[Proof, Progress | None, int], None] | None = None
+                 ) -> Iterator[ProofResult]:
     """Run ``proofs`` one at a time, each in a forked worker under ``budget`` seconds
     (default: :data:`BUDGETS` of the profile), yielding each result as it is known. A result
     that overruns ends as "timeout" with the steps it had established; a worker that dies
     ends its result as "failed"; either way the next result runs. Once an oracle has failed,
     the numerical steps of the results after it are skipped (the machinery that would
-    produce them is shown broken), which keeps a broken installation's run short."""
+    produce them is shown broken), which keeps a broken installation's run short.
+    ``watch(proof, progress, steps)`` is called about four times a second while a result
+    runs, with the last :class:`Progress` it sent (or ``None``) and its steps so far."""
     budget = BUDGETS["quick" if quick else "full"] if budget is None else float(budget)
     if budget <= 0:
         raise SpecError(f"budget must be a positive number of seconds, got {budget!r}")
     distrust = ""
     with Worker([_job(p, quick, budget) for p in proofs]) as worker:
         for i, p in enumerate(proofs):
-            start = time.perf_counter()
-            out = worker.run(i, budget, distrust)
+            start, seen = time.perf_counter(), [None, 0]  # last progress, steps so far
+
+            def heard(message, seen=seen) -> None:
+                if isinstance(message, Progress):
+                    seen[0] = message
+                else:
+                    seen[1] += 1
+
+            out = worker.run(i, budget, distrust, on_message=heard, on_wait=None if watch is None
+                             else lambda p=p, seen=seen: watch(p, seen[0], seen[1]))
             if out.state == "done":
                 bad = [s for s in out.value.steps if s.check == "oracle" and not s.ok]
                 if bad and not distrust:
@@ -424,7 +446,7 @@ def iter_results(proofs: Sequence[Proof], *, quick: bool = False,
                 yield out.value
                 continue
             seconds = time.perf_counter() - start
-            steps = list(out.messages)
+            steps = [m for m in out.messages if not isinstance(m, Progress)]
             if out.state == "timeout":
                 steps.append(Step("note", f"{out.reason}: stopped after {len(steps)} steps "
                                   "(the steps above are what it had established)"))

@@ -15,12 +15,26 @@ import pickle
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Worker", "JobOutcome", "picklable"]
+__all__ = ["Worker", "JobOutcome", "Progress", "picklable"]
 
 #: A job: called in the child as ``job(send, argument)``; returns a picklable value.
 Job = Callable[[Callable[[Any], None]], Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A message a job may send between its results: ``done`` of ``planned`` ``what``
+    (e.g. 3 of 24 "cells")."""
+
+    done: int
+    planned: int
+    what: str = "cases"
+
+    def __str__(self) -> str:
+        return f"{self.done}/{self.planned} {self.what}"
 
 
 class JobOutcome:
@@ -73,8 +87,11 @@ class Worker:
         child.close()
 
     def run(self, index: int, budget: float, argument: Any = None,
-            on_message: Callable[[Any], None] | None = None) -> JobOutcome:
-        """Run ``jobs[index](send, argument)`` in the child for at most ``budget`` s."""
+            on_message: Callable[[Any], None] | None = None,
+            on_wait: Callable[[], None] | None = None) -> JobOutcome:
+        """Run ``jobs[index](send, argument)`` in the child for at most ``budget`` s;
+        ``on_message`` gets each message as it arrives, ``on_wait`` is called about four
+        times a second while the job runs (for a sign of life)."""
         if self._proc is None or not self._proc.is_alive():
             self._start()
         self._conn.send((index, argument))
@@ -86,6 +103,8 @@ class Worker:
                 self.kill()
                 return JobOutcome("timeout", reason=f"time budget of {budget:g} s exhausted",
                                   messages=messages)
+            if on_wait is not None:
+                on_wait()
             try:
                 ready = self._conn.poll(min(left, 0.25))
                 if ready:
