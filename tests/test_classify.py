@@ -65,11 +65,37 @@ def test_certificate_period_is_the_oscillators():
     assert abs(cert.length - 2 * np.pi * 3) < 1e-5  # the circle of radius 3
 
 
+STALL = "not certified: an equilibrium on the level set (the flow's speed along it vanishes)"
+
+
 def test_certificate_refuses_an_equilibrium_on_the_level_set():
+    # refused by the stall test (the flow's speed along the curve falls to speed_tol), not
+    # by the fallback for a solver that gave up ("tracing stopped ...")
     cert = certify_periodic(SLOW, [0.0, 1.0], laws=[x**2 + y**2])
     assert not cert.certified
-    assert "equilibrium" in cert.message
+    assert cert.message.startswith(STALL), cert.message
     assert "1.0" in cert.message  # near (1, 0)
+
+
+def test_certificate_stall_test_refuses_the_arbp_diagonal_through_a_fixed_point():
+    # depth-3 ARBP at lam = 1: the diagonal a_h = c_h = t is a level curve through the fixed
+    # point t = 1 (the control of deep-arbp-orbits); the flow's speed along it vanishes
+    # quadratically there, where a cut-off in the tracer once made the solver fail first
+    from symdyn.numerics._certify import _Tracer
+
+    a1, a2, a3, c1, c2 = sp.symbols("a1 a2 a3 c1 c2")
+    s = sd.derive("1-1-1-1", "arbp")
+    laws = [c1 - a2, c2 - a3, a1**2 - c1**2, a2**2 - c2**2]
+    cert = certify_periodic(s, np.full(5, 0.5), {"alpha": 1, "beta": 1}, laws=laws)
+    assert not cert.certified and cert.message.startswith(STALL), cert.message
+    assert "[1.0, 1.0, 1.0, 1.0, 1.0]" in cert.message
+    # and the tracer's right-hand side is continuous at the stall threshold
+    tracer = _Tracer.__new__(_Tracer)
+    tracer.n, tracer.speed_tol, tracer.orient = 1, 1e-8, 1.0
+    speeds = iter([1e-8 * (1 + 1e-9), 1e-8 * (1 - 1e-9)])
+    tracer.phi = lambda y: (np.ones(1), 1.0, next(speeds))
+    above, below = tracer.rhs(0, np.zeros(2))[-1], tracer.rhs(0, np.zeros(2))[-1]
+    assert abs(above - below) <= 1e-6 * above
 
 
 def test_certificate_refuses_too_few_laws_and_unbounded_level_sets():

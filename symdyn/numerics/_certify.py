@@ -111,7 +111,9 @@ class _Tracer:
 
     def rhs(self, s, z):
         v, nv, ph = self.phi(z[:self.n])
-        dt = 1.0 / ph if ph > self.speed_tol else 0.0
+        # continuous at the stall threshold (a jump there made the solver fail before the
+        # stalled event could fire): capped at 1 / speed_tol, not cut to 0
+        dt = 1.0 / max(ph, self.speed_tol)
         return np.append(v / nv if nv > 0 else np.zeros(self.n), dt)
 
     def closed(self, s, z):  # crossing the normal plane at y0 on the way back
