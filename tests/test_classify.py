@@ -212,3 +212,97 @@ def test_vectorised_section_crossings_equal_the_loop(seed):
     assert len(times) == len(want_t) > 5
     np.testing.assert_allclose(times, want_t, rtol=0, atol=1e-9 * t[-1])
     np.testing.assert_allclose(pts, want_p, rtol=0, atol=1e-9)
+
+
+# -- negative controls: signals a careless classifier would call periodic or converged -------
+
+MU = sp.Rational(1, 50)
+# r' = mu r (1 - r^2), theta' = 1: every start spirals onto the unit circle (period 2 pi)
+HOPF = Toy((x, y), (MU * x * (1 - x**2 - y**2) - y, MU * y * (1 - x**2 - y**2) + x))
+
+
+def _spiral(t, A=0.05, tau=10.0):
+    """A spiral closing in on the unit circle: radius 1 + A exp(-t / tau)."""
+    return (1 + A * np.exp(-t / tau))[:, None] * np.c_[np.cos(t), np.sin(t)]
+
+
+def test_returns_that_repeat_only_late_are_not_a_period():
+    # successive returns differ by 6.8e-3, 3.6e-3, 1.9e-3, then less than xtol = 1e-3 of the
+    # orbit's size: some returns repeat, not all, so the signal is not periodic
+    t = np.linspace(0, 60, 6000)
+    times, pts, _, _ = section_crossings(t, _spiral(t))
+    gaps = np.linalg.norm(np.diff(pts, axis=0), axis=1) / (2 * np.ptp(_spiral(t)[:, 0]) / 2)
+    assert np.sum(gaps > 1e-3) >= 3 and np.sum(gaps <= 1e-3) >= 3  # the control is sharp
+    T, _, why = detect_period(t, _spiral(t))
+    assert np.isnan(T) and "do not repeat" in why
+    # the same spiral later, once every return repeats, is periodic: the test can say yes
+    late = np.linspace(80, 140, 6000)
+    T, _, why = detect_period(late, _spiral(late))
+    assert T == pytest.approx(2 * np.pi, rel=1e-6), why
+
+
+def test_spiral_still_closing_in_on_its_limit_cycle_is_undecided():
+    r = integrate_batch(HOPF, np.array([[0.5, 0.0], [1.0, 0.0]]), 10.0)
+    c = classify(HOPF, r, tail=50.0, samples=2000)
+    assert c.end[0] == "undecided" and "do not repeat" in c.reason[0]
+    assert c.end[1] == "periodic"  # on the cycle from the start
+    # followed long enough, the spiral has closed in: periodic, the cycle's period
+    r = integrate_batch(HOPF, np.array([[0.5, 0.0]]), 600.0)
+    c = classify(HOPF, r, tail=100.0, samples=2000)
+    assert c.end[0] == "periodic" and c.period[0] == pytest.approx(2 * np.pi, rel=1e-6)
+
+
+def test_slow_convergence_is_neither_periodic_nor_converged():
+    # a focus with decay rate 1e-3 (radius shrinks 0.6% per turn: each return misses the
+    # last by six times xtol), and x' = -x^3 (algebraic decay, never within tol by t = 100)
+    eps = sp.Rational(1, 1000)
+    focus = Toy((x, y), (-eps * x - y, x - eps * y))
+    r = integrate_batch(focus, np.array([[1.0, 0.0]]), 100.0)
+    c = classify(focus, r, tail=100.0, samples=2000)
+    assert r.status[0] == "running"
+    assert c.end[0] == "undecided" and "do not repeat" in c.reason[0]
+    cubic = Toy((x,), (-x**3,))
+    r = integrate_batch(cubic, np.array([[1.0]]), 100.0)
+    c = classify(cubic, r, tail=100.0)
+    assert c.end[0] == "undecided" and "still creeping" in c.reason[0]
+
+
+@pytest.mark.parametrize("arch,rule", [("2-2-2", "bp"), ("2-3-2", "rbp"), ("2-2-2-2", "srbp")])
+def test_excess_loss_of_matrix_chains(arch, rule):
+    # at a point built to have A_L ... A_1 = Sigma_TI Sigma_II^-1 the excess loss is zero;
+    # at a random point it is L(P) - L(P*), L(P) = tr(P S P^T)/2 - tr(P Sti^T) computed here
+    from symdyn.numerics._classify import excess_loss
+
+    s = sd.derive(arch, rule)
+    sizes = s.network.sizes
+    rng = np.random.default_rng(7)
+    M = rng.normal(size=(sizes[0], sizes[0]))
+    Sii = M @ M.T + sizes[0] * np.eye(sizes[0])
+    Sti = rng.normal(size=(sizes[-1], sizes[0]))
+    values = {"Sigma_II": Sii, "Sigma_TI": Sti}
+    for p in s.matrix.parameters:
+        if p.name.startswith("C"):
+            values[p.name] = rng.normal(size=(int(p.rows), int(p.cols)))
+    Pstar = Sti @ np.linalg.inv(Sii)
+    layers = [rng.normal(size=(sizes[h + 1], sizes[h])) for h in range(len(sizes) - 1)]
+    inner = layers[0]
+    for A in layers[1:-1]:
+        inner = A @ inner
+    layers[-1] = Pstar @ np.linalg.pinv(inner)  # inner has full column rank: A_L inner = P*
+
+    def state(mats):  # the state vector by the system's own component names
+        by_name = {f"A{h + 1}_{i + 1}_{j + 1}": float(m[i, j]) for h, m in enumerate(mats)
+                   for i in range(m.shape[0]) for j in range(m.shape[1])}
+        return np.array([by_name.get(str(v), 0.0) for v in s.state])
+
+    def loss(P):
+        return 0.5 * np.trace(P @ Sii @ P.T) - np.trace(P @ Sti.T)
+
+    at_min = excess_loss(s, state(layers), values)
+    assert abs(at_min[0]) <= 1e-10 * loss(Pstar).__abs__()
+    other = [rng.normal(size=m.shape) for m in layers]
+    P = other[0]
+    for A in other[1:]:
+        P = A @ P
+    np.testing.assert_allclose(excess_loss(s, state(other), values), loss(P) - loss(Pstar),
+                               rtol=1e-10)

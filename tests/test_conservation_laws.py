@@ -297,3 +297,37 @@ def test_random_seeds_do_not_change_the_counts():
     assert sd.analysis.functional_rank(system, laws.basis, sets=5)[0] == 14
     random.seed(0)  # the library does not use the global generator
     assert sd.invariants(system).rank == 14
+
+
+# -- the exact check on products of region indicators -----------------------------------------
+
+
+def test_exact_check_reduces_products_of_region_indicators():
+    # the check decides dH/dt per activation region; there an indicator sigma is 0 or 1, so
+    # sigma^2 = sigma and relu'(s) relu(s) = relu(s): expressions that vanish only by that
+    # reduction are proved 0, and one that is non-zero on a region is refuted at an exact
+    # point inside it, whose value is recomputed here
+    from symdyn.analysis._invariant_check import _check_scalar
+
+    system = sd.derive("1-1-1", "bp", activation="relu",
+                       data=decimal_data(np.random.default_rng(0), 1, 1))
+    a1, a2 = system.state
+    s1, s2 = a1 - 2 * a2, 3 * a1 + a2
+    relu, step = (lambda s: sp.Max(0, s)), sp.Heaviside
+    zero_by_reduction = [
+        step(s1) * relu(s1) - relu(s1),                      # sigma^2 s = sigma s
+        step(s1) ** 3 * step(s2) * relu(s2) - step(s1) * relu(s2),
+        (step(s1) * relu(s1)) ** 2 - relu(s1) ** 2,          # sigma^2 s^2 = sigma s^2
+    ]
+    for d in zero_by_reduction:
+        check = _check_scalar(system, sp.Integer(0), d, method="components")
+        assert check.status == "proved", (d, check.message)
+        assert "every activation region" in check.message
+    not_zero = step(s1) * relu(s2) - relu(s2)  # -relu(s2) where s1 < 0 < s2
+    check = _check_scalar(system, sp.Integer(0), not_zero, method="components")
+    assert check.status == "refuted", check.message
+    p = check.counterexample
+    x, y = p["a1"], p["a2"]
+    v1, v2 = x - 2 * y, 3 * x + y
+    assert v1 != 0 and v2 != 0  # inside a region, not on a boundary
+    assert p["dH/dt"] == (1 if v1 > 0 else 0) * max(v2, 0) - max(v2, 0) != 0

@@ -72,6 +72,18 @@ def test_sweep_resumes_only_missing_chunks_and_loads_as_xarray(tmp_path):
     P = d2["y_end"].values[:, 0] * d2["y_end"].values[:, 1]
     mins = d2["endpoint"].values == "minimum"
     np.testing.assert_allclose(P[mins], 1.0, atol=1e-5)
+    # every chunk draws starts of its own (3 chunks of 4 rows per cell): no start repeats in
+    # a cell, and the cells' starts differ; each component looks like N(0, 0.5^2)
+    firsts = []
+    for cell, size in enumerate(ds["state_size"].values):
+        rows = ds["y0"].values[cell][:, :size]
+        assert np.isfinite(rows).all() and len({tuple(r) for r in rows}) == 12
+        chunks = rows.reshape(3, 4, size)
+        assert all(not np.any(np.all(np.isclose(chunks[i][:, None], chunks[j][None]), axis=2))
+                   for i in range(3) for j in range(i))
+        firsts.append(rows[:, :3])
+        assert 0.25 < float(np.std(rows)) < 1.0 and abs(float(np.mean(rows))) < 0.3
+    assert not np.allclose(firsts[0], firsts[1])
     # deleting a chunk recomputes exactly it, to the same numbers
     os.remove(tmp_path / "st" / "chunks" / "cell00001-chunk00002.npz")
     again = sd.sweep(SMALL, tmp_path / "st", scheduler="sync", progress=False)
