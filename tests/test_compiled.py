@@ -37,6 +37,10 @@ def assert_agree(a, b, bound=50.0):
     assert units(a.y[finite], b.y[finite]) < bound
     # same algorithm: the step sequences agree up to rounding (a step or two apart at most)
     assert np.max(np.abs(a.nsteps - b.nsteps)) <= 2
+    # and the work: evaluations per row differ by at most the stages of a few attempts, and
+    # in total by rounding's share (both counted the same way: every stage of every attempt)
+    assert np.all(np.abs(a.nfev - b.nfev) <= 16 * (np.abs(a.nsteps - b.nsteps) + 2))
+    assert abs(int(a.nfev.sum()) - int(b.nfev.sum())) <= 1e-2 * a.nfev.sum() + 32
 
 
 # -- always: the numpy path and the choice of backend ------------------------------------------

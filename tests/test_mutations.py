@@ -1,5 +1,7 @@
 """Mutation check (slow): small deliberate bugs, each applied to a copy of the package, must
-make ``symdyn verify --quick`` exit 1 and name a failing result or control.
+make ``symdyn verify --quick`` exit 1 and name a failing result or control (:data:`MUTATIONS`),
+or make the tests named beside them fail (:data:`TEST_MUTATIONS`: bugs in the newer code,
+which the negative controls of the tests are there to catch).
 
 Run the whole table by hand with ``python tests/test_mutations.py`` (prints bug, verdict,
 failing results, seconds)."""
@@ -49,13 +51,61 @@ MUTATIONS = {
 }
 
 
-def broken_copy(name: str, where: Path) -> Path:
-    """A copy of the package and proofs with the mutation ``name`` applied."""
-    file, old, new = MUTATIONS[name]
-    shutil.copytree(ROOT / "symdyn", where / "symdyn",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "proofs", where / "proofs",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+#: name -> (file in the package, text, replacement, tests that must fail on it)
+TEST_MUTATIONS = {
+    "classify: periodic when some returns to the section repeat (any, not all)": (
+        "numerics/_classify.py", "if np.all(gaps <= xtol * size) and",
+        "if np.any(gaps <= xtol * size) and",
+        ["tests/test_classify.py::test_returns_that_repeat_only_late_are_not_a_period",
+         "tests/test_classify.py::test_spiral_still_closing_in_on_its_limit_cycle_is_undecided"]),
+    "classify: return tolerance ten times looser in the classifier": (
+        "numerics/_classify.py", "detect_period(te, yev[:, k], returns=returns, xtol=xtol,",
+        "detect_period(te, yev[:, k], returns=returns, xtol=10 * xtol,",
+        ["tests/test_classify.py::test_slow_convergence_is_neither_periodic_nor_converged",
+         "tests/test_classify.py::test_spiral_still_closing_in_on_its_limit_cycle_is_undecided"]),
+    "classify: network map multiplied in the wrong order (excess loss)": (
+        "numerics/_classify.py", "P = A if P is None else A @ P",
+        "P = A if P is None else P @ A",
+        ["tests/test_classify.py::test_excess_loss_of_matrix_chains"]),
+    "certify: dt/ds cut to 0 below the stall threshold (the stall test unreachable)": (
+        "numerics/_certify.py", "dt = 1.0 / max(ph, self.speed_tol)",
+        "dt = 1.0 / ph if ph > self.speed_tol else 0.0",
+        ["tests/test_classify.py::"
+         "test_certificate_stall_test_refuses_the_arbp_diagonal_through_a_fixed_point"]),
+    "sweep: every chunk of a cell draws the same starts": (
+        "sweep/_run.py", "spawn_key=(cell_i, chunk_i)", "spawn_key=(cell_i, 0)",
+        ["tests/test_sweep.py::test_sweep_resumes_only_missing_chunks_and_loads_as_xarray"]),
+    "invariant check: products of relu indicators left unreduced": (
+        "analysis/_invariant_check.py", "    if not sigmas or d == 0:\n        return d",
+        "    if True:\n        return d",
+        ["tests/test_conservation_laws.py::"
+         "test_exact_check_reduces_products_of_region_indicators"]),
+    "compiled: one evaluation per attempt not counted": (
+        "numerics/_rk_loop.py", "            ev += S\n", "            ev += S - 1\n",
+        ["tests/test_compiled.py::test_convergence_verdicts_and_times_agree"]),
+    "integrate --batch: rows not classified (the integrator's status kept)": (
+        "cli/_numerics.py", "parts.append(classify(system, part, values, rtol=args.rtol, "
+        "atol=args.atol))", "parts.append(classify(system, part, values, tail=1e-9))",
+        ["tests/test_cli_numerics.py::"
+         "test_integrate_batch_classifies_end_states_as_sweep_does"]),
+    "stability: the LaTeX condition with the inequalities swapped": (
+        "analysis/_stability.py", "good, bad = (above, below) if s < 0 else (below, above)",
+        "good, bad = (below, above) if s < 0 else (above, below)",
+        ["tests/test_cli_analysis.py::test_fixed_point_latex_carries_the_stability_condition",
+         "tests/test_cli_analysis.py::test_stability_condition_text_and_formulas_agree"]),
+    "cli: the package imported eagerly again": (
+        "__init__.py", "sys.modules[__name__].__class__ = _Package",
+        "sys.modules[__name__].__class__ = _Package\nfrom .numerics import integrate  # noqa",
+        ["tests/test_cli_startup.py::test_help_and_version_import_no_heavy_library"]),
+}
+
+
+def broken_copy(name: str, where: Path, table: dict | None = None) -> Path:
+    """A copy of the package, proofs and tests with the mutation ``name`` applied."""
+    file, old, new = (table or MUTATIONS)[name][:3]
+    for folder in ("symdyn", "proofs", "tests"):
+        shutil.copytree(ROOT / folder, where / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     path = where / "symdyn" / file
     text = path.read_text()
     assert text.count(old) == 1, f"mutation {name!r} no longer applies to {file}"
@@ -72,6 +122,20 @@ def run_verify(where: Path) -> tuple[int, list[dict], float]:
                           timeout=TIMEOUT)
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc.returncode, results, time.monotonic() - start
+
+
+def run_tests(where: Path, tests: list[str]) -> tuple[int, list[str], float]:
+    """The named tests on the copy: exit code, the tests that failed, seconds."""
+    # a fresh cache: compiled code built from the mutated sources, not reused
+    env = {**os.environ, "PYTHONPATH": str(where), "SYMDYN_SLOW": "0",
+           "SYMDYN_CACHE": str(where / ".cache")}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-rf", *tests], cwd=where, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    failed = [line.split()[1] for line in proc.stdout.splitlines()
+              if line.startswith("FAILED ")]
+    return proc.returncode, failed, time.monotonic() - start
 
 
 def _failing(results: list[dict]) -> list[str]:
@@ -91,6 +155,19 @@ def test_verify_quick_fails_on_a_broken_copy(name, tmp_path):
             assert r.get("error") or any(not s["ok"] for s in r["details"]), r["name"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(TEST_MUTATIONS))
+def test_tests_fail_on_a_broken_copy(name, tmp_path):
+    where = broken_copy(name, tmp_path, TEST_MUTATIONS)
+    # the copy is what the tests import, not this checkout
+    probe = subprocess.run([sys.executable, "-c", "import symdyn; print(symdyn.__file__)"],
+                           cwd=where, env={**os.environ, "PYTHONPATH": str(where)},
+                           capture_output=True, text=True)
+    assert probe.stdout.strip().startswith(str(where)), probe.stdout
+    code, failed, _ = run_tests(where, TEST_MUTATIONS[name][3])
+    assert code == 1 and failed, name
+
+
 if __name__ == "__main__":  # pragma: no cover  (the table of the closing note)
     import tempfile
 
@@ -100,3 +177,10 @@ if __name__ == "__main__":  # pragma: no cover  (the table of the closing note)
             code, results, seconds = run_verify(broken_copy(name, Path(tmp)))
         print(f"| {name} | {code} | {', '.join(_failing(results)) or '-'} | {seconds:.0f} |",
               flush=True)
+    print("\n| bug | exit | failing tests | seconds |\n|---|---|---|---|")
+    for name, (*_, tests) in TEST_MUTATIONS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            code, failed, seconds = run_tests(broken_copy(name, Path(tmp), TEST_MUTATIONS),
+                                              tests)
+        print(f"| {name} | {code} | {', '.join(f.split('::')[-1] for f in failed) or '-'} | "
+              f"{seconds:.0f} |", flush=True)
