@@ -59,8 +59,8 @@ TEST_MUTATIONS = {
         ["tests/test_classify.py::test_returns_that_repeat_only_late_are_not_a_period",
          "tests/test_classify.py::test_spiral_still_closing_in_on_its_limit_cycle_is_undecided"]),
     "classify: return tolerance ten times looser in the classifier": (
-        "numerics/_classify.py", "detect_period(te, yev[:, k], returns=returns, xtol=xtol,",
-        "detect_period(te, yev[:, k], returns=returns, xtol=10 * xtol,",
+        "numerics/_classify.py", "dict(returns=returns, xtol=xtol, ptol=ptol)",
+        "dict(returns=returns, xtol=10 * xtol, ptol=ptol)",
         ["tests/test_classify.py::test_slow_convergence_is_neither_periodic_nor_converged",
          "tests/test_classify.py::test_spiral_still_closing_in_on_its_limit_cycle_is_undecided"]),
     "classify: network map multiplied in the wrong order (excess loss)": (
