@@ -264,17 +264,15 @@ def _run_batch(system, values, y0, rng, args, opts) -> int:
 
 def _classified(system, res, values, args):
     """:func:`~symdyn.numerics.classify` of every row, in chunks whose dense tails (``fine``
-    samples per row) stay within the sweep's budget, with the command's tolerances."""
+    samples per row) stay within 32 MB, with the command's tolerances."""
     import dataclasses
 
     import numpy as np
 
     from ..numerics import classify
     from ..numerics._classify import Classification
-    from ..sweep._spec import CHUNK_BYTES
-
     per_row = 2 * 8 * 4000 * max(system.size, 1)  # fine = 4000 samples, twice
-    size = int(max(1, min(500, CHUNK_BYTES // per_row)))
+    size = int(max(1, min(500, 32 * 2**20 // per_row)))  # dense tails within 32 MB
     parts = []
     for lo in range(0, len(res), size):
         sl = slice(lo, lo + size)
