@@ -116,3 +116,4 @@ def test_latex_report_compiles_clean(results, tmp_path, capsys):
     text, log = compile_pdf(tex, tmp_path, "kinds")
     assert defects(text, log) == []
     assert "Theorem" in text and "Claim" in text and "Proof" in text
+    assert "$" not in text and "5/5 cases" in text  # counts typeset, not escaped

@@ -208,9 +208,10 @@ def _step_item(r, k: int, s) -> str:
         tag += f" ({s.proof}{', ' + s.covers if s.covers else ''})"
     if s.part and not s.check:
         tag += f"; {s.part}"
+    tag = tex_escape(tag)
     if s.kind == "numeric":
         tag += f", ${s.passed}/{s.cases}$ cases"
-    line = f"\\item \\textit{{{tex_escape(tag)}:}} {s.statement.latex()}"
+    line = f"\\item \\textit{{{tag}:}} {s.statement.latex()}"
     if _shown(s.latex):
         if isinstance(s.latex, str):  # LaTeX given as such
             line += (f"\n\\begin{{equation}}\\label{{eq:{r.name}:{k}}}\n{s.latex}\n"
