@@ -45,6 +45,15 @@ MUTATIONS = {
     "rules: adaptive-channel update with the wrong sign": (
         "rules/_rules.py", "        return s.O[h] @ s.B[h + 1].T\n",
         "        return -(s.O[h] @ s.B[h + 1].T)\n"),
+    "sign analysis: the leading coefficient's sign test inverted": (
+        "analysis/_sign.py", "    if s < 0 and n % 2 == 1:", "    if s > 0 and n % 2 == 1:"),
+    "non-negativity: the refuter never finds a point": (
+        "analysis/_certificate.py", "            if value.is_number and value < 0:",
+        "            if False:"),
+    "non-negativity: a factor of unknown sign counted non-negative": (
+        "analysis/_certificate.py",
+        "        if not facts.nonpositive(f):\n            return False",
+        "        if not facts.nonpositive(f):\n            continue"),
     "tableau: two DOP853 rows swapped": (
         "numerics/_tableau.py", 'Tableau("DOP853", DOP853.A,',
         'Tableau("DOP853", DOP853.A[[0, 1, 3, 2, *range(4, len(DOP853.A))]],'),

@@ -3,7 +3,13 @@ r"""Verification: executable proofs of the papers' results, run and reported.
 A proof is a function decorated with :func:`proof` that states a claim and its hypotheses,
 then records *steps* on a :class:`ProofContext`:
 
-* ``ctx.symbolic(statement, holds)``: an identity checked by computer algebra;
+* ``ctx.symbolic(statement, holds, proof=KIND, covers=SIZES, part=PART)``: a statement
+  proved by computer algebra; ``proof`` names its kind (:data:`PROOF_KINDS`: ``identity``,
+  ``reduction+sign``, ``lyapunov``, ``a-priori bound``, ``exact classification``),
+  ``covers`` the sizes or depths it holds for, ``part`` the part of the claim it establishes;
+* ``ctx.certificate(cert, covers=..., part=...)``: a
+  :class:`~symdyn.analysis.ProofCertificate` (sign analysis, Lyapunov check, a-priori bound,
+  chain reduction) recorded as a symbolic step of its kind;
 * ``ctx.numeric(statement, passed, cases)``: numerical evidence over ``cases`` cases;
 * ``ctx.sample(statement, strategy, check, n)``: evidence drawn by hypothesis (``n``
   examples, derandomised, so runs are reproducible), with a shrunk counterexample on failure.
@@ -14,6 +20,9 @@ report prints every formula with sympy's printer, in math mode; a step may also 
 numbered display (``latex=``: a sympy equation or expression, or :class:`Math`, LaTeX built
 from sympy objects). A plain string is prose.
 
+Numerical steps take ``part=`` too. A part of the claim with numerical steps and no symbolic
+one is *evidence*: the result is then "partly" proved, and the reports say which part rests
+on evidence (the table's proof column, ``proofs`` in the JSON, the LaTeX proof).
 A result is "proved" symbolically only when it has symbolic steps and all of them hold; its
 status is "ok" only when no step failed, "timeout" when it overran its time budget (it keeps
 the steps established so far). A failed symbolic step stops the result's numerical steps
