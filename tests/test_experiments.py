@@ -216,19 +216,49 @@ def test_minibatch_update_matches_derives_per_sample_code(sizes, o):
 def test_quantize_error_and_levels():
     rng = np.random.default_rng(8)
     x = rng.normal(size=(40, 5)) * np.array([1e-3, 1.0, 5.0, 1.0, 0.0])
-    m = np.abs(x).max(axis=0)
+    m = 2.0  # the range fixed in advance: values beyond it saturate
+    inside = np.abs(x) <= m
     for bits in (2, 3, 8):
-        q = quantize(x, bits)
-        for j in range(x.shape[1]):  # each sample (column) on its own scale
-            assert len(np.unique(q[:, j])) <= 2**bits - 1
-            assert np.max(np.abs(q[:, j] - x[:, j])) <= m[j] / (2**bits - 2) * (1 + 1e-12)
-            if m[j]:
-                assert 0.0 in q[:, j] or np.all(np.abs(x[:, j]) > m[j] / (2**bits - 2))
-    q1 = quantize(x, 1)
-    np.testing.assert_allclose(np.abs(q1[:, :4]), np.abs(x[:, :4]).mean(axis=0) + 0 * x[:, :4])
-    np.testing.assert_array_equal(np.sign(q1), np.sign(x))
-    assert np.all(quantize(x, 4)[:, 4] == 0)
-    np.testing.assert_allclose(quantize(x, 52), x, rtol=0, atol=4 * m.max() * 2.0**-51)
+        q = quantize(x, bits, m)
+        assert len(np.unique(q)) <= 2**bits - 1  # one range for every sample: K bits a value
+        assert np.max(np.abs(q - x)[inside]) <= m / (2**bits - 2) * (1 + 1e-12)
+        np.testing.assert_array_equal(q[~inside], np.sign(x[~inside]) * m)
+        assert np.all(q[:, 4] == 0)
+    q1 = quantize(x, 1, m)
+    assert set(np.unique(q1)) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(q1 > 0, x >= 0)
+    big = quantize(x, 52, 100.0)
+    np.testing.assert_allclose(big, x, rtol=0, atol=100.0 * 2.0**-50)
+
+
+def test_bits_quantise_what_is_transmitted_on_a_fixed_range():
+    """A K-bit channel sends the error lines (E for srbp, B_{h+1} for rbp) as K-bit values:
+    over many batches the received values take at most 2^K levels per line set, and the
+    bits per sample are K times the lines sent."""
+    rng = np.random.default_rng(3)
+    for rule, lines in (("srbp", 2 * 3), ("rbp", 4 + 3)):
+        net = DeepNetwork("4-5-4-3", rule, activation="tanh", seed=4, bits=2)
+        assert net.bits_per_sample == 2 * lines
+        seen: dict = {}
+        for _ in range(5):
+            X, T = batch(rng, net)
+            s = net.signals(X, T)
+            for h in (1, 2):
+                sent = net._sent(s, h, 2)
+                key = "E" if rule == "srbp" else h + 1
+                value = sent.E if rule == "srbp" else sent.B[h + 1]
+                seen.setdefault(key, set()).update(np.unique(value).tolist())
+        assert all(len(v) <= 2**2 for v in seen.values()), seen
+        assert net.line_scale["E"] == 1.0  # softmax: |E_i| <= 1, fixed without calibration
+
+
+def test_density_gives_every_unit_the_same_number_of_lines():
+    for arch, rule, p in (("20-100-10-10", "rbp", 0.1), ("20-30-10", "srbp", 0.25)):
+        net = DeepNetwork(arch, rule, activation="tanh", density=p, seed=2)
+        for h, C in net.C.items():
+            per_unit = (C != 0).sum(axis=1)
+            k = max(1, round(p * C.shape[1]))
+            assert np.all(per_unit == k), (h, per_unit)
 
 
 @pytest.mark.parametrize("rule", ["rbp", "srbp", "arbp", "asrbp", "bp"])
@@ -253,7 +283,7 @@ def test_sparse_channel_keeps_its_mask_while_learning():
     net = DeepNetwork("4-6-5-3", "arbp", activation="tanh", density=0.3, seed=5)
     zeros = {h: net.C[h] == 0 for h in net.C}
     for h in net.C:
-        assert (~zeros[h]).sum() == round(0.3 * net.C[h].size)
+        assert np.all((~zeros[h]).sum(axis=1) == max(1, round(0.3 * net.C[h].shape[1])))
     for _ in range(3):
         net.step(*batch(rng, net), 0.5)
     for h in net.C:

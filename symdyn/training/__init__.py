@@ -7,6 +7,7 @@ from ._data import (
     load_cifar10,
     load_data,
     load_digits,
+    load_fashion_mnist,
     load_mnist,
     load_npz,
 )
@@ -32,7 +33,7 @@ __all__ = [
     "simulate", "compare", "update_function", "SimulationResult", "Comparison", "MAX_STEPS",
     "DeepNetwork", "numeric_activation", "quantize", "INITS", "LOSSES",
     "ClassificationData", "load_data", "load_digits", "load_npz", "load_mnist",
-    "load_cifar10", "DATASETS",
+    "load_cifar10", "load_fashion_mnist", "DATASETS",
     "Run", "Suite", "SUITES", "VARIANTS", "ARCHITECTURES", "KP_DECAY", "run_one",
     "run_suite", "parse_variant", "measure", "architecture_of",
     "ResultsTable", "Summary",

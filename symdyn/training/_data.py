@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ._fashion import FASHION_FILES, fashion_mnist_dir
 
 __all__ = ["ClassificationData", "load_data", "load_digits", "load_npz", "load_mnist",
-           "load_cifar10", "DATASETS"]
+           "load_cifar10", "load_fashion_mnist", "DATASETS"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,6 +203,26 @@ def load_mnist(directory: str | Path | None = None, *, download: bool = False,
     return _finish("mnist", xtr, ytr, xte, yte, k=10)
 
 
+def load_fashion_mnist(directory: str | Path | None = None, *, train: int | None = None,
+                       test: int | None = None) -> ClassificationData:
+    """Fashion-MNIST (found by :func:`~symdyn.training._fashion.fashion_mnist_dir`: a
+    directory given, ``$SYMDYN_DATA``, or Debian's ``dataset-fashion-mnist``), standardised
+    by the training pixels; ``train``/``test``: only the first that many images (a slice for
+    quick runs; the full sets have 60,000 and 10,000)."""
+    for n, what in ((train, "train"), (test, "test")):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 10):
+            raise DataError(f"Fashion-MNIST: {what} must be an integer >= 10, got {n!r}")
+    d = fashion_mnist_dir(directory)
+    try:
+        xtr, ytr, xte, yte = (_idx(_find(d, f)) for f in FASHION_FILES)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read Fashion-MNIST files in {str(d)!r}: {exc}") from None
+    name = "fashion-mnist" + (f" (first {train or len(xtr)} train, {test or len(xte)} test)"
+                              if train or test else "")
+    return _finish(name, xtr[:train], ytr[:train].astype(np.int64), xte[:test],
+                   yte[:test].astype(np.int64), k=10)
+
+
 def _reconstruct():
     try:
         from numpy._core.multiarray import _reconstruct as fn  # numpy >= 2
@@ -265,13 +286,14 @@ def load_cifar10(directory: str | Path | None = None, *, download: bool = False,
 
 
 #: Named data sets for :func:`load_data`.
-DATASETS = ("digits", "mnist", "cifar10")
+DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10")
 
 
 def load_data(spec: str | Path | ClassificationData, *, download: bool = False,
               data_home=None) -> ClassificationData:
-    """Data from a name: ``digits``; ``mnist[:DIR]``, ``cifar10[:DIR]`` (no directory: the
-    OpenML download when ``download``); or a path to an ``.npz``."""
+    """Data from a name: ``digits``; ``fashion-mnist[:DIR]`` (no directory: ``$SYMDYN_DATA``
+    or Debian's package); ``mnist[:DIR]``, ``cifar10[:DIR]`` (no directory: the OpenML
+    download when ``download``); or a path to an ``.npz``."""
     if isinstance(spec, ClassificationData):
         return spec
     text = str(spec)
@@ -279,6 +301,8 @@ def load_data(spec: str | Path | ClassificationData, *, download: bool = False,
     key = name.strip().lower()
     if key == "digits" and not sep:
         return load_digits()
+    if key == "fashion-mnist" and (not sep or rest):
+        return load_fashion_mnist(rest or None)
     if key in ("mnist", "cifar10") and (not sep or rest):
         loader = load_mnist if key == "mnist" else load_cifar10
         return loader(rest or None, download=download, data_home=data_home)
@@ -287,5 +311,5 @@ def load_data(spec: str | Path | ClassificationData, *, download: bool = False,
         if not path.exists():
             raise DataError(f"data file {text!r} does not exist")
         return load_npz(path)
-    raise DataError(f"unknown data {text!r}: use digits, mnist[:DIR], cifar10[:DIR] or a .npz "
-                    "file")
+    raise DataError(f"unknown data {text!r}: use digits, fashion-mnist[:DIR], mnist[:DIR], "
+                    "cifar10[:DIR] or a .npz file")

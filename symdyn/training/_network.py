@@ -8,9 +8,11 @@ arrays (samples as columns).
 
 the output signal is :math:`B_L = E \circ f_L'(S_L)`, :math:`E = T - O_L` (squared error) or
 :math:`B_L = E = T - \mathrm{softmax}(S_L)` (softmax and cross-entropy, linear output); then,
-for :math:`h = L-1, \dots, 1`, :math:`B_h = f_h'(S_h) \circ g(Q(F_h))` with the derivative kept
-(``rule.derivative``) or :math:`B_h = g(Q(F_h))` dropped, where :math:`F_h` is
-``rule.feedback`` and :math:`Q` is the identity or a ``bits``-bit quantiser.
+for :math:`h = L-1, \dots, 1`, :math:`B_h = f_h'(S_h) \circ g(F_h)` with the derivative kept
+(``rule.derivative``) or :math:`B_h = g(F_h)` dropped, where :math:`F_h` is ``rule.feedback``
+of the signals as the channel transmits them: exact, or with ``bits`` :math:`K` each
+transmitted error (:math:`B_{h+1}` or :math:`E`, whatever the rule reads) quantised to
+:math:`K` bits per line and sample on a scale fixed in advance (:func:`quantize`).
 
 **One step** with learning rate ``lr`` (the convention of :func:`~symdyn.simulate`:
 ``rule.rate`` :math:`\eta` multiplies it, so the step follows the averaged ODE of ``derive`` in
@@ -22,8 +24,9 @@ the time :math:`t = \mathrm{lr}\cdot k`):
    C_h \mathrel{+}= \mathrm{lr}\,\eta\,\big(\lambda\,\tfrac1b\,U_h - d\,C_h\big)\circ M_h,
 
 :math:`U_h` the rule's ``channel_update`` (adaptive rules only), :math:`M_h` the sparsity
-mask of the channel (all ones at ``density=1``). Biases learn by the same local product with
-the constant input 1 and no decay."""
+mask of the channel (all ones at ``density=1``; else every receiving unit keeps the same number
+:math:`k = \max(1, \mathrm{round}(p\, n_{\mathrm{in}}))` of error lines, drawn at random).
+Biases learn by the same local product with the constant input 1 and no decay."""
 
 from __future__ import annotations
 
@@ -38,9 +41,11 @@ from ..numerics._codegen import numpy_function
 from ..rules import BP, LearningRule, Signals, as_rule
 from ..spec import Activation, Network, as_network
 
-__all__ = ["DeepNetwork", "NumericActivation", "numeric_activation", "quantize", "INITS",
-           "LOSSES"]
+__all__ = ["DeepNetwork", "NumericActivation", "numeric_activation", "quantize", "unit_mask",
+           "INITS", "LOSSES", "DTYPES"]
 
+#: Floating-point types of the weights and signals (float32: about twice as fast).
+DTYPES = ("float64", "float32")
 #: Losses: squared error :math:`\frac12\|T - O_L\|^2` and softmax with cross-entropy.
 LOSSES = ("squared", "softmax")
 
@@ -64,7 +69,8 @@ def _logistic(x):
 _FAST = {
     "tanh": (np.tanh, lambda s, o: 1.0 - o * o),
     "logistic": (_logistic, lambda s, o: o * (1.0 - o)),
-    "relu": (lambda x: np.maximum(x, 0.0), lambda s, o: np.heaviside(s, 0.5)),
+    "relu": (lambda x: np.maximum(x, 0.0),
+             lambda s, o: np.heaviside(s, np.asarray(0.5, dtype=s.dtype))),
     "softplus": (lambda x: np.logaddexp(0.0, x), lambda s, o: _logistic(s)),
 }
 
@@ -89,18 +95,32 @@ def numeric_activation(f: Activation) -> NumericActivation:
     return NumericActivation(f.name, lambda x: fn(x) + 0.0 * x, lambda s, o: dfn(s) + 0.0 * s)
 
 
-def quantize(x: np.ndarray, bits: int) -> np.ndarray:
-    r"""``x`` sent through a ``bits``-bit channel, one sample (column) at a time, each with
-    its own scale :math:`m = \max_i |x_i|`: for ``bits`` :math:`k \ge 2` the :math:`2^k - 1`
-    levels :math:`j\,m/(2^{k-1} - 1)`, :math:`|j| \le 2^{k-1} - 1` (zero included), nearest
-    taken, so the error is at most :math:`m / (2^k - 2)`; for one bit the sign, scaled by the
-    mean :math:`|x_i|` of the column."""
-    a = np.abs(x)
+def quantize(x: np.ndarray, bits: int, scale: float) -> np.ndarray:
+    r"""``x`` sent through a ``bits``-bit line per entry, on the range :math:`[-m, m]` fixed
+    in advance (``scale`` :math:`m`; larger values saturate): for :math:`K \ge 2` bits the
+    :math:`2^K - 1` levels :math:`j\,m/(2^{K-1} - 1)`, :math:`|j| \le 2^{K-1} - 1` (zero
+    included), nearest taken, so the error inside the range is at most :math:`m/(2^K - 2)`;
+    for one bit the two levels :math:`\pm m/2` (the sign). Every value sent is one of at most
+    :math:`2^K` levels, so it is :math:`K` bits."""
+    m = float(scale)
     if bits == 1:
-        return np.sign(x) * a.mean(axis=0, keepdims=True)
-    m = a.max(axis=0, keepdims=True)
-    step = np.where(m > 0, m, 1.0) / (2 ** (bits - 1) - 1)
-    return np.round(x / step) * step
+        return np.where(x >= 0, 0.5 * m, -0.5 * m).astype(x.dtype, copy=False)
+    if m <= 0:
+        return np.zeros_like(x)
+    step = m / (2 ** (bits - 1) - 1)
+    return (np.round(np.clip(x, -m, m) / step) * step).astype(x.dtype, copy=False)
+
+
+def unit_mask(rng, shape: tuple[int, int], density: float) -> np.ndarray:
+    r"""A channel mask that gives every receiving unit (row) the same number
+    :math:`k = \max(1, \mathrm{round}(p\,n))` of the :math:`n` error lines (columns), drawn
+    without replacement row by row: no unit is left out."""
+    rows, cols = shape
+    k = max(1, int(round(density * cols)))
+    mask = np.zeros(shape)
+    for i in range(rows):
+        mask[i, rng.choice(cols, size=k, replace=False)] = 1.0
+    return mask
 
 
 def _normal(rng, shape, fan_in, scale):
@@ -130,15 +150,19 @@ class DeepNetwork:
     channels ``C[h]`` (``h = 1..L-1``, rules with a channel), trained by ``rule``.
 
     ``loss``: ``"softmax"`` (cross-entropy; needs a linear output layer) or ``"squared"``;
-    ``bias``: learn biases; ``density``: fraction of non-zero channel entries (a random mask,
-    kept while an adaptive channel learns); ``bits``: the feedback :math:`F_h` quantised to
-    that many bits per sample (:func:`quantize`; ``None``: exact); ``init`` (:data:`INITS`)
-    and ``scale``: the initial weights, drawn by ``numpy.random.default_rng(seed)``."""
+    ``bias``: learn biases; ``density``: fraction of each receiving unit's error lines kept
+    (:func:`unit_mask`, kept while an adaptive channel learns); ``bits``: the transmitted
+    errors quantised to that many bits per line and sample (:func:`quantize`; ``None``:
+    exact); ``fixed_hidden``: the hidden layers stay at their initial weights and only the
+    output layer learns (the random-features control); ``init`` (:data:`INITS`) and
+    ``scale``: the initial weights, drawn by ``numpy.random.default_rng(seed)`` (in float64,
+    then cast to ``dtype``, so both types start from the same weights)."""
 
     def __init__(self, network: Network | str, rule: LearningRule | str, *,
                  activation=None, loss: str = "softmax", bias: bool = True,
                  density: float = 1.0, bits: int | None = None, init: str = "normal",
-                 scale: float = 1.0, seed: int = 0):
+                 scale: float = 1.0, seed: int = 0, dtype: str = "float64",
+                 fixed_hidden: bool = False):
         self.network = net = as_network(network, activation)
         self.rule = rule = as_rule(rule)
         if loss not in LOSSES:
@@ -157,6 +181,8 @@ class DeepNetwork:
             raise SpecError(f"bits must be an integer from 1 to 52 or None, got {bits!r}")
         if init not in INITS:
             raise SpecError(f"unknown initialisation {init!r}; choose one of {', '.join(INITS)}")
+        if dtype not in DTYPES:
+            raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         scale = _float("scale", scale)
         if not (np.isfinite(scale) and scale >= 0):
             raise SpecError(f"scale must be a non-negative number, got {scale!r}")
@@ -164,28 +190,41 @@ class DeepNetwork:
         self.ratio = _float("rate_ratio", getattr(rule, "rate_ratio", 1))
         self.loss, self.bias, self.density, self.bits = loss, bool(bias), density, bits
         self.init, self.scale, self.seed = init, scale, int(seed)
+        self.dtype, self.fixed_hidden = np.dtype(dtype), bool(fixed_hidden)
         self.acts = {h: numeric_activation(a) for h, a in enumerate(net.activations, 1)}
         self.g = numeric_activation(rule.channel_activation)
+        #: the range of each quantised line, fixed at the first pass (``"E"`` or ``h``)
+        self.line_scale: dict = {"E": 1.0} if loss == "softmax" else {}
         self._initialise()
 
     def _initialise(self) -> None:
         rng = np.random.default_rng(self.seed)
         sizes, L, draw = self.network.sizes, self.network.depth, INITS[self.init]
-        self.W = {h: draw(rng, (sizes[h], sizes[h - 1]), sizes[h - 1], self.scale)
-                  for h in range(1, L + 1)}
-        self.b = {h: np.zeros((sizes[h], 1)) for h in range(1, L + 1)}
+        self.W = {h: draw(rng, (sizes[h], sizes[h - 1]), sizes[h - 1], self.scale
+                          ).astype(self.dtype) for h in range(1, L + 1)}
+        self.b = {h: np.zeros((sizes[h], 1), dtype=self.dtype) for h in range(1, L + 1)}
         self.C, self.mask = {}, {}
         for h in range(1, L):
             shape = self.rule.channel_shape(self.network, h)
             if shape is None:
                 continue
-            self.C[h] = draw(rng, shape, shape[1], self.scale)
+            C = draw(rng, shape, shape[1], self.scale)
             if self.density < 1.0:
-                keep = max(1, int(round(self.density * shape[0] * shape[1])))
-                m = np.zeros(shape[0] * shape[1])
-                m[rng.choice(m.size, size=keep, replace=False)] = 1.0
-                self.mask[h] = m.reshape(shape)
-                self.C[h] *= self.mask[h]
+                self.mask[h] = unit_mask(rng, shape, self.density).astype(self.dtype)
+                C *= self.mask[h]
+            self.C[h] = C.astype(self.dtype)
+
+    @property
+    def bits_per_sample(self) -> int | None:
+        """Bits the channels transmit per training sample with ``bits`` set: :math:`K` times
+        the number of error lines sent into the hidden layers (one value per line)."""
+        if self.bits is None or self.fixed_hidden:
+            return None
+        return self.bits * sum(self._sent_lines(h) for h in range(1, self.network.depth))
+
+    def _sent_lines(self, h: int) -> int:
+        shape = self.rule.channel_shape(self.network, h)
+        return shape[1] if shape is not None else self.network.sizes[h + 1]
 
     # -- the pass -----------------------------------------------------------------------------
     def forward(self, X: np.ndarray) -> Signals:
@@ -194,7 +233,7 @@ class DeepNetwork:
         for h in range(1, self.network.depth + 1):
             S = self.W[h] @ s.O[h - 1]
             if self.bias:
-                S = S + self.b[h]
+                S += self.b[h]
             s.S[h] = S
             s.O[h] = self.acts[h].function(S)
         return s
@@ -210,6 +249,19 @@ class DeepNetwork:
             f = self.acts[L]
             s.B[L] = s.E if f.is_identity else s.E * f.derivative(s.S[L], s.O[L])
 
+    def _sent(self, s: Signals, h: int, bits: int) -> Signals:
+        """The signals as a ``bits``-bit channel into layer ``h`` delivers them: the errors
+        it reads (:math:`E`, :math:`B_{h+1}`) quantised on their fixed ranges."""
+        B = dict(s.B)
+        for key, value in (("E", s.E), (h + 1, s.B[h + 1])):
+            if key not in self.line_scale:  # fixed once, from the first pass
+                self.line_scale[key] = float(np.abs(value).max()) or 1.0
+        B[h + 1] = quantize(s.B[h + 1], bits, self.line_scale[h + 1])
+        E = quantize(s.E, bits, self.line_scale["E"])
+        if h + 1 == self.network.depth and self.loss == "softmax":
+            B[h + 1] = E
+        return Signals(s.network, s.A, s.C, S=s.S, O=s.O, B=B, E=E)
+
     def backward(self, s: Signals, rule: LearningRule | None = None,
                  bits: int | None = None) -> Signals:
         """Fill the backward signals :math:`B_h` by ``rule`` (default: this network's),
@@ -217,9 +269,7 @@ class DeepNetwork:
         rule = self.rule if rule is None else rule
         g = self.g if rule is self.rule else numeric_activation(rule.channel_activation)
         for h in range(self.network.depth - 1, 0, -1):
-            F = rule.feedback(s, h)
-            if bits is not None:
-                F = quantize(F, bits)
+            F = rule.feedback(s if bits is None else self._sent(s, h, bits), h)
             signal = g.function(F)
             if rule.derivative:
                 f = self.acts[h]
@@ -236,16 +286,20 @@ class DeepNetwork:
                             f"{T.shape}")
         s = self.forward(X)
         self.output_error(s, T)
+        if self.fixed_hidden:
+            return s
         return self.backward(s, bits=self.bits)
 
     def products(self, s: Signals) -> tuple[dict, dict, dict]:
         r"""Mean local products over the columns: :math:`B_h O_{h-1}^T / b`, :math:`B_h\mathbf
-        1/b` and (adaptive rules) ``channel_update`` :math:`/ b`."""
+        1/b` and (adaptive rules) ``channel_update`` :math:`/ b`; only the output layer's with
+        ``fixed_hidden``."""
         n = s.O[0].shape[1]
-        forward = {h: s.B[h] @ s.O[h - 1].T / n for h in self.W}
-        bias = {h: s.B[h].sum(axis=1, keepdims=True) / n for h in self.W} if self.bias else {}
+        layers = [self.network.depth] if self.fixed_hidden else list(self.W)
+        forward = {h: s.B[h] @ s.O[h - 1].T / n for h in layers}
+        bias = {h: s.B[h].sum(axis=1, keepdims=True) / n for h in layers} if self.bias else {}
         channel = ({h: self.rule.channel_update(s, h) / n for h in self.C}
-                   if self.rule.adaptive else {})
+                   if self.rule.adaptive and not self.fixed_hidden else {})
         return forward, bias, channel
 
     def update(self, X: np.ndarray, T: np.ndarray) -> tuple[dict, dict, dict]:
