@@ -37,6 +37,8 @@ def numpy_update(rule, acts, W, C, x, t, *, derivative=True, g="linear", rate=1.
     for h in range(L - 1, 0, -1):
         if rule == "bp":
             F = W[h + 1].T @ B[h + 1]
+        elif rule == "sign":  # sign symmetry: the signs of W_{h+1}, magnitudes 1
+            F = np.where(W[h + 1] > 0, 1.0, np.where(W[h + 1] < 0, -1.0, 0.0)).T @ B[h + 1]
         elif rule in ("rbp", "arbp"):
             F = C[h] @ B[h + 1]
         else:  # srbp, asrbp: straight from the output error

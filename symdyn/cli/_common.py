@@ -75,7 +75,8 @@ def real(*, positive: bool = False, non_negative: bool = False) -> Callable[[str
 def add_spec_arguments(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     """The options that name a system: architecture, rule and the rule's options."""
     p.add_argument("--arch", required=True, help="layer sizes, e.g. 1-1-1 or 4-3-2")
-    p.add_argument("--rule", required=True, help="bp, rbp, srbp, arbp or asrbp")
+    p.add_argument("--rule", required=True,
+                   help="bp, rbp, srbp, arbp, asrbp or sign (sign symmetry)")
     p.add_argument("--rate", default="1", help="learning rate: number or symbol (default 1)")
     p.add_argument("--activation", default=None,
                    help="hidden-layer activation: linear, tanh, logistic, relu, softplus")

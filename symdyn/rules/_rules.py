@@ -1,16 +1,19 @@
-"""The five rules of docs/science.md section 2, each final: options are fields, not subclasses."""
+"""The rules of docs/science.md section 2 and sign symmetry, each final: options are fields,
+not subclasses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar, final
 
+import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..spec import Network, as_scalar
 from ._base import LearningRule, Signals
 
-__all__ = ["BP", "RBP", "SRBP", "ARBP", "ASRBP"]
+__all__ = ["BP", "RBP", "SRBP", "ARBP", "ASRBP", "SignSymmetry"]
 
 
 @final
@@ -22,6 +25,34 @@ class BP(LearningRule):
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
         return s.A[h + 1].T @ s.B[h + 1]
+
+
+_X = sp.Symbol("x")
+_SIGN = sp.Lambda(_X, sp.sign(_X))
+
+
+def elementwise_sign(m):
+    r""":math:`\mathrm{sign}` entry by entry, of a numpy array or a sympy matrix expression
+    (kept unevaluated: sympy's own constructor would call ``sign`` on a 1x1 matrix)."""
+    if isinstance(m, np.ndarray):
+        return np.sign(m)
+    return sp.MatrixExpr.__new__(ElementwiseApplyFunction, _SIGN, m)
+
+
+@final
+@dataclass(frozen=True, kw_only=True)
+class SignSymmetry(LearningRule):
+    r"""Sign symmetry (Liao, Leibo and Poggio 2016): :math:`F_h = \mathrm{sign}(W_{h+1})^T
+    B_{h+1}`: the channel has the signs of the forward weights and magnitudes fixed at 1, so
+    it needs no matrix of its own. Its averaged ODE holds on each region of constant signs
+    (there it is RBP with :math:`C_h = \mathrm{sign}(W_{h+1})^T`); ``sign`` is not
+    polynomial, and the derivative of :math:`\mathrm{sign}` is zero off the hyperplanes
+    :math:`w = 0`."""
+
+    name: ClassVar[str] = "sign"
+
+    def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
+        return elementwise_sign(s.A[h + 1].T) @ s.B[h + 1]
 
 
 def _layered(network: Network, h: int) -> tuple[int, int]:
