@@ -31,6 +31,7 @@ from symdyn.training import (
     update_function,
 )
 from symdyn.training import _experiments as experiments
+from symdyn.training import _grid as grid
 
 RULES = ("bp", "rbp", "srbp", "arbp", "asrbp")
 
@@ -430,8 +431,8 @@ def test_suite_resumes_only_missing_runs(tmp_path, monkeypatch):
     files[1].unlink()
     files[2].write_text(json.dumps({"run": {}, "status": "finished", "rows": []}))  # stale
     calls = []
-    real = experiments.run_one
-    monkeypatch.setattr(experiments, "run_one",
+    real = grid.run_one
+    monkeypatch.setattr(grid, "run_one",
                         lambda r, d, **k: calls.append(r) or real(r, d, **k))
     again = run_suite(runs, out=tmp_path / "o")
     assert len(calls) == 2
@@ -445,13 +446,41 @@ def test_experiment_command_prints_the_table_and_writes_figures(tmp_path, capsys
                  "--variants", "derivative,tanh-channel", "--seeds", "2", "--epochs", "2",
                  "--symmetry-scales", "1,0.1", "--out", str(out)])
     assert code == 0
-    text = capsys.readouterr().out
-    assert "tanh-channel" in text and "±" in text
+    captured = capsys.readouterr()
+    text = captured.out
+    assert "tanh-channel" in text and "95% interval" in text and "random-features" in text
+    assert "0 finished earlier" in captured.err
     for name in ("learning_curves", "alignment_angles", "arbp_symmetry"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
     table = ResultsTable.load(out / "results.csv")
-    assert len(table.final()) == 2 * 2 * 2 + 2
+    assert len(table.final()) == 2 * 2 + 2 * 1 + 2 * 2 + 2  # baselines, bp, arbp, scales
+    assert not table.where(rule="bp", variant="tanh-channel").rows
+    main(["experiment", "--data", path, "--arch", "4-6-5-3", "--rules", "bp,arbp",
+          "--variants", "derivative,tanh-channel", "--seeds", "2", "--epochs", "2",
+          "--symmetry-scales", "1,0.1", "--out", str(out), "--no-figures"])
+    again = capsys.readouterr()
+    assert "12 runs: 12 finished earlier" in again.err and "0 to train" in again.err
+    def table_of(out):
+        return out.split("\ntidy table")[0].split("\n", 1)[1]
 
+    assert table_of(again.out) == table_of(text)
+
+
+def test_one_seed_prints_no_spread_and_baselines_judge_the_rules(tmp_path):
+    path = tiny_data(tmp_path)
+    suite = experiments.Suite(data=path, arch="4-6-3", rules=("bp",), variants=("derivative",),
+                              seeds=1, epochs=2)
+    text = run_suite(suite).format_summary()
+    assert "+- 0.000" not in text and "± 0.000" not in text
+    assert "1 seed: no spread" in text
+    table = run_suite(experiments.with_settings(suite, seeds=3))
+    summ = {x.rule: x for x in table.summary()}
+    accs = [r["test_acc"] for r in table.final().where(rule="bp").rows]
+    from scipy.stats import t as student  # the oracle: the textbook interval
+    half = student.ppf(0.975, 2) * np.std(accs, ddof=1) / np.sqrt(3)
+    assert summ["bp"].ci_low == pytest.approx(np.mean(accs) - half)
+    assert summ["bp"].ci_high == pytest.approx(np.mean(accs) + half)
+    assert set(summ) == {"linear", "random-features", "bp"}
 
 def test_experiment_help_names_the_four_architectures(capsys):
     with pytest.raises(SystemExit):
@@ -479,8 +508,8 @@ def test_runs_that_train_the_same_network_are_trained_once(tmp_path, monkeypatch
     assert runs[0].identity == runs[1].identity and runs[2].identity == runs[3].identity
     assert runs[0].identity != runs[3].identity
     calls = []
-    real = experiments.run_one
-    monkeypatch.setattr(experiments, "run_one",
+    real = grid.run_one
+    monkeypatch.setattr(grid, "run_one",
                         lambda r, d, **k: calls.append(r) or real(r, d, **k))
     table = run_suite(runs)
     assert len(calls) == 2
@@ -490,10 +519,22 @@ def test_runs_that_train_the_same_network_are_trained_once(tmp_path, monkeypatch
 
 
 def test_default_suite_runs_all_four_channel_architectures():
-    runs = experiments.SUITES["default"].runs()
+    suite = experiments.SUITES["default"]
+    assert (suite.data, suite.arch) == ("fashion-mnist", "784-256-128-10")
+    runs = suite.runs()
     built = {experiments.architecture_of(r.build().rule.name) for r in runs[::3]}
-    assert built == set(experiments.ARCHITECTURES)
-    assert len(runs) == 5 * 4 * 3 + 3
+    assert set(experiments.ARCHITECTURES) <= built
+    # baselines; bp in derivative and no-derivative only; sign without adaptive/density;
+    # 4 channel rules x 4 variants; ARBP from 3 scales
+    per_seed = 2 + 2 + 3 + 4 * 4
+    assert len(runs) == per_seed * 3 + 3
+    assert not [r for r in runs if r.rule == "bp" and r.variant in ("tanh-channel", "adaptive")]
+
+
+def test_symmetry_runs_only_with_arbp_among_the_rules():
+    suite = experiments.with_settings(experiments.SUITES["quick"], rules=("bp", "rbp", "srbp"))
+    assert not [r for r in suite.runs() if r.variant.startswith("scale=")]
+    assert [r for r in experiments.SUITES["quick"].runs() if r.variant.startswith("scale=")]
 
 
 def test_measure_every_keeps_the_training_and_thins_the_rows():

@@ -23,9 +23,16 @@ variants (join with +, e.g. adaptive+bits=4), on top of any rule:
   tanh-channel   channel activation g = the forward one      removes symmetry 5
   adaptive       the channel learns (rbp->arbp, srbp->asrbp)
                  with Kolen-Pollack decay on both channels   removes symmetry 6
-  bits=K  density=P  scale=S  decay=D  rate_ratio=R
-the default suite runs all four architectures: 5 rules x 4 variants x 3 seeds x 30 epochs
-on digits, plus ARBP from initial scales 1, 0.1, 0.01 (channel symmetry over training).
+  bits=K  (K bits per error line and sample, on a range fixed in advance)
+  density=P  (every unit keeps round(P x lines) error lines)  scale=S  decay=D  rate_ratio=R
+  (channel variants run only for rules with a channel: not for bp)
+rules: bp rbp srbp arbp asrbp, and sign (sign symmetry: the channel is sign(W_(h+1))^T)
+baselines in every table: linear (no hidden layer) and random-features (hidden layers fixed
+at their random initial weights, only the read-out learns): a rule learns in its hidden
+layers when it beats random-features by more than the spread over seeds.
+suites: default (Fashion-MNIST, 784-256-128-10, tanh, 6 rules x 4 variants x 3 seeds x 10
+epochs + baselines + ARBP from initial scales 1, 0.1, 0.01), deep (784-256-256-256-10), relu,
+digits (64-100-100-10, 30 epochs), quick (digits, 1 seed, 5 epochs), channels, symmetry.
 """
 
 
@@ -34,6 +41,10 @@ def _csv(text: str) -> tuple[str, ...]:
     if not items:
         raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
     return items
+
+
+def _csv_or_none(text: str) -> tuple[str, ...]:
+    return () if text.strip().lower() == "none" else _csv(text)
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -52,12 +63,16 @@ def _setup(p: argparse.ArgumentParser) -> None:
                    help="named suite whose settings the options below change (default: "
                         "default)")
     p.add_argument("--data", default=None,
-                   help="digits (offline), mnist[:DIR], cifar10[:DIR] or FILE.npz")
+                   help="fashion-mnist[:DIR] (Debian's dataset-fashion-mnist, $SYMDYN_DATA or "
+                        "DIR), digits (offline), mnist[:DIR], cifar10[:DIR] or FILE.npz")
     p.add_argument("--download", action="store_true",
                    help="fetch mnist/cifar10 from OpenML (cached) when no DIR is given")
     p.add_argument("--arch", default=None, help="layer sizes, e.g. 64-100-100-10")
     p.add_argument("--activation", default=None, help="hidden activation (default tanh)")
-    p.add_argument("--rules", type=_csv, default=None, help="e.g. bp,rbp,srbp,arbp,asrbp")
+    p.add_argument("--rules", type=_csv, default=None,
+                   help="e.g. bp,rbp,srbp,arbp,asrbp,sign")
+    p.add_argument("--baselines", type=_csv_or_none, default=None,
+                   help="linear,random-features (default) or 'none'")
     p.add_argument("--variants", type=_csv, default=None,
                    help="e.g. derivative,no-derivative,tanh-channel,adaptive")
     p.add_argument("--seeds", type=integer(1, 10_000), default=None,
@@ -71,6 +86,16 @@ def _setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", choices=("normal", "uniform"), default=None)
     p.add_argument("--scale", type=real(positive=True), default=None,
                    help="initial scale (default 1)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="weights and signals (default float32)")
+    p.add_argument("--train-sample", type=integer(1), default=None,
+                   help="training images measured every epoch (default 10000; the test set "
+                        "is measured whole)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="'local' (a Dask cluster here), or the address of an existing Dask "
+                        "scheduler (default $SYMDYN_SCHEDULER; none: in this process)")
+    p.add_argument("--workers", type=integer(1, 1024), default=None,
+                   help="workers of the local Dask cluster (default: one per CPU)")
     p.add_argument("--symmetry-scales", type=_floats, default=None,
                    help="ARBP runs from these initial scales (e.g. 1,0.1,0.01); 'none' to skip")
     p.add_argument("--out", default="symdyn-experiment", metavar="DIR",
@@ -87,7 +112,8 @@ def _suite(args):
     changes = dict(data=args.data, arch=args.arch, activation=args.activation,
                    rules=args.rules, variants=args.variants, seeds=args.seeds,
                    epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, loss=args.loss,
-                   init=args.init, scale=args.scale, symmetry_scales=sym)
+                   init=args.init, scale=args.scale, symmetry_scales=sym,
+                   baselines=args.baselines, dtype=args.dtype, train_sample=args.train_sample)
     suite = with_settings(SUITES[args.suite], **changes)
     runs = suite.runs()
     if not runs:
@@ -98,29 +124,41 @@ def _suite(args):
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from ..training import run_suite, save_figures
+    from ..training import plan_suite, run_suite, save_figures
 
     suite, runs, data = _suite(args)
     out = Path(args.out)
-    total = sum(r.epochs for r in runs)
-    bar = tqdm(total=total, unit="epoch", file=sys.stderr, desc=f"{len(runs)} runs",
-               disable=None)
+    plan = plan_suite(runs, out)
+    print(plan.describe(out), file=sys.stderr)
+    scheduler = args.scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
+    if args.workers and not scheduler:
+        scheduler = "local"
+    todo = plan.to_train
+    bar = tqdm(total=sum(r.epochs for r in todo), unit="epoch", file=sys.stderr,
+               desc=f"{len(todo)} runs to train", disable=None)
 
     def progress(run, epoch):
-        bar.update(run.epochs if epoch < 0 else 1)
+        if epoch == -2:  # a worker finished a whole run
+            bar.update(run.epochs)
+        elif epoch > 0:
+            bar.update(1)
         bar.set_postfix_str(f"{run.rule} {run.variant} seed {run.seed}", refresh=False)
 
     try:
-        table = run_suite(runs, data=data, out=out, progress=progress)
+        table = run_suite(runs, data=data if scheduler is None else None, out=out,
+                          progress=progress, scheduler=scheduler, workers=args.workers)
     finally:
         bar.close()
     csv_path = table.save(out / "results.csv")
     table.save(out / "results.json")
-    print(f"{data!r}; {suite.arch}, {suite.activation} hidden units, {len(runs)} runs")
+    print(f"{data!r}; {suite.arch}, {suite.activation} hidden units, {suite.epochs} epochs, "
+          f"lr {suite.lr:g}, batch {suite.batch_size}, {suite.dtype}; {len(runs)} runs "
+          f"({len(plan.done)} read back from {out / 'runs'})")
     print(table.format_summary())
     print(f"\ntidy table: {csv_path} (and results.json); one file per run in {out / 'runs'}")
     if not args.no_figures:

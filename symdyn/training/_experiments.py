@@ -13,7 +13,13 @@ named variants and ``key=value`` settings with ``+`` (``adaptive+bits=4``):
 * ``bits=K`` (K-bit channel), ``density=P`` (sparse channel), ``scale=S`` (initial scale),
   ``decay=D``, ``rate_ratio=R``.
 
-**The four channel architectures** of docs/science.md section 1, as the rule that realises each:
+**Baselines** (:data:`BASELINES`), trained by the same engine, data, epochs and seeds:
+``linear`` (a softmax read-out of the inputs, no hidden layer) and ``random-features`` (the
+hidden layers stay at their random initial weights, only the read-out learns). A rule learns
+in its hidden layers only if it beats ``random-features`` by more than the spread over seeds.
+
+**The four channel architectures** of docs/science.md section 1, as the rule that realises each
+(labels: the channels are not yet networks with neurons of their own):
 
 ============== ============================================== =============================
 architecture   rule                                           symmetries removed
@@ -30,23 +36,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import SpecError
 from ..rules import RULES, as_rule
-from ._data import ClassificationData, load_data
-from ._network import DeepNetwork
-from ._table import ResultsTable
+from ._data import ClassificationData
+from ._network import DTYPES, DeepNetwork
 
-__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "ARCHITECTURES", "KP_DECAY", "run_one",
-           "run_suite", "parse_variant", "measure", "architecture_of"]
+__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "BASELINES", "ARCHITECTURES", "KP_DECAY",
+           "run_one", "parse_variant", "measure", "architecture_of", "applies"]
 
 #: Kolen-Pollack decay of the ``adaptive`` variant.
 KP_DECAY = 1e-2
@@ -55,6 +58,9 @@ VARIANTS = ("derivative", "no-derivative", "tanh-channel", "adaptive")
 _SETTINGS = {"bits": int, "density": float, "scale": float, "decay": float,
              "rate_ratio": float}
 _ADAPTIVE = {"rbp": "arbp", "srbp": "asrbp"}
+#: Controls run beside the rules: no hidden layer; fixed random hidden layers.
+BASELINES = ("linear", "random-features")
+_CHANNELED = ("rbp", "srbp", "arbp", "asrbp")  # rules with a channel matrix of their own
 
 #: architecture -> (rules, symmetries removed), docs/science.md section 1.
 ARCHITECTURES = {
@@ -65,6 +71,21 @@ ARCHITECTURES = {
     "Distinct": (("srbp", "asrbp"), "1 (architecture), 2, 3 and 4 (derivatives): skips "
                  "from the output error to every layer"),
 }
+
+
+def applies(rule: str, variant: str) -> bool:
+    """Whether ``variant`` means something for ``rule``: baselines run as they are; the
+    channel variants (``tanh-channel``, ``adaptive``, ``density``) need a channel, which bp
+    has not (nor, for ``adaptive`` and ``density``, sign symmetry: its channel is the signs
+    of the forward weights)."""
+    tokens = {t.strip().partition("=")[0] for t in variant.lower().split("+")}
+    if rule in BASELINES:
+        return tokens <= {"derivative"}
+    if tokens & {"adaptive", "density"}:
+        return rule in _CHANNELED
+    if "tanh-channel" in tokens:
+        return rule != "bp"
+    return True
 
 
 def architecture_of(rule: str) -> str:
@@ -130,20 +151,29 @@ class Run:
     init: str = "normal"
     scale: float = 1.0
     bias: bool = True
+    dtype: str = "float32"
+    train_sample: int = 10_000
 
     def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise SpecError(f"unknown rule {self.rule!r}; choose one of {', '.join(RULES)}")
+        if self.rule not in RULES and self.rule not in BASELINES:
+            raise SpecError(f"unknown rule {self.rule!r}; choose one of "
+                            f"{', '.join([*RULES, *BASELINES])}")
+        if self.dtype not in DTYPES:
+            raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if isinstance(self.train_sample, bool) or not isinstance(self.train_sample, int) \
+                or self.train_sample < 1:
+            raise SpecError(f"train_sample must be a positive integer, got "
+                            f"{self.train_sample!r}")
         for name in ("epochs", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise SpecError(f"{name} must be a positive integer, got {v!r}")
         if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
             raise SpecError(f"lr must be a positive number, got {self.lr!r}")
-        rule, _, net = parse_variant(self.variant, self.rule, self.activation)
-        if rule == "bp" and "density" in net:
-            raise SpecError(f"variant {self.variant!r}: density applies to rules with a "
-                            "channel, not bp")
+        parse_variant(self.variant, self.rule, self.activation)
+        if not applies(self.rule, self.variant):
+            raise SpecError(f"variant {self.variant!r} does not apply to {self.rule} (it "
+                            "changes a channel, which it has not)")
 
     @property
     def key(self) -> str:
@@ -165,12 +195,20 @@ class Run:
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
     def build(self) -> DeepNetwork:
-        """The network of this run, initialised from its seed."""
+        """The network of this run, initialised from its seed (a baseline: ``linear`` has
+        the input and output sizes of ``arch`` and no hidden layer; ``random-features`` has
+        ``arch`` with its hidden layers fixed)."""
         rule, options, net = parse_variant(self.variant, self.rule, self.activation)
         scale = net.pop("scale", self.scale)
-        return DeepNetwork(self.arch, as_rule(rule, **options), activation=self.activation,
+        arch, fixed = self.arch, False
+        if rule in BASELINES:
+            sizes = arch.split("-")
+            arch, fixed = (f"{sizes[0]}-{sizes[-1]}", False) if rule == "linear" else (arch,
+                                                                                     True)
+            rule = "bp"
+        return DeepNetwork(arch, as_rule(rule, **options), activation=self.activation,
                            loss=self.loss, bias=self.bias, init=self.init, scale=scale,
-                           seed=self.seed, **net)
+                           seed=self.seed, dtype=self.dtype, fixed_hidden=fixed, **net)
 
 
 def _angle(a: np.ndarray, b: np.ndarray) -> float:
@@ -187,30 +225,34 @@ def _accuracy(S: np.ndarray, T: np.ndarray) -> float:
 
 def measure(net: DeepNetwork, X: np.ndarray, T: np.ndarray, Xt: np.ndarray, Tt: np.ndarray
             ) -> dict:
-    """Loss and accuracy on train (``X, T``) and test (``Xt, Tt``) (samples as columns); for
-    every hidden layer h the angle between the rule's update of W_h and BP's at the same
-    weights (``update_angle_h``), the angle between the rule's feedback F_h and BP's
+    """Loss and accuracy on train (``X, T``: the training images measured, maybe a fixed
+    sample of them) and test (``Xt, Tt``) (samples as columns); for every hidden layer h the
+    angle between the rule's update of W_h and BP's at the same weights
+    (``update_angle_h``), the angle between the rule's feedback F_h and BP's
     (``feedback_angle_h``), and when C_h has the shape of W_{h+1}^T the angle and relative
-    distance ||C_h - W_{h+1}^T|| / ||C_h|| (``channel_angle_h``, ``channel_dist_h``)."""
+    distance ||C_h - W_{h+1}^T|| / ||C_h|| (``channel_angle_h``, ``channel_dist_h``). The one
+    place where a run is measured (every epoch)."""
     L = net.network.depth
     s = net.signals(X, T)
     out = {"train_loss": net.loss_value(X, T, s), "train_acc": _accuracy(s.S[L], T)}
     st = net.forward(Xt)
     out["test_loss"] = net.loss_value(Xt, Tt, st)
     out["test_acc"] = _accuracy(st.S[L], Tt)
+    if net.fixed_hidden or L == 1:
+        return out
     rule_p = net.products(s)[0]
     bp_p, bp = net.bp_products(s)
     for h in range(1, L):
         out[f"update_angle_h{h}"] = _angle(rule_p[h], bp_p[h])
-        if h in net.C:
+        if h in net.C or net.rule.name != "bp":
             out[f"feedback_angle_h{h}"] = _angle(net.rule.feedback(s, h),
                                                  net.W[h + 1].T @ bp.B[h + 1])
-            if net.C[h].shape == net.W[h + 1].T.shape:
-                Wt = net.W[h + 1].T
-                out[f"channel_angle_h{h}"] = _angle(net.C[h], Wt)
-                nc = np.linalg.norm(net.C[h])
-                out[f"channel_dist_h{h}"] = (float(np.linalg.norm(net.C[h] - Wt) / nc)
-                                             if nc > 0 else float("nan"))
+        if h in net.C and net.C[h].shape == net.W[h + 1].T.shape:
+            Wt = net.W[h + 1].T
+            out[f"channel_angle_h{h}"] = _angle(net.C[h], Wt)
+            nc = np.linalg.norm(net.C[h])
+            out[f"channel_dist_h{h}"] = (float(np.linalg.norm(net.C[h] - Wt) / nc)
+                                         if nc > 0 else float("nan"))
     return out
 
 
@@ -243,6 +285,14 @@ def run_one(run: Run, data: ClassificationData, *,
         return _train(run, data, progress, measure_every)
 
 
+def measured_sample(n: int, size: int) -> np.ndarray:
+    """The training images measured every epoch: all if ``n <= size``, else a fixed sample
+    of ``size`` (the same for every run, so rules are compared on the same images)."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+
+
 def _train(run: Run, data: ClassificationData, progress,
            every: int = 1) -> tuple[list[dict], str]:
     net = run.build()
@@ -250,12 +300,17 @@ def _train(run: Run, data: ClassificationData, progress,
     if sizes[0] != data.n_inputs or sizes[-1] != data.n_classes:
         raise SpecError(f"architecture {run.arch} does not fit data {data.name}: it has "
                         f"{data.n_inputs} inputs and {data.n_classes} classes")
-    X, T = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.Y_train.T)
-    Xt, Tt = np.ascontiguousarray(data.X_test.T), np.ascontiguousarray(data.Y_test.T)
+    dt = net.dtype
+    X, T = (np.ascontiguousarray(a.T, dtype=dt) for a in (data.X_train, data.Y_train))
+    Xt, Tt = (np.ascontiguousarray(a.T, dtype=dt) for a in (data.X_test, data.Y_test))
+    m = measured_sample(X.shape[1], run.train_sample)
+    Xm, Tm = (X, T) if len(m) == X.shape[1] else (X[:, m], T[:, m])
     base = {"run": run.key, "rule": run.rule, "variant": run.variant,
-            "architecture": architecture_of(net.rule.name), "init_scale": net.scale,
-            "seed": run.seed}
-    rows = [{**base, "epoch": 0, **measure(net, X, T, Xt, Tt)}]
+            "architecture": "baseline" if run.rule in BASELINES else
+            architecture_of(net.rule.name), "init_scale": net.scale, "seed": run.seed}
+    if net.bits_per_sample is not None:
+        base["channel_bits"] = net.bits_per_sample
+    rows = [{**base, "epoch": 0, **measure(net, Xm, Tm, Xt, Tt)}]
     rng = np.random.default_rng([run.seed, 1])
     n, b = X.shape[1], run.batch_size
     status = "finished"
@@ -270,7 +325,7 @@ def _train(run: Run, data: ClassificationData, progress,
                 if progress is not None:
                     progress(epoch)
                 continue
-            row = {**base, "epoch": epoch, **measure(net, X, T, Xt, Tt)}
+            row = {**base, "epoch": epoch, **measure(net, Xm, Tm, Xt, Tt)}
         if not (weights_ok and np.isfinite(row["train_loss"])):
             status = "diverged"
             rows.append({**row, "status": status})
@@ -285,21 +340,26 @@ def _train(run: Run, data: ClassificationData, progress,
 
 @dataclass(frozen=True, kw_only=True)
 class Suite:
-    """A grid of runs: every rule x variant x seed, plus ``symmetry_scales`` (ARBP from
-    several initial scales, seed 0..``symmetry_seeds``-1), all with the same settings."""
+    """A grid of runs: every rule x variant x seed where the variant applies
+    (:func:`applies`), the :data:`BASELINES` x seed, and when ``arbp`` is among the rules
+    ``symmetry_scales`` (ARBP from several initial scales, seeds 0..``symmetry_seeds``-1),
+    all with the same settings."""
 
-    data: str = "digits"
-    arch: str = "64-100-100-10"
+    data: str = "fashion-mnist"
+    arch: str = "784-256-128-10"
     activation: str = "tanh"
-    rules: tuple[str, ...] = ("bp", "rbp", "srbp", "arbp", "asrbp")
+    rules: tuple[str, ...] = ("bp", "rbp", "srbp", "arbp", "asrbp", "sign")
     variants: tuple[str, ...] = VARIANTS
+    baselines: tuple[str, ...] = BASELINES
     seeds: int = 3
-    epochs: int = 30
+    epochs: int = 10
     lr: float = 0.05
     batch_size: int = 32
     loss: str = "softmax"
     init: str = "normal"
     scale: float = 1.0
+    dtype: str = "float32"
+    train_sample: int = 10_000
     symmetry_scales: tuple[float, ...] = (1.0, 0.1, 0.01)
     symmetry_seeds: int = 1
     extra: dict = field(default_factory=dict, compare=False)
@@ -307,12 +367,16 @@ class Suite:
     def runs(self) -> list[Run]:
         common = dict(data=self.data, arch=self.arch, activation=self.activation,
                       epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                      loss=self.loss, init=self.init, scale=self.scale)
-        out = [Run(rule=r, variant=v, seed=s, **common)
-               for r in self.rules for v in self.variants for s in range(self.seeds)
-               if not (r == "bp" and "density" in v)]  # bp has no channel to thin
-        out += [Run(rule="arbp", variant=f"scale={sc:g}", seed=s, **common)
-                for sc in self.symmetry_scales for s in range(self.symmetry_seeds)]
+                      loss=self.loss, init=self.init, scale=self.scale, dtype=self.dtype,
+                      train_sample=self.train_sample)
+        out = [Run(rule=r, seed=s, **common) for r in self.baselines
+               for s in range(self.seeds)]
+        out += [Run(rule=r, variant=v, seed=s, **common)
+                for r in self.rules for v in self.variants for s in range(self.seeds)
+                if applies(r, v)]
+        if "arbp" in self.rules:
+            out += [Run(rule="arbp", variant=f"scale={sc:g}", seed=s, **common)
+                    for sc in self.symmetry_scales for s in range(self.symmetry_seeds)]
         seen, unique = set(), []
         for r in out:
             if r.key not in seen:
@@ -321,84 +385,26 @@ class Suite:
         return unique
 
 
-#: Named suites. ``default``: claim 7 on digits (5 rules x 4 variants x 3 seeds x 30
-#: epochs, plus ARBP from initial scales 1, 0.1, 0.01); ``quick``: the same grid, 1 seed,
-#: 5 epochs; ``channels``: k-bit and sparse channels; ``symmetry``: ARBP from five scales.
+_DIGITS = dict(data="digits", arch="64-100-100-10", epochs=30)
+#: Named suites. ``default``: claim 7 on Fashion-MNIST (784-256-128-10, tanh; 6 rules x 4
+#: variants where they apply, 2 baselines, 3 seeds, 10 epochs, ARBP from initial scales 1,
+#: 0.1, 0.01); ``deep``: the same on 784-256-256-256-10; ``relu``: ReLU hidden units (the
+#: ``tanh-channel`` variant then has a ReLU channel); ``digits``: the grid on scikit-learn's
+#: digits (64-100-100-10, 30 epochs); ``quick``: digits, 1 seed, 5 epochs; ``channels``:
+#: k-bit and sparse channels (digits); ``symmetry``: ARBP from five scales (digits).
 SUITES: dict[str, Suite] = {
     "default": Suite(),
-    "quick": Suite(seeds=1, epochs=5),
-    "channels": Suite(rules=("bp", "rbp", "srbp"),
+    "deep": Suite(arch="784-256-256-256-10"),
+    "relu": Suite(activation="relu"),
+    "digits": Suite(**_DIGITS),
+    "quick": Suite(**{**_DIGITS, "epochs": 5}, seeds=1),
+    "channels": Suite(**_DIGITS, rules=("bp", "rbp", "srbp"),
                       variants=("derivative", "bits=1", "bits=2", "bits=4", "bits=8",
                                 "density=0.5", "density=0.1"),
                       symmetry_scales=()),
-    "symmetry": Suite(rules=(), variants=(), symmetry_scales=(1.0, 0.3, 0.1, 0.03, 0.01),
-                      symmetry_seeds=3),
+    "symmetry": Suite(**_DIGITS, rules=("arbp",), variants=(), baselines=(),
+                      symmetry_scales=(1.0, 0.3, 0.1, 0.03, 0.01), symmetry_seeds=3),
 }
-
-
-def _write_atomic(path: Path, payload) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload))
-    os.replace(tmp, path)
-
-
-def _load_finished(path: Path, run: Run) -> list[dict] | None:
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if payload.get("run") != asdict(run) or payload.get("status") not in ("finished",
-                                                                          "diverged"):
-        return None
-    return ResultsTable.load_rows(payload["rows"])
-
-
-def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None,
-              out: str | Path | None = None,
-              progress: Callable[[Run, int], None] | None = None) -> ResultsTable:
-    """Run every run (data loaded once per data name unless ``data`` is given). With
-    ``out``, each finished run is written to ``out/runs/<key>.json`` (atomically: a temporary
-    file, then ``os.replace``) and skipped when the suite runs again with the same ``out``.
-    A run that trains exactly what an earlier one trained (:attr:`Run.identity`) is not
-    trained again: its rows are copied under its own labels.
-    ``progress(run, epoch)`` is called after every epoch (``epoch = -1``: skipped, done)."""
-    runs = runs.runs() if isinstance(runs, Suite) else list(runs)
-    cache: dict[str, ClassificationData] = {}
-    store = None
-    if out is not None:
-        store = Path(out) / "runs"
-        store.mkdir(parents=True, exist_ok=True)
-    parts = []
-    trained: dict[str, list[dict]] = {}  # identity -> rows: the same run under two labels
-    for run in runs:
-        path = store / f"{run.key}.json" if store is not None else None
-        rows = _load_finished(path, run) if path is not None and path.exists() else None
-        if rows is None and run.identity in trained:
-            labels = {"run": run.key, "rule": run.rule, "variant": run.variant}
-            rows = [{**r, **labels} for r in trained[run.identity]]
-            if path is not None:
-                _write_atomic(path, {"run": asdict(run), "status": rows[-1]["status"],
-                                     "rows": [_clean(r) for r in rows]})
-            if progress is not None:
-                progress(run, -1)
-        elif rows is None:
-            d = data if data is not None else cache.get(run.data)
-            if d is None:
-                d = cache[run.data] = load_data(run.data)
-            tick = None if progress is None else (lambda e, r=run: progress(r, e))
-            rows, status = run_one(run, d, progress=tick)
-            if path is not None:
-                _write_atomic(path, {"run": asdict(run), "status": status,
-                                     "rows": [_clean(r) for r in rows]})
-        elif progress is not None:
-            progress(run, -1)
-        trained.setdefault(run.identity, rows)
-        parts.append(rows)
-    return ResultsTable.concat(parts)
-
-
-def _clean(r: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
 
 
 def with_settings(suite: Suite, **changes) -> Suite:

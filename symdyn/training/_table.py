@@ -25,8 +25,9 @@ _STRINGS = {"run", "rule", "variant", "architecture", "status"}
 @dataclass(frozen=True)
 class Summary:
     """A measurement at the last epoch, over the seeds of one (rule, variant): ``mean``,
-    ``spread`` (the sample standard deviation; 0 for one seed), ``n`` seeds, and how many of
-    them diverged."""
+    ``spread`` (the sample standard deviation; NaN for one seed), ``n`` seeds, how many of
+    them diverged, and the 95% confidence interval of the mean (Student's t, NaN for one
+    seed)."""
 
     rule: str
     variant: str
@@ -35,6 +36,19 @@ class Summary:
     spread: float
     n: int
     diverged: int
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    bits: float = math.nan
+
+
+def _t_quantile(df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
+
+
+def _is_symmetry(variant: str) -> bool:
+    return str(variant).startswith("scale=")
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +93,8 @@ class ResultsTable:
         return ResultsTable(tuple(last.values()))
 
     def summary(self, metric: str = "test_acc") -> list[Summary]:
-        """``metric`` at the last epoch, mean and spread over seeds, per (rule, variant), in
-        the order the runs first appear."""
+        """``metric`` at the last epoch: mean, spread and 95% interval over seeds, per
+        (rule, variant), in the order the runs first appear."""
         groups: dict[tuple, list[dict]] = {}
         for r in self.final().rows:
             groups.setdefault((r["rule"], r["variant"]), []).append(r)
@@ -90,32 +104,53 @@ class ResultsTable:
             bad = sum(r.get("status") == "diverged" for r in rows)
             ok = vals[np.isfinite(vals)]
             mean = float(ok.mean()) if ok.size else math.nan
-            spread = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
+            spread, lo, hi = math.nan, math.nan, math.nan
+            if ok.size > 1:
+                spread = float(ok.std(ddof=1))
+                half = _t_quantile(ok.size - 1) * spread / math.sqrt(ok.size)
+                lo, hi = mean - half, mean + half
+            bits = float(rows[0].get("channel_bits", math.nan))
             out.append(Summary(rule, variant, rows[0].get("architecture", ""), mean, spread,
-                               len(rows), bad))
+                               len(rows), bad, lo, hi, bits))
         return out
 
     def format_summary(self, metric: str = "test_acc") -> str:
-        """A text table of :meth:`summary`: rules as rows, variants as columns."""
+        """A text table of :meth:`summary`, one line per (rule, variant): baselines first,
+        then the rules, with how far each lies above the random-features baseline (it
+        "learns" in its hidden layers when that exceeds the larger of the two spreads);
+        the ARBP runs from several initial scales in a section of their own."""
         summ = self.summary(metric)
-        rules = list(dict.fromkeys(s.rule for s in summ))
-        variants = list(dict.fromkeys(s.variant for s in summ))
-        cell = {(s.rule, s.variant): s for s in summ}
-        width = max(14, *(len(v) + 2 for v in variants))
-        head = f"{'rule':<8}" + "".join(f"{v:>{width}}" for v in variants)
-        lines = [f"final {metric}: mean ± spread over seeds", head, "-" * len(head)]
-        for rule in rules:
-            line = f"{rule:<8}"
-            for v in variants:
-                s = cell.get((rule, v))
-                if s is None:
-                    text = "-"
-                else:
-                    text = f"{s.mean:.3f} ± {s.spread:.3f}"
-                    if s.diverged:
-                        text += f" ({s.diverged} div)"
-                line += f"{text:>{width}}"
-            lines.append(line)
+        grid = [x for x in summ if not _is_symmetry(x.variant)]
+        grid.sort(key=lambda x: x.architecture != "baseline")
+        rf = next((x for x in grid if x.rule == "random-features"), None)
+        bits = any(math.isfinite(x.bits) for x in grid)
+        head = (f"{'rule':<16}{'variant':<16}{'seeds':>5}{'mean':>8}{'spread':>8}"
+                f"  {'95% interval':<17}" + (f"{'bits/sample':>12}" if bits else "")
+                + "  vs random features")
+        lines = [f"final {metric} over seeds: mean, spread (sample s.d.), 95% t-interval",
+                 head, "-" * len(head)]
+        for x in grid:
+            spread = f"{x.spread:.4f}" if math.isfinite(x.spread) else "-"
+            ci = f"[{x.ci_low:.4f}, {x.ci_high:.4f}]" if math.isfinite(x.ci_low) else "-"
+            variant = "-" if x.architecture == "baseline" else x.variant
+            line = (f"{x.rule:<16}{variant:<16}{x.n:>5}{x.mean:>8.4f}{spread:>8}  {ci:<17}"
+                    + (f"{x.bits:>12.0f}" if bits and math.isfinite(x.bits) else
+                       f"{'-':>12}" if bits else ""))
+            line += "  " + _versus(x, rf)
+            if x.diverged:
+                line += f" ({x.diverged} diverged)"
+            lines.append(line.rstrip())
+        sym = [x for x in summ if _is_symmetry(x.variant)]
+        if sym:
+            lines += ["", "ARBP from initial scales (channel symmetry, figure arbp_symmetry):"]
+            final = self.final()
+            for x in sym:
+                rows = final.where(rule=x.rule, variant=x.variant).rows
+                dist = sorted(k for k in rows[0] if k.startswith("channel_dist_h"))
+                rho = ", ".join(f"{k[-2:]} {np.nanmean([r[k] for r in rows]):.3f}"
+                                for k in dist)
+                lines.append(f"  {x.variant:<12} seeds {x.n}: {metric} {x.mean:.4f}; final "
+                             f"||C_h - W_(h+1)^T|| / ||C_h||: {rho}")
         return "\n".join(lines)
 
     # -- files ------------------------------------------------------------------------------
@@ -188,3 +223,15 @@ def _parse(key: str, v):
     if key in _INTS:
         return int(v)
     return float(v)
+
+
+def _versus(x: Summary, rf: Summary | None) -> str:
+    """How far ``x`` lies above the random-features baseline, and whether that exceeds the
+    larger spread of the two."""
+    if x.architecture == "baseline" or rf is None:
+        return "baseline" if x.architecture == "baseline" else ""
+    gap = x.mean - rf.mean
+    spread = max(x.spread, rf.spread)
+    if not math.isfinite(spread):
+        return f"{gap:+.4f} (1 seed: no spread to judge by)"
+    return f"{gap:+.4f}: " + ("learns" if gap > spread else f"not above the spread {spread:.4f}")
