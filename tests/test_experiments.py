@@ -552,3 +552,49 @@ def test_measure_every_keeps_the_training_and_thins_the_rows():
         assert r == by_epoch[r["epoch"]]
     with pytest.raises(SpecError, match="measure_every"):
         experiments.run_one(run, data, measure_every=0)
+
+
+# -- the reported figures against independent computations -----------------------------------
+
+
+def _plain_angle(a, b):
+    """Degrees between two arrays, by the textbook formula on Python floats."""
+    import math
+    a, b = [float(x) for x in np.ravel(a)], [float(x) for x in np.ravel(b)]
+    dot = sum(x * y for x, y in zip(a, b))
+    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
+    return math.degrees(math.acos(max(-1.0, min(1.0, dot / (na * nb)))))
+
+
+def _plain_updates(W, b, C, X, T, rule):
+    """B_h O_{h-1}^T / n of a 3-layer tanh network with softmax output, written out for
+    BP (``C`` ignored), RBP (``C[h]`` carries B_{h+1}) and SRBP (``C[h]`` carries E)."""
+    n = X.shape[1]
+    o1 = np.tanh(W[1] @ X + b[1])
+    o2 = np.tanh(W[2] @ o1 + b[2])
+    s3 = W[3] @ o2 + b[3]
+    z = np.exp(s3 - s3.max(axis=0))
+    e = T - z / z.sum(axis=0)
+    back = {"bp": lambda h, B: W[h + 1].T @ B, "rbp": lambda h, B: C[h] @ B,
+            "srbp": lambda h, B: C[h] @ e}[rule]
+    B2 = (1 - o2**2) * back(2, e)
+    B1 = (1 - o1**2) * back(1, B2)
+    return {1: B1 @ X.T / n, 2: B2 @ o1.T / n}
+
+
+@pytest.mark.parametrize("rule", ["bp", "rbp", "srbp"])
+def test_alignment_angles_against_a_plain_formula(rule):
+    rng = np.random.default_rng(21)
+    net = DeepNetwork("6-7-5-4", rule, activation="tanh", seed=2)
+    randomise_biases(net, rng)
+    X, T = batch(rng, net, n=9)
+    row = experiments.measure(net, X, T, X, T)
+    mine = _plain_updates(net.W, net.b, net.C, X, T, rule)
+    bp = _plain_updates(net.W, net.b, net.C, X, T, "bp")
+    for h in (1, 2):
+        want = _plain_angle(mine[h], bp[h])
+        assert row[f"update_angle_h{h}"] == pytest.approx(want, abs=1e-6)
+        if rule == "bp":
+            assert row[f"update_angle_h{h}"] < 1e-5  # BP against itself
+        else:
+            assert row[f"update_angle_h{h}"] > 1.0  # a random channel is not BP

@@ -45,33 +45,47 @@ def _grid_variants(table: ResultsTable) -> list[str]:
     return [v for v in dict.fromkeys(table.column("variant")) if not _SCALE.match(str(v))]
 
 
+def _legend_below(fig, axes) -> None:
+    """One legend for the figure, below the panels, so that it covers no line."""
+    handles, labels = {}, {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles[lab], labels[lab] = h, lab
+    if handles:
+        fig.legend(list(handles.values()), list(labels), loc="outside lower center",
+                   ncol=min(len(handles), 8), fontsize="small")
+
+
 def learning_curves(table: ResultsTable, metric: str = "test_acc") -> Figure:
-    """One panel per variant; per rule the mean of ``metric`` over seeds (band: ± spread)."""
+    """One panel per variant; per rule the mean of ``metric`` over seeds (band: ± spread),
+    every epoch from 0 (the initial weights) shown; baselines dashed."""
     variants = _grid_variants(table)
     fig, axes = _figure(max(1, len(variants)))
-    late = []  # accuracies after the first epochs: the range worth seeing
+    base = table.where(architecture="baseline")
     for ax, variant in zip(axes, variants):
         sub = table.where(variant=variant)
         for rule in dict.fromkeys(sub.column("rule")):
             ep, m, s = _curve(sub.where(rule=rule), metric)
-            (line,) = ax.plot(ep, m, label=rule.upper())
+            dashed = bool(base.where(rule=rule).rows)
+            (line,) = ax.plot(ep, m, label=rule if dashed else rule.upper(),
+                              ls="--" if dashed else "-", lw=1.0 if dashed else 1.5)
             ax.fill_between(ep, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
-            late.extend((m - s)[ep >= max(2, ep.max() // 5)] if len(ep) else [])
         ax.set_title(variant)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    if metric.endswith("acc") and late:
-        low = max(0.0, float(np.min(late)) - 0.02)
-        for ax in axes:
-            ax.set_ylim(low, 1.0)
-    fig.suptitle(f"learning curves ({metric.replace('_', ' ')}, mean ± spread over seeds)")
+        if metric.endswith("acc"):
+            ax.set_ylim(0.0, 1.0)
+    _legend_below(fig, axes)
+    fig.suptitle(f"learning curves ({metric.replace('_', ' ')}, mean ± spread over seeds; "
+                 "baselines dashed)")
     return fig
 
 
 def alignment_angles(table: ResultsTable, variant: str = "derivative") -> Figure:
-    """Angle between each rule's update of the hidden W_h and BP's, over training."""
+    """Angle between each rule's update of the hidden W_h and BP's, over training (BP's is
+    0 by definition: drawn thick, on an axis that starts below 0)."""
     sub = table.where(variant=variant) if variant in table.column("variant") else table
     layers = sorted({int(c.rsplit("h", 1)[1]) for c in sub.columns
                      if c.startswith("update_angle_h")})
@@ -80,20 +94,25 @@ def alignment_angles(table: ResultsTable, variant: str = "derivative") -> Figure
         for rule in dict.fromkeys(sub.column("rule")):
             ep, m, s = _curve(sub.where(rule=rule), f"update_angle_h{h}")
             if len(ep):
-                ax.plot(ep, m, label=rule.upper())
-        ax.axhline(90, color="0.6", lw=0.8, ls="--")
-        ax.set_ylim(0, 100)
+                ax.plot(ep, m, label=rule.upper(), lw=3.0 if rule == "bp" else 1.5,
+                        zorder=3 if rule == "bp" else 2)
+        ax.axhline(90, color="0.4", lw=0.8, ls="--")
+        ax.annotate("90°: orthogonal to BP", (0.02, 90), xycoords=("axes fraction", "data"),
+                    xytext=(0, -11), textcoords="offset points", fontsize="small", color="0.3")
+        ax.set_ylim(-5, 100)
         ax.set_title(f"hidden layer {h}: angle(ΔW_{h}, BP's ΔW_{h})")
         ax.set_xlabel("epoch")
         ax.set_ylabel("degrees")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    _legend_below(fig, axes)
     fig.suptitle(f"alignment with backpropagation ({variant})")
     return fig
 
 
 def symmetry_over_training(table: ResultsTable) -> Figure:
     """ARBP: ||C_h - W_{h+1}^T|| / ||C_h|| over training, one line per initial scale."""
+    from matplotlib.ticker import LogLocator, ScalarFormatter
+
     rows = [r for r in table.rows if r.get("rule") == "arbp" and _SCALE.match(str(r["variant"]))]
     sub = ResultsTable(tuple(rows))
     layers = sorted({int(c.rsplit("h", 1)[1]) for c in sub.columns
@@ -104,12 +123,23 @@ def symmetry_over_training(table: ResultsTable) -> Figure:
             ep, m, _ = _curve(sub.where(variant=variant), f"channel_dist_h{h}")
             if len(ep):
                 ax.semilogy(ep, m, marker=".", label=variant.replace("scale=", "initial scale "))
-        ax.set_title(rf"ARBP: $\|C_{{{h}}} - W_{{{h + 1}}}^T\| / \|C_{{{h}}}\|$")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        fmt = ScalarFormatter()
+        fmt.set_scientific(False)
+        ax.yaxis.set_major_formatter(fmt)
+        ax.yaxis.set_minor_formatter(fmt if _decades(ax) < 1 else "")
+        ax.set_title(rf"ARBP, hidden layer {h}")
+        ax.set_ylabel(rf"$\|C_{{{h}}} - W_{{{h + 1}}}^T\| \,/\, \|C_{{{h}}}\|$")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize="small")
-    fig.suptitle("channel symmetry over training, by initial scale")
+    _legend_below(fig, axes)
+    fig.suptitle("channel asymmetry over training, by initial scale (log scale)")
     return fig
+
+
+def _decades(ax) -> float:
+    lo, hi = ax.get_ylim()
+    return float(np.log10(hi / lo)) if lo > 0 and hi > 0 else 0.0
 
 
 def save_figures(table: ResultsTable, directory: str | Path) -> list[Path]:
