@@ -55,19 +55,23 @@ print(f"{digits.name}: {digits.X_train.shape[0]} training and {digits.X_test.sha
 # ## Training every rule and variant
 
 # %%
+# channel variants (tanh-channel, adaptive) need a channel: not run for BP
+applies = sd.training.applies
 runs = [sd.Run(rule=r, variant=v, seed=s, epochs=EPOCHS)
-        for r in RULES for v in VARIANTS for s in range(SEEDS)]
+        for r in RULES for v in VARIANTS for s in range(SEEDS) if applies(r, v)]
 table = sd.run_suite(runs, data=digits)
 print(table.format_summary())
 
 # %%
 final = {(r, v): float(np.mean(table.final().where(rule=r, variant=v).column("test_acc")))
-         for r in RULES for v in VARIANTS}
+         for r in RULES for v in VARIANTS if applies(r, v)}
 fig, axes = plt.subplots(1, len(VARIANTS), figsize=(4.2 * len(VARIANTS), 4),
                          layout="constrained", sharey=True)
 for ax, variant in zip(np.atleast_1d(axes), VARIANTS):
     for k, rule in enumerate(RULES):
         sub = table.where(rule=rule, variant=variant)
+        if not sub.rows:
+            continue
         epochs = sorted(set(sub.column("epoch")))
         acc = [np.mean(sub.where(epoch=e).column("test_acc")) for e in epochs]
         ax.plot(epochs, acc, "o-" if EPOCHS < 10 else "-", ms=3, color=f"C{k}",
@@ -84,7 +88,7 @@ fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
 width = 0.8 / len(VARIANTS)
 x = np.arange(len(RULES))
 for k, variant in enumerate(VARIANTS):
-    ax.bar(x + (k - (len(VARIANTS) - 1) / 2) * width, [final[r, variant] for r in RULES],
+    ax.bar(x + (k - (len(VARIANTS) - 1) / 2) * width, [final.get((r, variant), np.nan) for r in RULES],
            width, label=variant, color=f"C{k}")
 ax.set_xticks(x, [r.upper() for r in RULES])
 low = max(0.0, min(final.values()) - 0.03)

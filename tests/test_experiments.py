@@ -598,3 +598,60 @@ def test_alignment_angles_against_a_plain_formula(rule):
             assert row[f"update_angle_h{h}"] < 1e-5  # BP against itself
         else:
             assert row[f"update_angle_h{h}"] > 1.0  # a random channel is not BP
+
+
+# -- Fashion-MNIST ----------------------------------------------------------------------------
+
+
+def test_fashion_mnist_slice_of_the_real_files():
+    """A slice of Debian's files (.ci/run installs dataset-fashion-mnist)."""
+    from symdyn.training import load_fashion_mnist
+
+    d = load_fashion_mnist(train=600, test=300)
+    assert d.X_train.shape == (600, 784) and d.X_test.shape == (300, 784)
+    assert d.Y_train.shape == (600, 10) and d.n_classes == 10
+    assert set(np.unique(d.Y_train.argmax(axis=1))) == set(range(10))
+    np.testing.assert_allclose(d.X_train.mean(axis=0), 0, atol=1e-9)
+    # the oracle: the first label of the training file, read with gzip and nothing else
+    with gzip.open("/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz") as fh:
+        raw = fh.read()
+    assert int.from_bytes(raw[4:8], "big") == 60000
+    assert list(d.Y_train[:20].argmax(axis=1)) == list(raw[8:28])
+    full_test = load_fashion_mnist("/usr/share/datasets/fashion-mnist", train=100)
+    assert full_test.X_test.shape == (10000, 784)
+
+
+def test_fashion_mnist_missing_names_the_package(tmp_path, monkeypatch, capsys):
+    from symdyn.training import _fashion
+
+    monkeypatch.setattr(_fashion, "FASHION_DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setenv("SYMDYN_DATA", str(tmp_path))
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_data("fashion-mnist")
+    code = main(["experiment", "--data", "fashion-mnist", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "dataset-fashion-mnist" in err[0]
+    with pytest.raises(DataError, match="lacks its four files"):
+        load_data(f"fashion-mnist:{tmp_path}")
+
+
+def test_fashion_mnist_from_symdyn_data(tmp_path, monkeypatch):
+    """$SYMDYN_DATA/fashion-mnist is looked in first (files in MNIST's IDX format)."""
+    from symdyn.training import _fashion
+
+    rng = np.random.default_rng(0)
+    d = tmp_path / "fashion-mnist"
+    d.mkdir()
+    for stem, n in (("train", 30), ("t10k", 20)):
+        x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        y = np.arange(n, dtype=np.uint8) % 10
+        (d / f"{stem}-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3]) + b"".join(k.to_bytes(4, "big") for k in (n, 28, 28))
+            + x.tobytes())
+        (d / f"{stem}-labels-idx1-ubyte").write_bytes(
+            bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + y.tobytes())
+    monkeypatch.setattr(_fashion, "FASHION_DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setenv("SYMDYN_DATA", str(tmp_path))
+    data = load_data("fashion-mnist")
+    assert data.X_train.shape == (30, 784) and list(data.Y_test.argmax(axis=1)) == list(
+        np.arange(20) % 10)
