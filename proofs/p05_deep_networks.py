@@ -54,7 +54,7 @@ def _gradient_oracle(ctx, entries: int = 40) -> None:
                 int(worst < 1e-7), 1, check="oracle")
 
 
-def _arbp_oracle(ctx, epochs: int = 2) -> None:
+def _arbp_oracle(ctx, epochs: int = 1) -> None:
     """Independent route for the reported figures of ARBP runs: the same run (scale 0.1,
     float64) trained by a hand-written numpy loop on the same batches, and its test accuracy
     and rho_h computed by plain formulas, against what ``run_one`` reports."""

@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
         integrate,
         integrate_batch,
     )
-    from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule
+    from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule, SignSymmetry
     from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
     from .sweep import load_sweep, sweep, sweep_summary
     from .system import LearningSystem, MatrixForm
@@ -92,7 +92,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "expressions": ("parse_expression",),
     "numerics": ("BatchResult", "Certificate", "Classification", "IntegrationResult",
                  "NumericRHS", "certify_periodic", "classify", "integrate", "integrate_batch"),
-    "rules": ("ARBP", "ASRBP", "BP", "RBP", "RULES", "SRBP", "LearningRule"),
+    "rules": ("ARBP", "ASRBP", "BP", "RBP", "RULES", "SRBP", "LearningRule", "SignSymmetry"),
     "spec": ("ACTIVATIONS", "Activation", "Dataset", "Moments", "Network"),
     "sweep": ("load_sweep", "sweep", "sweep_summary"),
     "system": ("LearningSystem", "MatrixForm"),
@@ -134,6 +134,7 @@ __all__ = [
     "SRBP",
     "ARBP",
     "ASRBP",
+    "SignSymmetry",
     "RULES",
     "SymdynError",
     "SpecError",
