@@ -655,3 +655,29 @@ def test_fashion_mnist_from_symdyn_data(tmp_path, monkeypatch):
     data = load_data("fashion-mnist")
     assert data.X_train.shape == (30, 784) and list(data.Y_test.argmax(axis=1)) == list(
         np.arange(20) % 10)
+
+
+@pytest.mark.parametrize("rule, kwargs", [
+    ("bp", {}), ("arbp", {"density": 0.5}), ("asrbp", {}), ("sign", {}),
+    ("bp", {"fixed_hidden": True})])
+@pytest.mark.parametrize("decay", [0, 0.1])
+def test_in_place_step_is_lr_times_update(rule, kwargs, decay):
+    """step() (fused, in place) adds exactly lr times update() (the reference form)."""
+    rng = np.random.default_rng(4)
+    r = sd.rules.as_rule(rule, decay=decay, rate=0.7) if rule != "sign" else sd.SignSymmetry(
+        decay=decay, rate=0.7)
+    net = DeepNetwork("5-6-4-3", r, activation="tanh", seed=1, **kwargs)
+    randomise_biases(net, rng)
+    X, T = batch(rng, net, n=7)
+    before = {k: v.copy() for k, v in net.parameters().items()}
+    dW, db, dC = net.update(X, T)
+    net.step(X, T, 0.3)
+    for name, d in (("W", dW), ("b", db), ("C", dC)):
+        for h, u in d.items():
+            np.testing.assert_allclose(net.parameters()[f"{name}{h}"],
+                                       before[f"{name}{h}"] + 0.3 * u, rtol=1e-12, atol=1e-14)
+    changed = {k for k in before if not np.array_equal(before[k], net.parameters()[k])}
+    if kwargs.get("fixed_hidden"):
+        assert changed == {"W3", "b3"}  # only the read-out learns
+    for h, m in net.mask.items():
+        assert np.all(net.C[h][m == 0] == 0)

@@ -317,14 +317,30 @@ class DeepNetwork:
         return dW, db, dC
 
     def step(self, X: np.ndarray, T: np.ndarray, lr: float) -> None:
-        """One step of the rule on a mini-batch (columns)."""
-        dW, db, dC = self.update(X, T)
-        for h, u in dW.items():
-            self.W[h] += lr * u
-        for h, u in db.items():
-            self.b[h] += lr * u
-        for h, u in dC.items():
-            self.C[h] += lr * u
+        """One step of the rule on a mini-batch (columns): ``lr`` times :meth:`update`,
+        computed in place (one product per matrix, scaled once)."""
+        s = self.signals(X, T)
+        n = X.shape[1]
+        k = lr * self.eta / n
+        L = self.network.depth
+        for h in ([L] if self.fixed_hidden else self.W):
+            G = s.B[h] @ s.O[h - 1].T
+            if self.decay:
+                G -= (n * self.decay) * self.W[h]
+            G *= k
+            self.W[h] += G
+            if self.bias:
+                self.b[h] += k * s.B[h].sum(axis=1, keepdims=True)
+        if self.rule.adaptive and not self.fixed_hidden:
+            for h in self.C:
+                G = self.rule.channel_update(s, h)
+                G *= self.ratio
+                if self.decay:
+                    G -= (n * self.decay) * self.C[h]
+                G *= k
+                if h in self.mask:
+                    G *= self.mask[h]
+                self.C[h] += G
 
     # -- evaluation ---------------------------------------------------------------------------
     def loss_value(self, X: np.ndarray, T: np.ndarray, s: Signals | None = None) -> float:
