@@ -55,16 +55,16 @@ print(f"{digits.name}: {digits.X_train.shape[0]} training and {digits.X_test.sha
 # ## Training every rule and variant
 
 # %%
-# channel variants (tanh-channel, adaptive) need a channel: not run for BP
-applies = sd.training.applies
-runs = [sd.Run(rule=r, variant=v, seed=s, epochs=EPOCHS)
-        for r in RULES for v in VARIANTS for s in range(SEEDS) if applies(r, v)]
+# the grid of a suite: channel variants (tanh-channel, adaptive) only where there is a channel
+runs = sd.Suite(data="digits", arch="64-100-100-10", rules=RULES, variants=VARIANTS,
+                seeds=SEEDS, epochs=EPOCHS, baselines=(), symmetry_scales=()).runs()
+ran = {(r.rule, r.variant) for r in runs}
 table = sd.run_suite(runs, data=digits)
 print(table.format_summary())
 
 # %%
 final = {(r, v): float(np.mean(table.final().where(rule=r, variant=v).column("test_acc")))
-         for r in RULES for v in VARIANTS if applies(r, v)}
+         for r in RULES for v in VARIANTS if (r, v) in ran}
 fig, axes = plt.subplots(1, len(VARIANTS), figsize=(4.2 * len(VARIANTS), 4),
                          layout="constrained", sharey=True)
 for ax, variant in zip(np.atleast_1d(axes), VARIANTS):
