@@ -235,8 +235,10 @@ FASHION_ARCH = "784-256-128-10"
        claim=sentence(
            "Measured, over seeds (spread: sample standard deviation): with {fp} kept, RBP, "
            "SRBP, ARBP, ASRBP and sign symmetry beat the random-features baseline by more than "
-           "the larger spread, and end within 2 points of BP; dropping {fp} lowers the "
-           "accuracy of every rule by more than the larger spread.", fp=fprime))
+           "the larger spread (they learn in their hidden layers); RBP, SRBP, ARBP and ASRBP "
+           "end within 2 points of BP, and dropping {fp} lowers their accuracy by more than "
+           "the larger spread. Sign symmetry's distance to BP and what dropping {fp} costs BP "
+           "and sign symmetry are reported as measured, not claimed.", fp=fprime))
 def deep_fashion(ctx):
     size = _FASHION["quick" if ctx.quick else "full"]
     d = load_fashion_mnist(**size)
@@ -258,12 +260,18 @@ def deep_fashion(ctx):
                          "larger spread: " + ", ".join(f"{r} {g:+.4f} (spread {s:.4f})"
                                                         for r, (g, s) in gap.items()),
                          fp=fprime), sum(g > s for g, s in gap.values()), len(gap))
+    papers = ("rbp", "srbp", "arbp", "asrbp")
     ctx.numeric(sentence(f"{{fp}} kept: within 0.02 of BP's {bp.mean:.4f}: " + ", ".join(
-                    f"{r} {x.mean:.4f}" for r, x in kept.items()), fp=fprime),
-                sum(abs(x.mean - bp.mean) <= 0.02 for x in kept.values()), len(kept))
+                    f"{r} {kept[r].mean:.4f}" for r in papers), fp=fprime),
+                sum(abs(kept[r].mean - bp.mean) <= 0.02 for r in papers), len(papers))
     cost = {r: (summ[r, "derivative"].mean - summ[r, "no-derivative"].mean,
                 max(summ[r, "derivative"].spread, summ[r, "no-derivative"].spread))
             for r in FASHION_RULES}
     ctx.numeric(sentence("dropping {fp} costs more than the larger spread: " + ", ".join(
-                    f"{r} {c:+.4f} (spread {s:.4f})" for r, (c, s) in cost.items()),
-                         fp=fprime), sum(c > s for c, s in cost.values()), len(cost))
+                    f"{r} {cost[r][0]:+.4f} (spread {cost[r][1]:.4f})" for r in papers),
+                         fp=fprime), sum(cost[r][0] > cost[r][1] for r in papers), len(papers))
+    ctx.note(sentence(f"measured, not claimed: sign symmetry ends "
+                      f"{kept['sign'].mean - bp.mean:+.4f} from BP; dropping {{fp}} costs BP "
+                      f"{cost['bp'][0]:+.4f} (spread {cost['bp'][1]:.4f}) and sign symmetry "
+                      f"{cost['sign'][0]:+.4f} (spread {cost['sign'][1]:.4f}); the linear "
+                      f"baseline ends at {summ['linear', 'derivative'].mean:.4f}", fp=fprime))
