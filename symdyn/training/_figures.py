@@ -58,26 +58,47 @@ def _legend_below(fig, axes) -> None:
 
 
 def learning_curves(table: ResultsTable, metric: str = "test_acc") -> Figure:
-    """One panel per variant; per rule the mean of ``metric`` over seeds (band: ± spread),
-    every epoch from 0 (the initial weights) shown; baselines dashed."""
-    variants = _grid_variants(table)
-    fig, axes = _figure(max(1, len(variants)))
+    """One column per variant; per rule the mean of ``metric`` over seeds (band: ± spread),
+    every epoch from 0 (the initial weights) on the top row, and for accuracies a second row
+    zoomed on epochs 1 onwards (where the rules differ); the baselines dashed in every
+    panel."""
+    from matplotlib.figure import Figure
+
+    variants = _grid_variants(table) or [""]
     base = table.where(architecture="baseline")
-    for ax, variant in zip(axes, variants):
-        sub = table.where(variant=variant)
-        for rule in dict.fromkeys(sub.column("rule")):
-            ep, m, s = _curve(sub.where(rule=rule), metric)
-            dashed = bool(base.where(rule=rule).rows)
-            (line,) = ax.plot(ep, m, label=rule if dashed else rule.upper(),
-                              ls="--" if dashed else "-", lw=1.0 if dashed else 1.5)
-            ax.fill_between(ep, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
-        ax.set_title(variant)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.grid(alpha=0.3)
-        if metric.endswith("acc"):
-            ax.set_ylim(0.0, 1.0)
-    _legend_below(fig, axes)
+    zoom = metric.endswith("acc")
+    n = len(variants)
+    fig = Figure(figsize=(4.0 * n, 3.2 * (2 if zoom else 1)), layout="constrained")
+    rows = 2 if zoom else 1
+    for col, variant in enumerate(variants):
+        top = fig.add_subplot(rows, n, col + 1)
+        axes = [top] + ([fig.add_subplot(rows, n, n + col + 1)] if zoom else [])
+        sub = ResultsTable(tuple(r for r in table.rows if r.get("variant") == variant
+                                 and r.get("architecture") != "baseline"))
+        late: list[float] = []
+        high: list[float] = []
+        for k, rule in enumerate([*dict.fromkeys(base.column("rule")),
+                                  *dict.fromkeys(sub.column("rule"))]):
+            is_base = bool(base.where(rule=rule).rows)
+            ep, m, s = _curve(base.where(rule=rule) if is_base else sub.where(rule=rule), metric)
+            for ax in axes:
+                ax.plot(ep, m, label=rule if is_base else rule.upper(), color=f"C{k}",
+                        ls="--" if is_base else "-", lw=1.0 if is_base else 1.5)
+                ax.fill_between(ep, m - s, m + s, color=f"C{k}", alpha=0.2, lw=0)
+            late.extend((m - s)[ep >= 1])
+            high.extend((m + s)[ep >= 1])
+        top.set_title(variant)
+        if zoom:
+            top.set_ylim(0.0, 1.0)
+            if late:
+                axes[1].set_xlim(left=1)
+                axes[1].set_ylim(max(0.0, min(late) - 0.005), min(1.0, max(high) + 0.005))
+            axes[1].set_title(f"{variant}: epochs 1 on, zoomed", fontsize="small")
+        for ax in axes:
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric.replace("_", " "))
+            ax.grid(alpha=0.3)
+    _legend_below(fig, fig.axes)
     fig.suptitle(f"learning curves ({metric.replace('_', ' ')}, mean ± spread over seeds; "
                  "baselines dashed)")
     return fig
