@@ -123,6 +123,7 @@ class ResultsTable:
         grid = [x for x in summ if not _is_symmetry(x.variant)]
         grid.sort(key=lambda x: x.architecture != "baseline")
         rf = next((x for x in grid if x.rule == "random-features"), None)
+        lin = next((x for x in grid if x.rule == "linear"), None)
         bits = any(math.isfinite(x.bits) for x in grid)
         head = (f"{'rule':<16}{'variant':<16}{'seeds':>5}{'mean':>8}{'spread':>8}"
                 f"  {'95% interval':<17}" + (f"{'bits/sample':>12}" if bits else "")
@@ -137,6 +138,8 @@ class ResultsTable:
                     + (f"{x.bits:>12.0f}" if bits and math.isfinite(x.bits) else
                        f"{'-':>12}" if bits else ""))
             line += "  " + _versus(x, rf)
+            if lin is not None and x.architecture != "baseline":
+                line += f"; vs linear {x.mean - lin.mean:+.4f}"
             if x.diverged:
                 line += f" ({x.diverged} diverged)"
             lines.append(line.rstrip())
