@@ -118,9 +118,10 @@ def alignment_angles(table: ResultsTable, variant: str = "derivative") -> Figure
                 ax.plot(ep, m, label=rule.upper(), lw=3.0 if rule == "bp" else 1.5,
                         zorder=3 if rule == "bp" else 2)
         ax.axhline(90, color="0.4", lw=0.8, ls="--")
-        ax.annotate("90°: orthogonal to BP", (0.02, 90), xycoords=("axes fraction", "data"),
-                    xytext=(0, -11), textcoords="offset points", fontsize="small", color="0.3")
-        ax.set_ylim(-5, 100)
+        ax.annotate("90°: orthogonal to BP", (0.98, 90), xycoords=("axes fraction", "data"),
+                    xytext=(0, 2), textcoords="offset points", fontsize="small", color="0.3",
+                    ha="right", va="bottom")
+        ax.set_ylim(-5, 102)
         ax.set_title(f"hidden layer {h}: angle(ΔW_{h}, BP's ΔW_{h})")
         ax.set_xlabel("epoch")
         ax.set_ylabel("degrees")
