@@ -32,6 +32,8 @@ def blocks(system, n0: int, n1: int, n2: int):
 def channel(system, n1: int, n2: int) -> sp.Matrix:
     """The channel C1 (n1 x n2) of an RBP or SRBP system, as a matrix of its symbols."""
     names = {str(x): x for x in system.parameters}
+    if "c1" in names:  # the scalar chain names its channel weight c1
+        return sp.Matrix([[names["c1"]]])
     return sp.Matrix(n1, n2, lambda i, j: names[f"C1_{i + 1}_{j + 1}"])
 
 

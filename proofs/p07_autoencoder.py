@@ -160,7 +160,7 @@ def rbp_classification(ctx, sizes):
              for e in sys_.rhs]
     ctx.control(sentence("negative control: a BP fixed point whose row space is not that of "
                          "{C} (projection onto the first axis, {c}) is refuted as an RBP fixed "
-                         "point", C=Cm, c=sp.Eq(sp.Symbol("c"), sp.Matrix([[1, 1]]))),
+                         "point", C=Cm, c=Math("c = (1, 1)", "c = (1, 1)")),
                 any(v != 0 for v in moved))
     ctx.note(sentence("Conversely, at a fixed point {qu} with {cc} invertible, so {Q} and {U} "
                       "are invertible; the part of {A1} orthogonal to the row space of {C} "
