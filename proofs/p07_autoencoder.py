@@ -145,7 +145,8 @@ def rbp_classification(ctx, sizes):
                           f"(entry by entry for sizes {sz}; matrix identities)",
                           Q=sp.Eq(Q, Cm * A2m), U=sp.Eq(U, A1m * Cm.T),
                           d1=Math(r"\dot A_1 = C - Q A_1", "dA1/dt = C - Q A1"),
-                          d2=Math(r"\dot A_2 = A_1^T - A_2 A_1 A_1^T", "dA2/dt = A1^T - A2 A1 A1^T"),
+                          d2=Math(r"\dot A_2 = A_1^T - A_2 A_1 A_1^T",
+                                  "dA2/dt = A1^T - A2 A1 A1^T"),
                           du=Math(r"\dot U = C C^T - Q U", "dU/dt = C C^T - Q U")),
                  ok_id, proof="identity", covers="every n-m-n")
     ctx.symbolic(sentence("every point of the family {fam} is a fixed point, with {P} (by "
@@ -176,6 +177,7 @@ def rbp_classification(ctx, sizes):
 
 def rbp_stability(ctx, ns):
     lam = sp.Symbol("mu")
+    named = ", ".join(f"{n}-1-{n}" for n in ns)
     ok = True
     for n in ns:
         sys_ = autoencoder(n, 1, "rbp")
@@ -189,7 +191,7 @@ def rbp_stability(ctx, ns):
     ctx.symbolic(sentence("RBP, {m1}: the fixed points are {fam}; the eigenvalues of the "
                           "Jacobian there are {ev} with {qr}: all non-zero ones negative iff "
                           "{spos}, and {neg} is an unstable eigenvalue when {sneg} and {n2} "
-                          f"(characteristic polynomial, sizes {', '.join(f'{n}-1-{n}' for n in ns)})",
+                          f"(characteristic polynomial, sizes {named})",
                           m1=sp.Eq(m_, 1),
                           fam=Math(r"A_1 = s\,c^T,\ A_2 = c / (s\,g)", "A1 = s c^T, A2 = c/(s g)"),
                           ev=Math(r"0,\ -q\ (n-1\text{ times}),\ -r\ (n-1\text{ times}),\ "
@@ -235,7 +237,8 @@ def rbp_reduction(ctx, ns):
                           "hyperbolic sink", cubic=cubic, pq=sp.Eq(p, g / q), tr=tr, det=det),
                  bool(signs and one_root), proof="reduction+sign", covers="n-1-n, every n")
     ctx.symbolic(sentence("a-priori bound: {rdot} and {pr} (as {wpos}), so {r} decreases once "
-                          "it is large: every trajectory is bounded", rdot=dot(r, 2 * p - (r - K) * r),
+                          "it is large: every trajectory is bounded",
+                          rdot=dot(r, 2 * p - (r - K) * r),
                           pr=p**2 <= g * r, wpos=w >= 0, r=r),
                  sp.expand(2 * planar[q] - (2 * p - (r - K) * r).subs(r, K + 2 * q)) == 0,
                  proof="a-priori bound", covers="n-1-n, every n")
@@ -277,7 +280,7 @@ def evidence(ctx):
     for n, m in sizes:
         sys_ = autoencoder(n, m, "rbp")
         passed, total, positive = 0, 0, True
-        for k in range(ctx.cases(2, 4)):
+        for _k in range(ctx.cases(2, 4)):
             C = rng.normal(size=(m, n))
             y0 = rng.normal(size=(per, sys_.size))
             res = integrate_batch(sys_, y0, 2e4, {"C1": C}, tol=1e-9)

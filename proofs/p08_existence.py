@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from _theorems import A1m, A2m, Cm, blocks, channel, lie, sizes_text, sq, zero
+from _theorems import Cm, blocks, channel, lie, sizes_text, sq, zero
 
 import symdyn as sd
 from symdyn.analysis import apriori_bound
@@ -87,7 +87,8 @@ def rbp_bound(ctx, sizes):
         "RBP and SRBP: for {Q}, {id} with {X}; as the trace term is "
         "non-negative for a positive semi-definite {sii} and the norm of {stx} is at most "
         "{s} times that of {X}, {ineq} (entry by entry with every moment symbolic, sizes "
-        f"{sizes_text(sizes)}; a matrix identity)", Q=QDEF, X=Math(r"X = A_2 - C^T", "X = A2 - C^T"),
+        f"{sizes_text(sizes)}; a matrix identity)", Q=QDEF,
+        X=Math(r"X = A_2 - C^T", "X = A2 - C^T"),
         id=Math(r"\dot Q = 2\lVert A_1\rVert^2 + \lVert \Sigma_{TI}^T X\rVert^2 + "
                 r"\lVert \Sigma_{TI}^T C^T\rVert^2 - \lVert A_1^T - \Sigma_{TI}^T X\rVert^2 - "
                 r"\lVert A_1^T - \Sigma_{TI}^T C^T\rVert^2 - 2\operatorname{tr}"
@@ -170,12 +171,11 @@ def special_cases(ctx):
         p, q, r = (b.T * u)[0], (C * v)[0], sq(u)
         f = {x: e.xreplace(sub) for x, e in zip(s.state, s.rhs, strict=True)}
 
-        def d(e):
+        def d(e, f=f):
             return sp.expand(sum(sp.diff(e, x) * fx for x, fx in f.items()))
 
         ok &= zero(d(p) - (sq(b) - p * q)) and zero(d(q) - (p - q * r))
         ok &= zero(d(r - 2 * q)) and zero(d(sq(b) * r - p**2) + 2 * q * (sq(b) * r - p**2))
-    bsym = sp.Symbol("b")
     ctx.symbolic(sentence("RBP with hidden width 1 and {iden}, any {sti}: with {b}, "
                           "{p} and {q}, the equations reduce to the planar system of theorem 2 "
                           "(with {b} in place of the channel), so every trajectory converges, "
