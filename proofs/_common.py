@@ -52,13 +52,16 @@ def how(method: str) -> str:
     return "in components"
 
 
-def invariant_steps(ctx, system, invariants, label: str) -> None:
-    """One symbolic step per candidate first integral, with its equation displayed."""
+def invariant_steps(ctx, system, invariants, label: str, covers: str = "",
+                    part: str = "") -> None:
+    """One symbolic step per candidate first integral, with its equation displayed;
+    ``covers``: the sizes it is proved for (a matrix identity: every size)."""
     for H in invariants:
         check = verify_invariant(system, H)
         ctx.symbolic(sentence(f"{label}: {{H}} is a first integral ({how(check.method)})",
                               H=H), check.holds,
-                     latex=ddt(H, 0), counterexample=check.counterexample)
+                     latex=ddt(H, 0), counterexample=check.counterexample,
+                     covers="every size" if check.method == "matrix" else covers, part=part)
 
 
 #: positive moments and non-zero channel weights, bounded away from the degenerate cases

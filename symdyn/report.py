@@ -133,14 +133,16 @@ def document_title(system) -> Sentence:
     return sentence(", ".join(parts) + f"; data: {data}", **math)
 
 
-def latex_document(*blocks: str, title: str | Sentence = "symdyn") -> str:
+def latex_document(*blocks: str, title: str | Sentence = "symdyn", preamble: str = "") -> str:
     """A complete LaTeX document around the given blocks; it compiles with ``pdflatex``
-    (packages of Debian's texlive-latex-base, texlive-latex-recommended and lmodern)."""
+    (packages of Debian's texlive-latex-base, texlive-latex-recommended and lmodern).
+    ``preamble``: more of it (packages, theorem environments), after amsmath."""
     body = "\n\n".join(blocks)
     return (
         "\\documentclass{article}\n"
         "\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n"
         "\\usepackage{amsmath,amssymb}\n"
+        + preamble +
         "\\usepackage[margin=2cm]{geometry}\n"
         "\\allowdisplaybreaks\n\\setlength{\\emergencystretch}{3em}\n"
         f"\\title{{{Sentence.of(title).latex(displays=False)}}}\n\\author{{}}\n\\date{{}}\n"

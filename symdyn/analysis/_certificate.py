@@ -212,13 +212,14 @@ def prove_nonnegative(expr, variables: Sequence[sp.Symbol], assumptions=(), *,
     if e == 0:
         return Nonnegativity("proved", "zero")
     variables = tuple(variables)
+    # squares first: their zero set (all q_i = 0) is the sharpest description of {e = 0}
+    found = _sum_of_squares(e, [sp.expand(rationalize(q)) for q in squares], variables, facts)
+    if found is not None:
+        return Nonnegativity("proved", "squares", squares=found)
     if facts.nonnegative(e) or _nonneg_factors(e, facts):
         return Nonnegativity("proved", "factors")
     if all(facts.nonnegative(t) for t in sp.Add.make_args(e)):
         return Nonnegativity("proved", "terms")
-    found = _sum_of_squares(e, [sp.expand(rationalize(q)) for q in squares], variables, facts)
-    if found is not None:
-        return Nonnegativity("proved", "squares", squares=found)
     point = _negative_point(e, variables, facts)
     if point is not None:
         return Nonnegativity("refuted", "point", counterexample=point)

@@ -120,14 +120,20 @@ def lyapunov_check(system, V, *, assumptions=(), squares=None,
                    if equilibria else ""), **base)
 
 
+def _normal(q: sp.Expr) -> sp.Expr:
+    """``q`` without its numerical content and with a positive leading sign (same zeros)."""
+    q = sp.primitive(sp.expand(q))[1]
+    return sp.expand(-q) if q.could_extract_minus_sign() else q
+
+
 def _zero_set(vdot, result, state) -> tuple[sp.Expr, ...]:
     if vdot == 0:  # V is a first integral: the zero set is the whole space
         return ()
     if result.method == "squares":
-        return tuple(q for _, q in result.squares)
+        return tuple(dict.fromkeys(_normal(q) for _, q in result.squares))
     # the square-free part: {dV/dt = 0} is the union of the zeros of its distinct factors
     _, factors = sp.factor_list(vdot)
-    return (sp.Mul(*[f for f, _ in factors if f.free_symbols & set(state)]),)
+    return (_normal(sp.Mul(*[f for f, _ in factors if f.free_symbols & set(state)])),)
 
 
 def _certificate_step(vdot, result):
@@ -146,6 +152,12 @@ def _lie(p, state, rhs):
     return sp.expand(sum(sp.diff(p, x) * f for x, f in zip(state, rhs, strict=True)))
 
 
+#: LaSalle's set is computed (Groebner bases) only up to this many state variables and this
+#: total degree of the zero set's polynomials (beyond, it is reported as not computed), so
+#: the outcome never depends on how long a computation is allowed to run
+_GROEBNER_STATE, _GROEBNER_DEGREE = 4, 8
+
+
 def _largest_invariant(state, rhs, zero, rounds: int = 6):
     """The Groebner basis of the smallest Lie-closed ideal containing ``zero``, and whether
     its variety consists of equilibria; ``(None, None)`` if it does not close in ``rounds``."""
@@ -159,6 +171,9 @@ def _largest_invariant(state, rhs, zero, rounds: int = 6):
     if all(any(q != 0 and not (sp.cancel(f / q).free_symbols & set(state)) for q in zero)
            for f in rhs if f != 0):
         return tuple(zero), True
+    if len(state) > _GROEBNER_STATE or max(sp.Poly(q, *state).total_degree()
+                                           for q in zero) > _GROEBNER_DEGREE:
+        return None, None  # too large for Groebner bases in reasonable time: not computed
     ideal = list(zero)
     for _ in range(rounds):
         try:

@@ -22,7 +22,7 @@ def _setup_verify(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="results to check (default: all)")
     p.add_argument("--quick", action="store_true",
                    help="fewer numerical cases (the whole set in about a minute)")
-    add_format_argument(p, choices=("text", "json", "jsonl"))
+    add_format_argument(p, choices=("text", "json", "jsonl", "latex"))
     p.add_argument("--budget", metavar="SECONDS", type=float, default=None,
                    help=f"time budget per result (default {BUDGETS['quick']:g} s with --quick, "
                         f"{BUDGETS['full']:g} s otherwise); a result that overruns it ends "
@@ -89,6 +89,8 @@ def _run_verify(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {args.latex}: {exc.strerror}") from None
     if args.format == "json":
         emit_json(results_json(results))
+    elif args.format == "latex":  # the report, on stdout (pdflatex twice resolves references)
+        print(latex_report(results))
     elif args.format == "text":
         print(table.summary(results))
     return 0 if all(r.status == "ok" for r in results) else 1

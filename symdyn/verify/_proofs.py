@@ -22,6 +22,8 @@ from ._report import (
     _jsonable,
     _shown,
     latex_report,
+    proof_parts,
+    proof_summary,
     result_json,
     results_json,
     results_table,
@@ -78,6 +80,7 @@ class Step:
     check: str = ""  # "oracle" | "control" | "" (evidence of the claim itself)
     proof: str = ""  # symbolic steps: the kind of proof (a key of PROOF_KINDS)
     covers: str = ""  # symbolic steps: the sizes or depths the step is proved for
+    part: str = ""  # the part of the claim the step bears on ("": the claim as a whole)
 
     def __post_init__(self):
         object.__setattr__(self, "statement", Sentence.of(self.statement))
@@ -92,6 +95,8 @@ class Step:
             out["proof"] = self.proof
             if self.covers:
                 out["covers"] = self.covers
+        if self.part:
+            out["part"] = self.part
         if self.kind == "numeric":
             out.update(cases=self.cases, passed=self.passed)
         if _shown(self.latex):
@@ -172,28 +177,37 @@ class ProofContext(OracleSteps):
 
     def symbolic(self, statement: str | Sentence, holds: bool, *, latex: Any = "",
                  counterexample: Any = None, check: str = "", proof: str = "identity",
-                 covers: str = "") -> bool:
+                 covers: str = "", part: str = "") -> bool:
         """Record a statement proved by computer algebra: ``proof`` names the kind of proof
-        (a key of :data:`PROOF_KINDS`), ``covers`` the sizes or depths it holds for."""
+        (a key of :data:`PROOF_KINDS`), ``covers`` the sizes or depths it holds for, ``part``
+        the part of the claim it establishes (e.g. ``"fixed points"``; default: the whole)."""
         return self._record(Step("symbolic", statement, bool(holds), latex=latex,
                                  counterexample=counterexample, check=check, proof=proof,
-                                 covers=covers))
+                                 covers=covers, part=part))
+
+    def certificate(self, cert, *, covers: str = "", part: str = "", latex: Any = "") -> bool:
+        """Record a :class:`~symdyn.analysis.ProofCertificate` (a sign analysis, Lyapunov
+        check, a-priori bound, chain reduction) as a symbolic step of its kind: its statement,
+        holding when it is proved."""
+        return self.symbolic(cert.statement, cert.proved, proof=cert.kind, covers=covers,
+                             part=part, latex=latex, counterexample=cert.counterexample)
 
     def numeric(self, statement: str | Sentence, passed: int, cases: int, *, latex: Any = "",
-                counterexample: Any = None, check: str = "") -> bool:
-        """Record numerical evidence: ``passed`` of ``cases`` cases satisfied the check."""
+                counterexample: Any = None, check: str = "", part: str = "") -> bool:
+        """Record numerical evidence: ``passed`` of ``cases`` cases satisfied the check;
+        ``part``: the part of the claim it bears on (see :meth:`symbolic`)."""
         self._guard()
         ok = cases > 0 and passed == cases
         return self._record(Step("numeric", statement, ok, cases=int(cases),
                                  passed=int(passed), latex=latex,
-                                 counterexample=counterexample, check=check))
+                                 counterexample=counterexample, check=check, part=part))
 
     def note(self, statement: str | Sentence, *, latex: Any = "") -> None:
         """Record a remark (a finding, a special case stated precisely)."""
         self._record(Step("note", statement, latex=latex))
 
     def sample(self, statement: str | Sentence, strategy, check: Callable[[Any], bool], n: int, *,
-               latex: Any = "") -> bool:
+               latex: Any = "", part: str = "") -> bool:
         """Evidence over ``n`` examples drawn by hypothesis from ``strategy``: ``check``
         returns whether an example satisfies the claim. A failure is shrunk to a minimal
         counterexample, which is recorded. Past the deadline, sampling stops and the step
@@ -207,15 +221,16 @@ class ProofContext(OracleSteps):
             return inner(example)
 
         try:
-            return self._sample(statement, strategy, check, n, latex=latex)
+            return self._sample(statement, strategy, check, n, latex=latex, part=part)
         except Exception:  # _OutOfTime, or hypothesis' report of it
             if self.remaining() > 0:
                 raise
             return self.numeric(_amended(statement, " -- time budget exhausted (numerical "
-                                         "deadline passed while sampling)"), 0, n, latex=latex)
+                                         "deadline passed while sampling)"), 0, n, latex=latex,
+                                part=part)
 
     def _sample(self, statement: str, strategy, check: Callable[[Any], bool], n: int, *,
-                latex: str = "") -> bool:
+                latex: str = "", part: str = "") -> bool:
         from hypothesis import HealthCheck as HC
         from hypothesis import Phase, given, settings
 
@@ -246,7 +261,7 @@ class ProofContext(OracleSteps):
                 pass
             counterexample = found[-1] if found else None
         return self.numeric(statement, sum(outcomes), len(outcomes), latex=latex,
-                            counterexample=counterexample)
+                            counterexample=counterexample, part=part)
 
 
 @dataclass(frozen=True)
@@ -257,7 +272,7 @@ class ProofResult:
     title: Sentence
     claim: Sentence
     hypotheses: Sentence
-    symbolic: str  # "proved" | "n/a" | "failed"
+    symbolic: str  # "proved" | "partly" (some part of the claim is evidence) | "n/a" | "failed"
     cases: int
     passed: int
     status: str  # "ok" | "failed" | "timeout"
@@ -268,6 +283,17 @@ class ProofResult:
     @property
     def details(self) -> list[dict]:
         return [s.as_dict() for s in self.steps]
+
+    @property
+    def proofs(self) -> list[dict]:
+        """Per part of the claim: its kinds of proof and the sizes covered, or evidence
+        (see :func:`symdyn.verify._report.proof_parts`)."""
+        return proof_parts(self.steps)
+
+    @property
+    def proof(self) -> str:
+        """The proof column: e.g. ``fixed points: identity; convergence: evidence``."""
+        return proof_summary(self.steps)
 
     @property
     def checks(self) -> tuple[int, int]:
@@ -346,10 +372,12 @@ def _summarise(p: Proof, steps: Sequence[Step], seconds: float, error: str = "",
     numeric_steps = [s for s in steps if s.kind == "numeric" and not s.check]
     if not symbolic_steps:
         symbolic = "n/a"
-    elif all(s.ok for s in symbolic_steps):
-        symbolic = "proved"
-    else:
+    elif not all(s.ok for s in symbolic_steps):
         symbolic = "failed"
+    elif any(e["evidence"] for e in proof_parts(steps)):
+        symbolic = "partly"  # a part of the claim rests on numerical evidence only
+    else:
+        symbolic = "proved"
     evidence = any(s.kind in ("symbolic", "numeric") for s in steps)
     failed = bool(error) or any(not s.ok for s in steps) or not evidence
     return ProofResult(
