@@ -10,7 +10,6 @@ from _theorems import (
     A1m,
     A2m,
     Cm,
-    Im,
     K,
     Pm,
     autoencoder,
@@ -45,8 +44,8 @@ LOSS = sp.Symbol("L")
        hypotheses=sentence("Linear network with sizes {sizes}, {m}, data with {sii} and "
                            "{sti} (targets equal inputs, decorrelated); loss {L}; RBP with a "
                            "fixed channel {C} of rank {m}.", sizes=Math("n-m-n", "n-m-n"),
-                           m=m_ <= n_, sii=sp.Eq(sp.Symbol("Sigma_II"), Im),
-                           sti=sp.Eq(sp.Symbol("Sigma_TI"), Im),
+                           m=m_ <= n_, sii=Math(r"\Sigma_{II} = I", "Sigma_II = I"),
+                           sti=Math(r"\Sigma_{TI} = I", "Sigma_TI = I"),
                            L=Math(r"L = \tfrac12 \lVert I - P \rVert^2", "L = ||I - P||^2 / 2"),
                            C=Cm),
        claim=sentence(
@@ -300,7 +299,7 @@ def evidence(ctx):
                              "to {P}" + (" with {spos}" if m == 1 else ""),
                              P=sp.Eq(Pm, PI_C), spos=s > 0), ok, total,
                     part="RBP convergence, width 1" if m == 1 else
-                    "RBP convergence, width at least 2")
+                    "RBP, width above 1")
     for n, m in ((2, 1),) if ctx.quick else ((2, 1), (3, 2)):
         sys_ = autoencoder(n, m, "bp")
         y0 = rng.normal(size=(per, sys_.size))

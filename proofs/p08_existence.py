@@ -36,7 +36,7 @@ def derive(sizes, rule):
     return sd.derive("-".join(map(str, sizes)), rule)
 
 
-@proof("one-hidden-layer-existence", title="Theorem 3: solutions exist for all time (one "
+@proof("existence-theorem", title="Theorem 3: solutions exist for all time (one "
        "hidden layer, BP, RBP, SRBP)",
        hypotheses=sentence("Linear network {sizes} of any sizes; any data: {sii} positive "
                            "semi-definite and any {sti}; any fixed channel {C}; {s}.",
@@ -242,7 +242,7 @@ def other_cases(ctx, rng):
     ctx.numeric(sentence("RBP, hidden width above 1, correlated inputs and noisy targets "
                          "(2-2-2, 3-2-4 and in the full profile 4-3-3): random starts converge "
                          "(evidence only, no proof)"), passed, total,
-                part="convergence, other cases")
+                part="other cases")
 
 
 def width_one(ctx, rng):
