@@ -68,6 +68,7 @@ LOSS = sp.Symbol("L")
 def autoencoder_theorem(ctx):
     sizes = [(2, 1), (3, 1), (2, 2)] if ctx.quick else [(2, 1), (3, 1), (4, 1), (2, 2), (3, 2)]
     bp_fixed_points(ctx, sizes)
+    bp_stability(ctx, sizes)
     bp_convergence(ctx)
     rbp_classification(ctx, sizes)
     rbp_stability(ctx, [n for n, m in sizes if m == 1])
@@ -88,6 +89,28 @@ def bp_fixed_points(ctx, sizes):
                           id=Math(r"P - P^T P = \dot A_1^T A_1", "P - P^T P = (dA1/dt)^T A1"),
                           proj=sp.Eq(Pm, Pm.T * Pm), P=Pm, L=LOSS), ok,
                  proof="exact classification", covers="every n-m-n (matrix identity)",
+                 part="BP fixed points")
+
+
+def bp_stability(ctx, sizes):
+    ok = True
+    for n, m in sizes:
+        s = autoencoder(n, m, "bp")
+        J = sp.Matrix(s.rhs).jacobian(s.state).subs({x: 0 for x in s.state})
+        ok &= set(J.eigenvals()) == {-1, 1}
+    s = autoencoder(2, 2, "bp")
+    rank1 = dict(zip(s.state, (1, 0, 0, 0, 1, 0, 0, 0)))
+    J = sp.Matrix(s.rhs).jacobian(s.state).subs(rank1)
+    ok &= all(e.subs(rank1) == 0 for e in s.rhs) and J.eigenvals() == {-2: 2, 0: 4, -1: 1, 1: 1}
+    ctx.symbolic(sentence("BP: the origin is a saddle, its Jacobian has eigenvalues {ev} (sizes "
+                          f"{sizes_text((n, m, n) for n, m in sizes)}; the linearisation there "
+                          "swaps the two weight matrices, for every size); the rank-1 "
+                          "projection {pt} of 2-2-2 is a saddle too (eigenvalue 1); the fixed "
+                          "points of rank {m} are the global minima of {L}. Other fixed points "
+                          "of rank below {m}: not classified here", m=m_, ev=sp.FiniteSet(-1, 1),
+                          pt=Math(r"A_1 = A_2 = \operatorname{diag}(1, 0)",
+                                  "A1 = A2 = diag(1, 0)"), L=LOSS), ok,
+                 proof="exact classification", covers="origin: every n-m-n; rank 1: 2-2-2",
                  part="BP fixed points")
 
 
