@@ -51,7 +51,8 @@ def tanh_channel(ctx):
                           tanh0=sp.Eq(sp.tanh(0, evaluate=False), 0, evaluate=False)), zero,
                  latex=Math(rf"\Delta {latex_math(a1)} = {latex_expr(one, one.update[0])} = 0 "
                             rf"\quad \text{{when }} {latex_math(sp.Eq(T, a1 * a2 * I))}",
-                            f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"))
+                            f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"),
+                 covers="1-1-1, any finite data set", part="fixed points")
 
     X = np.random.default_rng(0).normal(size=(8, 1))
     s = sd.derive("1-1-1", "rbp", channel_activation="tanh", data=sd.Dataset(X=X, Y=0.9 * X))
@@ -71,7 +72,7 @@ def tanh_channel(ctx):
 
     ctx.sample(sentence("realizable data (8 samples, random {w} and {c1}): 10 random starts "
                         "per case converge to {real}", w=w, c1=c1, real=sp.Eq(a1 * a2, w)),
-               seeds, realizable, ctx.cases(3, 30))
+               seeds, realizable, ctx.cases(3, 30), part="convergence")
 
     def not_fixed(seed):
         rng = np.random.default_rng(seed)
@@ -96,7 +97,7 @@ def tanh_channel(ctx):
                         "not converged by {end}", data=sp.Eq(T, 0.8 * I + noise), noise=noise,
                         c1=sp.Eq(c1, 1), da1=dot(a1), axis=sp.Eq(a1, 0), hyperbola=HYPERBOLA,
                         y0=sp.Tuple(0.1, 0.2), end=sp.Eq(t, 2000)),
-               seeds, not_fixed, ctx.cases(2, 10))
+               seeds, not_fixed, ctx.cases(2, 10), part="non-realizable data")
 
 
 @proof("tanh-chain-derivative", title=sentence("Non-linear chains converge more often with "
