@@ -75,6 +75,9 @@ def deep_arbp(ctx):
     lams = (1.0,) if ctx.quick else (0.5, 1.0, 2.0)
     starts = ctx.cases(12, 24)  # the full grid (sweeps) is `symdyn sweep`, not verify
     values = {"alpha": 1.0, "beta": 1.0}
+    oracle_system = chain(3, "arbp", rate_ratio=1.0)  # the machinery, by independent routes
+    ctx.oracle_rhs(oracle_system, values)
+    ctx.oracle_trajectories(oracle_system, values, 2, t=5.0)
     tested = certified = diverged = total = 0
     shares = []
     for d in numeric_depths:

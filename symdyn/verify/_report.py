@@ -286,8 +286,8 @@ def latex_report(results: Sequence) -> str:
         rows.append(rf"\ref{{res:{r.name}}} & \texttt{{{tex_escape(r.name)}}} & {symbolic} & "
                     rf"{numeric} & {checks} & {r.seconds:.1f}\,s & {status} & "
                     rf"{tex_escape(proof)} \\")
-    table = ("\\section*{Evidence}\n{\\small\\noindent\\begin{tabular}{lllllrl"
-             ">{\\raggedright\\arraybackslash}p{5cm}}\n\\hline\n"
+    table = ("\\section*{Evidence}\n{\\footnotesize\\setlength{\\tabcolsep}{4pt}\\noindent"
+             "\\begin{tabular}{lllllrl>{\\raggedright\\arraybackslash}p{4.5cm}}\n\\hline\n"
              "section & result & symbolic & numeric & checks & time & status & proof \\\\\n"
              "\\hline\n" + "\n".join(rows) + "\n\\hline\n\\end{tabular}}\n")
     sections = [table, *map(_result_section, results)]
