@@ -48,11 +48,11 @@ def tanh_channel(ctx):
     ctx.symbolic(sentence("per sample, with {real} and {product}, the update vanishes "
                           "({tanh0}): the hyperbola is fixed for any realizable data set",
                           real=sp.Eq(T, w * I), product=sp.Eq(a1 * a2, w),
-                          tanh0=sp.Eq(sp.tanh(0, evaluate=False), 0, evaluate=False)), zero,
+                          tanh0=Math(r"\tanh 0 = 0", "tanh 0 = 0")), zero,
                  latex=Math(rf"\Delta {latex_math(a1)} = {latex_expr(one, one.update[0])} = 0 "
                             rf"\quad \text{{when }} {latex_math(sp.Eq(T, a1 * a2 * I))}",
                             f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"),
-                 covers="1-1-1, any finite data set", part="fixed points")
+                 covers="1-1-1", part="fixed points")
 
     X = np.random.default_rng(0).normal(size=(8, 1))
     s = sd.derive("1-1-1", "rbp", channel_activation="tanh", data=sd.Dataset(X=X, Y=0.9 * X))

@@ -102,7 +102,7 @@ def test_latex_environments(results):
     assert r"\begin{claim}\label{thm:mixed}" in tex
     assert r"\begin{theorem}\label{thm:whole}" in tex
     assert r"\begin{control}\label{thm:control-thing}" in tex
-    assert "convergence: numerical evidence only" in tex  # the partial proof says so
+    assert "Numerical evidence only (below): convergence." in tex  # the partial proof says so
     assert r"Assume $\beta > 0$." in tex
 
 
