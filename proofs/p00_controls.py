@@ -14,8 +14,16 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 import symdyn as sd
-from symdyn.analysis import fixed_points, verify_fixed_point, verify_invariant
+from symdyn.analysis import (
+    apriori_bound,
+    fixed_points,
+    lyapunov_check,
+    sign_analysis,
+    verify_fixed_point,
+    verify_invariant,
+)
 from symdyn.numerics import integrate_batch
+from symdyn.report import Math, dot
 from symdyn.verify import ddt, proof, sentence
 from symdyn.verify._oracles import sympy_rhs
 
@@ -150,7 +158,7 @@ def rule_options(ctx):
                        + eta * d * (C[i, j] - lam * A2[j, i])) == 0
              for i in range(C.rows) for j in range(C.cols))
     ctx.symbolic(sentence("3-2-2 ARBP: {kp}, every entry", kp=ddt(ASYM, -eta * d * ASYM)),
-                 ok, latex=ddt(ASYM, -eta * d * ASYM))
+                 ok, latex=ddt(ASYM, -eta * d * ASYM), covers="3-2-2")
     one = sd.derive("1-1-1", "arbp", decay="d", rate="eta", rate_ratio="lamda")
     values = {"alpha": 1.0, "beta": 1.0, "eta": 1.0, "lamda": 0.5, "d": 0.3}
     ctx.oracle_rhs(one, values)
@@ -179,3 +187,69 @@ def rule_options(ctx):
         ctx.oracle_ode(net, vals, X, Y)
     ctx.oracle_trajectories(net, {}, 2, t=3.0)
     ctx.oracle_sgd(net, X, Y, {}, 0.5 * rng.normal(size=net.size), lr=0.05, steps=10)
+
+
+x = sp.Symbol("x")
+_RBP_LOSS = (alpha - beta * a1 * a2) ** 2 / (2 * beta)
+
+
+@proof("control-proof-kinds", title="Control: the new proof kinds refute what is false",
+       claim=sentence(
+           "The sign analysis refutes convergence for {up} (positive leading coefficient) and "
+           "for the 1-1-1 RBP cubic with its sign flipped, and proves it for {down}; the "
+           "Lyapunov check refutes {V1} for {f1} and the loss {V2} of 1-1-1 RBP (which is not "
+           "a gradient flow), each at a point where the derivative, recomputed by "
+           "substitution, is positive, and proves {V3} for {f3}; the a-priori bound refutes "
+           "{b1} for {f4} (which blows up in finite time) and proves one for a rotation.",
+           up=dot(x, x**3 - x), down=dot(x, x - x**3), V1=x**2, f1=dot(x, x - x**3),
+           V2=_RBP_LOSS, V3=x**2, f3=dot(x, -x),
+           b1=Math(rf"{ddt(x**2).latex} \le x^{{2}} + 1", "d/dt (x**2) <= x**2 + 1"),
+           f4=dot(x, x**2)))
+def proof_kinds(ctx):
+    # sign analysis: a vector field with a positive leading coefficient must fail
+    up = sign_analysis(x**3 - x, x)
+    start = up.counterexample["x"] if up.counterexample else None
+    ctx.control(sentence("{f}: refuted, from {x0} the field points away from every root",
+                         f=dot(x, x**3 - x), x0=sp.Eq(x, start if start is not None else 0)),
+                up.status == "refuted" and start is not None
+                and (start**3 - start) > 0 and all(start > r.value for r in up.roots))
+    K = sp.Symbol("K")
+    flipped = -(alpha * c1 - beta / 2 * a1 * (a1**2 - K))
+    ctx.control(sentence("the 1-1-1 RBP cubic with its sign flipped, {f}: refuted",
+                         f=dot(a1, flipped)),
+                sign_analysis(flipped, a1, [beta > 0, sp.Ne(c1, 0)]).status == "refuted")
+    down = sign_analysis(x - x**3, x)
+    ctx.symbolic(sentence("{f}: proved, roots {r} stable, unstable, stable (positive control)",
+                          f=dot(x, x - x**3), r=[rt.value for rt in down.roots or ()]),
+                 down.proved and [rt.stability for rt in down.roots] ==
+                 ["stable", "unstable", "stable"], check="control", proof="reduction+sign")
+    # Lyapunov: a V that increases somewhere must fail, at a point re-checked by substitution
+    for V, field, what in [(x**2, {x: x - x**3}, dot(x, x - x**3)),
+                           (_RBP_LOSS, sd.derive("1-1-1", "rbp"), "1-1-1 RBP")]:
+        r = lyapunov_check(field, V, assumptions=[beta > 0])
+        value = _lie_at(field, V, r.counterexample) if r.counterexample else sp.Integer(0)
+        ctx.control(sentence("{V} along {f}: refuted, at the counterexample the derivative "
+                             "is {d} (recomputed)", V=V, f=what, d=value),
+                    r.status == "refuted" and value > 0, counterexample=r.counterexample)
+    ok = lyapunov_check({x: -x}, x**2)
+    ctx.symbolic(sentence("{V} along {f}: proved (positive control)", V=x**2, f=dot(x, -x)),
+                 ok.proved and ok.equilibria_only, check="control", proof="lyapunov")
+    # a-priori bound: a quantity that blows up must fail
+    blow = apriori_bound({x: x**2}, x**2, a=1, b=1)
+    cx = blow.counterexample
+    ctx.control(sentence("{f}: the bound {b} is refuted", f=dot(x, x**2),
+                         b=Math(rf"{ddt(x**2).latex} \le x^{{2}} + 1",
+                                "d/dt (x**2) <= x**2 + 1")),
+                blow.status == "refuted" and cx is not None
+                and 2 * cx["x"] ** 3 > cx["x"] ** 2 + 1)
+    rot = apriori_bound({a1: a2, a2: -a1}, a1**2 + a2**2)
+    ctx.symbolic(sentence("a rotation: {Q} bounded, global existence (positive control)",
+                          Q=a1**2 + a2**2), rot.proved and rot.global_existence,
+                 check="control", proof="a-priori bound")
+
+
+def _lie_at(field, V, cx) -> sp.Expr:
+    """dV/dt at a counterexample, recomputed by substitution into the equations."""
+    eqs = field if isinstance(field, dict) else field.equations
+    lie = sp.expand(sum(sp.diff(V, y) * f for y, f in eqs.items()))
+    return lie.subs({s: sp.Rational(cx[str(s)]) for s in lie.free_symbols if str(s) in cx})

@@ -29,7 +29,7 @@ from _common import (
 from hypothesis import strategies as st
 
 import symdyn as sd
-from symdyn.analysis import invariants, verify_invariant
+from symdyn.analysis import chain_induction, invariants, verify_invariant
 from symdyn.report import Math, equalities, latex_math
 from symdyn.verify import ddt, proof, sentence
 
@@ -77,10 +77,19 @@ def _conservation(ctx, system, Hs, label, n):
 def bp_111(ctx):
     s = sd.derive("1-1-1", "bp")
     a1, a2 = s.state
-    invariant_steps(ctx, s, [a1**2 - a2**2], "1-1-1 BP")
+    invariant_steps(ctx, s, [a1**2 - a2**2], "1-1-1 BP", covers="1-1-1")
     _search_step(ctx, s, [a1**2 - a2**2], "1-1-1 BP")
     ctx.oracle_rhs(s, {"alpha": 1.3, "beta": 0.7})
     _conservation(ctx, s, [a1**2 - a2**2], "1-1-1 BP", ctx.cases(4, 30))
+
+
+def _every_depth(ctx, rule):
+    """The conservation law for every depth and layer: the first step of the chain lemma,
+    an identity in a symbolic layer (see symdyn.analysis.chain_induction)."""
+    lemma = chain_induction(rule, depths=(2, 3))
+    form, conserved = lemma.checks[0], lemma.checks[1]
+    ctx.symbolic(form[0], form[1], covers="every depth")
+    ctx.symbolic(conserved[0], conserved[1], covers="every depth")
 
 
 RBP_H = a[h] ** 2 - 2 * c[h] * a[h + 1]
@@ -89,7 +98,8 @@ DEPTHS = ranging(L, 2, 5)
 
 @proof("rbp-chain-invariants", title=sentence("RBP chains conserve {H}", H=RBP_H),
        claim=sentence("For the linear chain of any depth {L} trained by RBP, {H} is a first "
-                      "integral for {h} (checked for {depths}).", L=L, H=RBP_H,
+                      "integral for {h} (checked in components for {depths}, and for every "
+                      "depth as an identity in a symbolic layer).", L=L, H=RBP_H,
                       h=ranging(h, 1, L - 1), depths=DEPTHS))
 def rbp_chain(ctx):
     def integrals(s, depth):
@@ -98,8 +108,10 @@ def rbp_chain(ctx):
 
     for depth in range(2, 6):
         s = chain(depth, "rbp")
-        invariant_steps(ctx, s, integrals(s, depth), f"RBP depth {depth}")
+        invariant_steps(ctx, s, integrals(s, depth), f"RBP depth {depth}",
+                        covers=f"depth {depth}")
         _search_step(ctx, s, integrals(s, depth), f"RBP depth {depth}")
+    _every_depth(ctx, "rbp")
     s = chain(3, "rbp")
     ctx.oracle_trajectories(s, {"alpha": 1.0, "beta": 0.8, "c1": 0.9, "c2": -1.2}, 2, t=5.0)
     _conservation(ctx, s, integrals(s, 3), "RBP depth 3", ctx.cases(4, 30))
@@ -110,7 +122,8 @@ SRBP_H = c[h + 1] * a[h] ** 2 / 2 - c[h] * a[h + 1]
 
 @proof("srbp-chain-invariants", title=sentence("SRBP chains conserve {H}", H=SRBP_H),
        claim=sentence("For the linear chain of depth {L} trained by SRBP, {H} (for {cond}) "
-                      "and {last} are first integrals (checked for {depths}).", L=L, H=SRBP_H,
+                      "and {last} are first integrals (checked in components for {depths}, and "
+                      "for every depth as an identity in a symbolic layer).", L=L, H=SRBP_H,
                       cond=h + 1 < L, last=a[L - 1] ** 2 / 2 - c[L - 1] * a[L],
                       depths=DEPTHS))
 def srbp_chain(ctx):
@@ -119,8 +132,9 @@ def srbp_chain(ctx):
         a, c = s.state, s.parameters[: depth - 1]
         Hs = [c[h + 1] * a[h] ** 2 / 2 - c[h] * a[h + 1] for h in range(depth - 2)]
         Hs.append(a[depth - 2] ** 2 / 2 - c[depth - 2] * a[depth - 1])
-        invariant_steps(ctx, s, Hs, f"SRBP depth {depth}")
+        invariant_steps(ctx, s, Hs, f"SRBP depth {depth}", covers=f"depth {depth}")
         _search_step(ctx, s, Hs, f"SRBP depth {depth}")
+    _every_depth(ctx, "srbp")
 
 
 SADDLE = sp.FiniteSet(alpha, -alpha, 0)
@@ -138,7 +152,8 @@ def arbp_111(ctx):
 
     s = sd.derive("1-1-1", "arbp", rate_ratio="lamda")
     assert s.state == (a1, a2, c1)
-    invariant_steps(ctx, s, [c1 - lam * a2, a1**2 - c1**2 / lam], "1-1-1 ARBP")
+    invariant_steps(ctx, s, [c1 - lam * a2, a1**2 - c1**2 / lam], "1-1-1 ARBP",
+                    covers="1-1-1")
     s1 = sd.derive("1-1-1", "arbp")
     fps = fixed_points(s1)
     surface = [p for p in fps if p.dimension == 2]
@@ -147,7 +162,7 @@ def arbp_111(ctx):
     ctx.symbolic(sentence("the fixed points include the surface {eq} (dimension 2)",
                           eq=sp.Eq(a1 * a2, alpha / beta)),
                  any(sp.simplify(a1 * a2 - alpha / beta).subs(p.solution) == 0
-                     for p in surface))
+                     for p in surface), covers="1-1-1")
     J = sp.Matrix(jacobian(s1)).subs({a1: 0, c1: 0})
     eig = set(J.eigenvals())
     where = equalities(a1, c1, 0)
@@ -156,8 +171,9 @@ def arbp_111(ctx):
                  eig == {alpha, -alpha, 0} and bool(line),
                  latex=Math(rf"\operatorname{{spec}} J\big|_{{{where.latex}}} = "
                             rf"{latex_math(sp.FiniteSet(*eig))}",
-                            f"spec J at {where} = {sp.FiniteSet(*eig)}"))
-    ctx.symbolic("classified as a saddle", bool(line) and line[0].stability == "saddle")
+                            f"spec J at {where} = {sp.FiniteSet(*eig)}"), covers="1-1-1")
+    ctx.symbolic("classified as a saddle", bool(line) and line[0].stability == "saddle",
+                 covers="1-1-1")
 
 
 _n0, _n1, _n2 = sp.symbols("n0 n1 n2", integer=True, positive=True)
@@ -185,4 +201,5 @@ def matrix_invariants(ctx):
         check = verify_invariant(s, expr)
         ctx.symbolic(sentence(f"{rule.upper()}: {{H}} is a first integral "
                               f"({how(check.method)})", H=expr), check.holds,
-                     latex=ddt(expr, 0))
+                     latex=ddt(expr, 0),
+                     covers="every size" if check.method == "matrix" else "5-4-3")

@@ -172,7 +172,9 @@ def near_symmetry(ctx):
     A2, C = s.matrix.state[1], s.matrix.state[2]
     check = verify_invariant(s, C - A2.T)
     ctx.symbolic(sentence(f"{{H}} is a first integral ({how(check.method)})", H=C - A2.T),
-                 check.holds, latex=ddt(C - A2.T, 0))
+                 check.holds, latex=ddt(C - A2.T, 0),
+                 covers="every size" if check.method == "matrix" else "5-4-3",
+                 part="first integral")
     X = np.random.default_rng(0).normal(size=(6, 5))
     ctx.oracle_ode(s, {}, X, X @ np.random.default_rng(1).normal(size=(5, 3)), 2)
 
@@ -205,7 +207,8 @@ def near_symmetry(ctx):
                         "exactly, the asymmetry decreases with the scale, and falls 5 to 20 "
                         "times from scale {s1} to {s2}", n=Math(_norm(_C - _A2.T),
                                                              "||C1 - A2^T||"),
-                        s1=0.1, s2=0.01), seeds, check, ctx.cases(1, 5))
+                        s1=0.1, s2=0.01), seeds, check, ctx.cases(1, 5),
+               part="near-symmetry")
     ctx.note(sentence("median asymmetry {asym} at scales 1, 0.1 and 0.01, per data set: "
                       "{values}", asym=ASYMMETRY,
                       values=[sp.Tuple(*(sp.Float(v, 3) for v in m))

@@ -52,10 +52,11 @@ def tanh_channel(ctx):
     ctx.symbolic(sentence("per sample, with {real} and {product}, the update vanishes "
                           "({tanh0}): the hyperbola is fixed for any realizable data set",
                           real=sp.Eq(T, w * I), product=sp.Eq(a1 * a2, w),
-                          tanh0=sp.Eq(sp.tanh(0, evaluate=False), 0, evaluate=False)), zero,
+                          tanh0=Math(r"\tanh 0 = 0", "tanh 0 = 0")), zero,
                  latex=Math(rf"\Delta {latex_math(a1)} = {latex_expr(one, one.update[0])} = 0 "
                             rf"\quad \text{{when }} {latex_math(sp.Eq(T, a1 * a2 * I))}",
-                            f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"))
+                            f"Delta a1 = {one.update[0]} = 0 when T = a1 a2 I"),
+                 covers="1-1-1", part="fixed points")
 
     X = np.random.default_rng(0).normal(size=(8, 1))
     s = sd.derive("1-1-1", "rbp", channel_activation="tanh", data=sd.Dataset(X=X, Y=0.9 * X))
@@ -75,7 +76,7 @@ def tanh_channel(ctx):
 
     ctx.sample(sentence("realizable data (8 samples, random {w} and {c1}): 10 random starts "
                         "per case converge to {real}", w=w, c1=c1, real=sp.Eq(a1 * a2, w)),
-               seeds, realizable, ctx.cases(3, 30))
+               seeds, realizable, ctx.cases(3, 30), part="convergence")
 
     def not_fixed(seed):
         rng = np.random.default_rng(seed)
@@ -100,7 +101,7 @@ def tanh_channel(ctx):
                         "not converged by {end}", data=sp.Eq(T, 0.8 * I + noise), noise=noise,
                         c1=sp.Eq(c1, 1), da1=dot(a1), axis=sp.Eq(a1, 0), hyperbola=HYPERBOLA,
                         y0=sp.Tuple(0.1, 0.2), end=sp.Eq(t, 2000)),
-               seeds, not_fixed, ctx.cases(2, 10))
+               seeds, not_fixed, ctx.cases(2, 10), part="non-realizable data")
     drift_scaling(ctx)
 
 
@@ -133,7 +134,8 @@ def drift_scaling(ctx):
                           "8-sample data set, at a point of the hyperbola",
                           rate=Math(rf"{dot(a1).latex} = {latex_math(_ON_HYPERBOLA)}",
                                     f"da1/dt = {_ON_HYPERBOLA}")),
-                 abs(derived - _hyperbola_rate(X[:, 0], Y[:, 0])) < 1e-12)
+                 abs(derived - _hyperbola_rate(X[:, 0], Y[:, 0])) < 1e-12,
+                 part="non-realizable data")
     N, eps = sp.Symbol("N"), sp.Symbol("varepsilon")
     small, large = 100, 10_000
     noise = [_rms_rate(n, False) for n in (small, large)]
@@ -146,12 +148,14 @@ def drift_scaling(ctx):
                          "shrinks like {rate}, and the population keeps the fixed points",
                          T=sp.Eq(T_[k], 0.8 * I_[k] + 0.5 * eps), da1=dot(a1), n0=noise[0],
                          n1=noise[1], N0=sp.Eq(N, small), N1=sp.Eq(N, large), r=ratio,
-                         rate=N ** sp.Rational(-1, 2)), int(5 <= ratio <= 20), 1)
+                         rate=N ** sp.Rational(-1, 2)), int(5 <= ratio <= 20), 1,
+                part="non-realizable data")
     ctx.numeric(sentence("misspecified target ({T}, no noise): the same quantity is {m0:.2e} "
                          "and {m1:.2e} (required: changes by less than a factor 1.5 and above "
                          "0.005): the drift stays of order 1 in the sample size",
                          T=sp.Eq(T_[k], sp.tanh(2 * I_[k])), m0=mis[0], m1=mis[1]),
-                int(max(mis) / min(mis) < 1.5 and min(mis) > 5e-3), 1)
+                int(max(mis) / min(mis) < 1.5 and min(mis) > 5e-3), 1,
+                part="non-realizable data")
 
 
 @proof("tanh-chain-derivative", title=sentence("Non-linear chains converge more often with "

@@ -127,6 +127,7 @@ def deep_digits(ctx):
            "linear) predicts.", diff=ASYMMETRY,
            s01=sp.Eq(s_, 0.1), s1=sp.Eq(s_, 1), s001=sp.Eq(s_, 0.01), rho=RHO))
 def deep_arbp_symmetry(ctx):
+    _gradient_oracle(ctx)  # the training engine, by an independent route
     d = _digits()
     net = DeepNetwork(ARCH, "arbp", activation="tanh", scale=0.1, seed=0)
     X, T = d.X_train.T, d.Y_train.T

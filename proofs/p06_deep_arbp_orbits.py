@@ -63,16 +63,21 @@ def deep_arbp(ctx):
         ok = all(verify_invariant(s, h).holds for h in H)
         ctx.symbolic(sentence(f"depth {d}: {{H1}} and {{H2}} for {{hs}} are first integrals",
                               H1=c[h] - lam * a[h + 1], H2=lam * a[h] ** 2 - c[h] ** 2,
-                              hs=ranging(h, 1, d - 1)), ok)
+                              hs=ranging(h, 1, d - 1)), ok,
+                     covers=f"depth {d}", part="first integrals")
         r = _rank_at_random_point(s, H, d)
         ctx.symbolic(sentence(f"depth {d}: their gradients have rank {r}, that is {{rank}} with "
                               "{n} the state dimension, at a random rational point (orbits are "
-                              "curves)", rank=sp.Eq(2 * d_ - 2, n_ - 1), n=n_), r == 2 * d - 2)
+                              "curves)", rank=sp.Eq(2 * d_ - 2, n_ - 1), n=n_), r == 2 * d - 2,
+                     covers=f"depth {d}", part="first integrals")
     numeric_depths = (3,) if ctx.quick else depths
     scales = (0.1, 1.0)
     lams = (1.0,) if ctx.quick else (0.5, 1.0, 2.0)
     starts = ctx.cases(12, 24)  # the full grid (sweeps) is `symdyn sweep`, not verify
     values = {"alpha": 1.0, "beta": 1.0}
+    oracle_system = chain(3, "arbp", rate_ratio=1.0)  # the machinery, by independent routes
+    ctx.oracle_rhs(oracle_system, values)
+    ctx.oracle_trajectories(oracle_system, values, 2, t=5.0)
     tested = certified = diverged = total = 0
     shares = []
     for d in numeric_depths:
@@ -100,8 +105,9 @@ def deep_arbp(ctx):
                     cell=Math(rf"d = {d},\ \lambda = {lam_v:g},\ s = {scale:g}",
                               f"d={d} lam={lam_v:g} s={scale:g}")))
     ctx.numeric("detected periodic orbits certified closed, free of equilibria, with the "
-                "certificate's period within 1% of the detected one", certified, tested)
-    ctx.numeric("no start diverges", total - diverged, total)
+                "certificate's period within 1% of the detected one", certified, tested,
+                part="orbits")
+    ctx.numeric("no start diverges", total - diverged, total, part="orbits")
     for line in shares:
         ctx.note(line)
     # the certificate refuses a level set that holds an equilibrium: at lam = 1 the diagonal
@@ -113,4 +119,4 @@ def deep_arbp(ctx):
     ctx.numeric("the certificate refuses the diagonal level curve through the fixed point "
                 "(which the start 0.5 converges to)", int(
                     not cert.certified and "equilibrium" in cert.message
-                    and bool(r.converged[0]) and abs(r.y[0, 0] - 1) < 1e-6), 1)
+                    and bool(r.converged[0]) and abs(r.y[0, 0] - 1) < 1e-6), 1, part="orbits")

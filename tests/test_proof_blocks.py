@@ -36,6 +36,8 @@ def test_cubic_with_three_roots():
     for rt in r.roots:
         lo, hi = rt.interval
         assert lo <= rt.value <= hi and rt.multiplicity == 1
+        assert -r.root_bound < lo and hi < r.root_bound  # Cauchy: 1 + max |a_i / a_n| = 2
+    assert r.root_bound == 2
     assert r.kind == "reduction+sign" and "proof" in r.theorem_latex()
 
 

@@ -87,6 +87,8 @@ def apriori_bound(system, Q, *, a=0, b=0, assumptions=(), squares=None) -> Aprio
                 derivative=qdot, a=a, b=b, slack=slack)
     if result.status != "proved":
         cx = result.counterexample
+        if cx:  # the refuter's value is that of the slack aQ + b - dQ/dt, negative there
+            cx = {**{k: v for k, v in cx.items() if k != "value"}, "slack": cx["value"]}
         return AprioriBound(status=result.status, sketch=tuple(steps), counterexample=cx,
                             message=(f"dQ/dt > aQ + b at {cx}" if cx else
                                      "aQ + b - dQ/dt >= 0 could be neither proved nor "

@@ -132,7 +132,7 @@ def _closing_steps(rule, depths, checks):
     check(sentence("The reduced equation is {ode}, with {M1}; its leading coefficient is "
                    "{lead}, negative.", ode=Math(r"\dot a_1 = M_1 (\alpha - \beta P(a_1))",
                                                 "da1/dt = M_1 (alpha - beta P(a1))"),
-                   M1=M1, lead=sp.Lt(-beta * Rd, 0, evaluate=False)),
+                   M1=M1, lead=Math(r"-\beta R_d < 0", "-beta R_d < 0")),
           (-beta * Rd).is_negative)
     agree = True
     for depth in depths:

@@ -100,10 +100,12 @@ def lyapunov_check(system, V, *, assumptions=(), squares=None,
     steps = [sentence("Its derivative along the vector field is {d}.", d=ddt(V, vdot))]
     if result.status != "proved":
         cx = result.counterexample
+        if cx:  # the refuter's value is that of -dV/dt
+            cx = {**{k: v for k, v in cx.items() if k != "value"}, "dV/dt": -cx["value"]}
         return LyapunovCheck(
             status=result.status, statement=claim, sketch=tuple(steps), counterexample=cx,
             message=("dV/dt > 0 at " + ", ".join(f"{k} = {v}" for k, v in cx.items()
-                                                 if k != "value") + f" (dV/dt = {-cx['value']})"
+                                                 if k != "dV/dt") + f" (dV/dt = {cx['dV/dt']})"
                      if cx else "dV/dt <= 0 could be neither proved nor refuted; pass "
                      "squares= with the polynomials of a sum of squares"), **base)
     zero = _zero_set(vdot, result, state)

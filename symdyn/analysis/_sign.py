@@ -43,7 +43,9 @@ class SignAnalysis(ProofCertificate):
     :math:`\dot x = g(x)` is bounded and converges monotonically to a real root of
     :math:`g`; ``refuted``: some solutions are unbounded (``counterexample``: a start beyond
     the roots, for numerical coefficients). ``roots``: every real root (numerical
-    coefficients only, else ``None``)."""
+    coefficients only, else ``None``); ``root_bound``: Cauchy's bound :math:`B = 1 +
+    \max_i |a_i / a_n|`, every real root lies in :math:`(-B, B)` (an expression in the
+    parameters when there are some)."""
 
     variable: sp.Symbol
     rhs: sp.Expr
@@ -51,6 +53,7 @@ class SignAnalysis(ProofCertificate):
     leading_coefficient: sp.Expr
     leading_sign: int | None
     roots: tuple[Root, ...] | None = None
+    root_bound: sp.Expr | None = None
 
     @property
     def stable(self) -> tuple[Root, ...]:
@@ -89,10 +92,11 @@ def _roots(p: sp.Poly) -> tuple[Root, ...]:
     return tuple(out)
 
 
-def _cauchy_bound(p: sp.Poly) -> sp.Rational:
+def _cauchy_bound(p: sp.Poly) -> sp.Expr:
     """1 + max |a_i / a_n|: every root lies strictly inside (-bound, bound)."""
     lc = p.LC()
-    return 1 + max((abs(c / lc) for c in p.all_coeffs()[1:]), default=sp.Integer(0))
+    ratios = [sp.Abs(sp.cancel(c / lc)) for c in p.all_coeffs()[1:]]
+    return 1 + (sp.Max(*ratios) if ratios else sp.Integer(0))
 
 
 def sign_analysis(rhs, x: sp.Symbol, assumptions=()) -> SignAnalysis:
@@ -128,7 +132,8 @@ def sign_analysis(rhs, x: sp.Symbol, assumptions=()) -> SignAnalysis:
     steps = [sentence("The right-hand side is a polynomial in {x} of degree {n} with leading "
                       "coefficient {lc}.", x=x, n=sp.Integer(max(n, 0)), lc=lc)]
     base = dict(kind="reduction+sign", statement=claim, assumptions=facts.relations,
-                variable=x, rhs=g, degree=max(n, 0), leading_coefficient=lc, leading_sign=s)
+                variable=x, rhs=g, degree=max(n, 0), leading_coefficient=lc, leading_sign=s,
+                root_bound=_cauchy_bound(p) if n > 0 else None)
     if g == 0:
         return SignAnalysis(status="proved", message="g = 0: every point is an equilibrium",
                             sketch=(*steps, sentence("Every point is an equilibrium.")),

@@ -253,10 +253,13 @@ def _result_section(r) -> str:
     if proof and any(s.kind == "symbolic" for _, s in proof):
         evidence_parts = [e["part"] or "the claim" for e in proof_parts(r.steps)
                           if e["evidence"]]
-        title = ("" if env == "theorem" else "[Proof of what is proved"
-                 + (f"; {tex_escape(', '.join(evidence_parts))}: numerical evidence only"
-                    if evidence_parts else "") + "]")
-        parts.append(f"\\begin{{proof}}{title}\n{_items(r, proof)}\n\\end{{proof}}")
+        title, lead = "", ""
+        if env != "theorem":
+            title = "[Proof of the parts proved]"
+            lead = "The steps checked by computer algebra, and notes." + (
+                f" Numerical evidence only (below): {tex_escape(', '.join(evidence_parts))}."
+                if evidence_parts else "") + "\n"
+        parts.append(f"\\begin{{proof}}{title}\n{lead}{_items(r, proof)}\n\\end{{proof}}")
     elif proof:
         parts.append("\\paragraph{Notes.}\n" + _items(r, proof))
     if evidence:
@@ -286,8 +289,8 @@ def latex_report(results: Sequence) -> str:
         rows.append(rf"\ref{{res:{r.name}}} & \texttt{{{tex_escape(r.name)}}} & {symbolic} & "
                     rf"{numeric} & {checks} & {r.seconds:.1f}\,s & {status} & "
                     rf"{tex_escape(proof)} \\")
-    table = ("\\section*{Evidence}\n{\\small\\noindent\\begin{tabular}{lllllrl"
-             ">{\\raggedright\\arraybackslash}p{5cm}}\n\\hline\n"
+    table = ("\\section*{Evidence}\n{\\footnotesize\\setlength{\\tabcolsep}{4pt}\\noindent"
+             "\\begin{tabular}{lllllrl>{\\raggedright\\arraybackslash}p{4.5cm}}\n\\hline\n"
              "section & result & symbolic & numeric & checks & time & status & proof \\\\\n"
              "\\hline\n" + "\n".join(rows) + "\n\\hline\n\\end{tabular}}\n")
     sections = [table, *map(_result_section, results)]
