@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from _theorems import Cm, blocks, channel, lie, sizes_text, sq, zero
+from _theorems import A1m, Cm, blocks, channel, lie, sizes_text, sq, zero
 
 import symdyn as sd
 from symdyn.analysis import apriori_bound
@@ -37,7 +37,7 @@ def derive(sizes, rule):
 
 
 @proof("existence-theorem", title="Theorem 3: solutions exist for all time (one "
-       "hidden layer, BP, RBP, SRBP)",
+       "hidden layer, every rule)",
        hypotheses=sentence("Linear network {sizes} of any sizes; any data: {sii} positive "
                            "semi-definite and any {sti}; any fixed channel {C}; {s}.",
                            sizes=Math("n_0-n_1-n_2", "n0-n1-n2"), sii=sp.Symbol("Sigma_II"),
@@ -46,13 +46,15 @@ def derive(sizes, rule):
            "With one hidden layer SRBP is RBP. Under RBP and SRBP, {Q} satisfies {ineq}, and "
            "under BP {Qb} satisfies {ineqb}; so by Gronwall both grow at most exponentially, "
            "and as {Q2} bounds the squared norm of the state, no solution blows up in finite "
-           "time: every solution exists for all positive time. Convergence is proved in "
+           "time: every solution exists for all positive time. The same holds for ARBP and "
+           "ASRBP with {lpos} (one rule with one hidden layer), through their two matrix "
+           "first integrals. Convergence is proved in "
            "special cases only: BP with {pd} (a bounded gradient flow); RBP with hidden width "
            "1 and {iden} (a planar reduction, every start); the autoencoder (theorem 2) and "
            "the chains (theorem 1). Other cases: numerical evidence.",
            Q=QDEF, ineq=Math(r"\dot Q \le (2 + s^2)\, Q", "dQ/dt <= (2 + s^2) Q"), Qb=QBP,
            ineqb=Math(r"\dot Q \le 2 (1 + s^2)\, Q", "dQ/dt <= 2 (1 + s^2) Q"),
-           Q2=Math(r"2 Q", "2 Q"), pd=sp.Symbol("Sigma_II") > 0,
+           Q2=Math(r"2 Q", "2 Q"), lpos=sp.Symbol("lamda") > 0, pd=sp.Symbol("Sigma_II") > 0,
            iden=Math(r"\Sigma_{II} = I", "Sigma_II = I")))
 def existence(ctx):
     sizes = [(1, 1, 1), (2, 1, 2), (2, 2, 1)] if ctx.quick else \
@@ -65,6 +67,7 @@ def existence(ctx):
                  part="SRBP is RBP")
     rbp_bound(ctx, sizes)
     bp_bound(ctx, sizes)
+    adaptive_bound(ctx, sizes[:3])
     exact_certificates(ctx)
     special_cases(ctx)
     evidence(ctx)
@@ -132,6 +135,50 @@ def bp_bound(ctx, sizes):
         ineq=Math(r"\dot Q \le 2 (1 + s^2)\, Q", "dQ/dt <= 2 (1 + s^2) Q")), ok,
         proof="a-priori bound", covers="every n0-n1-n2, every data",
         part="global existence")
+
+
+def adaptive_bound(ctx, sizes):
+    """ARBP and ASRBP (lambda > 0): the same bound through their two matrix first integrals."""
+    ok_same, ok_laws, ok_rate = True, True, True
+    for z in sizes:
+        s = sd.derive("-".join(map(str, z)), "arbp", rate_ratio="lamda")
+        ok_same &= s.rhs == sd.derive("-".join(map(str, z)), "asrbp", rate_ratio="lamda").rhs
+        lam = next(x for x in s.parameters if str(x) == "lamda")
+        k = z[0] * z[1]
+        A1, A2, _, _ = blocks(s, *z)
+        C = sp.Matrix(z[1], z[2], s.state[k + z[1] * z[2]:])
+        S, Sig = moments(s, z[0], z[2])
+        ok_laws &= zero(lie(s, C - lam * A2.T)) and zero(lie(s, (A1 * A1.T - C * C.T / lam) * lam))
+        P = A2 * A1
+        rhs = sq(A1) + sq(S.T * A2) - sq(A1.T - S.T * A2) - 2 * (P * Sig * P.T).trace()
+        ok_rate &= zero(lie(s, sq(A2)) - rhs)
+    sz = sizes_text(sizes)
+    ctx.symbolic(sentence("with one hidden layer ASRBP and ARBP derive the same equations "
+                          f"(sizes {sz}); both conserve {{l1}} and {{l2}} (entry by entry, "
+                          "{lam} symbolic)",
+                          l1=Math(r"\Delta = C - \lambda A_2^T", "Delta = C - lambda A2^T"),
+                          l2=Math(r"K = A_1 A_1^T - C C^T / \lambda",
+                                  "K = A1 A1^T - C C^T / lambda"), lam=sp.Symbol("lamda")),
+                 ok_same and ok_laws, proof="identity", covers=sz, part="global existence")
+    ctx.symbolic(sentence(
+        "ARBP and ASRBP, {lpos}: {id} (every rule has the same second equation), and by the two "
+        "first integrals the squared norm of {A1} is at most {bound}; so {ineq}: by Gronwall the "
+        "weights, and through {D} the channel, stay bounded on every finite interval "
+        f"(entry by entry, sizes {sz}; matrix identities)", lpos=sp.Symbol("lamda") > 0,
+        id=Math(r"\tfrac{d}{dt}\lVert A_2\rVert^2 = \lVert A_1\rVert^2 + \lVert "
+                r"\Sigma_{TI}^T A_2\rVert^2 - \lVert A_1^T - \Sigma_{TI}^T A_2\rVert^2 - "
+                r"2\operatorname{tr}(P \Sigma_{II} P^T)",
+                "d||A2||^2/dt = ||A1||^2 + ||S^T A2||^2 - ||A1^T - S^T A2||^2 "
+                "- 2 tr(P Sigma P^T)"),
+        A1=A1m, bound=Math(r"\operatorname{tr} K + 2 \lambda \lVert A_2 \rVert^2 + "
+                           r"2 \lVert \Delta \rVert^2 / \lambda",
+                           "tr K + 2 lambda ||A2||^2 + 2 ||Delta||^2 / lambda"),
+        ineq=Math(r"\tfrac{d}{dt}\lVert A_2\rVert^2 \le (s^2 + 2\lambda) \lVert A_2\rVert^2"
+                  r" + \operatorname{tr} K + 2\lVert\Delta\rVert^2/\lambda",
+                  "d||A2||^2/dt <= (s^2 + 2 lambda) ||A2||^2 + tr K "
+                  "+ 2 ||Delta||^2 / lambda"),
+        D=Math(r"\Delta", "Delta")), ok_rate, proof="a-priori bound",
+        covers="every n0-n1-n2, every data", part="global existence")
 
 
 def exact_certificates(ctx):
@@ -225,8 +272,43 @@ def evidence(ctx):
                              t=sp.Eq(sp.Symbol("t"), 20), times=[0.5, 2, 20],
                              gr=Math(r"Q(t) \le Q(0)\, e^{a t}", "Q(t) <= Q(0) exp(a t)")),
                     passed, total, part="global existence")
+    adaptive_evidence(ctx, rng)
     width_one(ctx, rng)
     other_cases(ctx, rng)
+
+
+def _arbp_parts(y):
+    """(A1, A2, C) of 3-2-2 ARBP states, one per row."""
+    return y[:, :6].reshape(-1, 2, 3), y[:, 6:10].reshape(-1, 2, 2), y[:, 10:].reshape(-1, 2, 2)
+
+
+def adaptive_evidence(ctx, rng):
+    """ARBP (lambda = 1, 0.5): the Gronwall bound on ||A2||^2 along trajectories."""
+    passed, total = 0, 0
+    for lam in (1.0, 0.5):
+        X = rng.normal(size=(30, 3))
+        Y = X @ rng.normal(size=(3, 2)) + rng.normal(size=(30, 2))
+        s = sd.derive("3-2-2", "arbp", rate_ratio=lam, data=sd.Dataset(X=X, Y=Y))
+        sv = float(np.linalg.norm(Y.T @ X / 30, 2))
+        y0 = 3.0 * rng.normal(size=(ctx.cases(6, 24), s.size))
+        A1, A2, C = _arbp_parts(y0)
+        trK = (A1**2).sum((1, 2)) - (C**2).sum((1, 2)) / lam
+        D = ((C - lam * A2.transpose(0, 2, 1)) ** 2).sum((1, 2))
+        a, b = sv**2 + 2 * lam, trK + 2 * D / lam
+        q0 = (A2**2).sum((1, 2))
+        ok = np.ones(len(y0), bool)
+        for tt in (0.5, 2.0, 20.0):
+            r = integrate_batch(s, y0, tt, {}, rtol=1e-9, atol=1e-11, stop_on_convergence=False)
+            ok &= np.isin(r.status, ["running", "converged"])
+            bound = (q0 + b / a) * np.exp(a * tt) - b / a
+            ok &= (_arbp_parts(r.y)[1] ** 2).sum((1, 2)) <= bound * (1 + 1e-9) + 1e-9
+        passed, total = passed + int(ok.sum()), total + len(ok)
+    ctx.numeric(sentence("ARBP on 3-2-2, {lams}, noisy data, starts of scale 3: no blow-up up to "
+                         "{t}, and the Gronwall bound on the squared norm of {A2} holds at {ts}",
+                         lams=sp.Contains(sp.Symbol("lamda"), sp.FiniteSet(sp.Rational(1, 2), 1),
+                                          evaluate=False),
+                         t=sp.Eq(sp.Symbol("t"), 20), A2=sp.MatrixSymbol("A2", n2, n1),
+                         ts=[0.5, 2, 20]), passed, total, part="global existence")
 
 
 def other_cases(ctx, rng):
