@@ -151,3 +151,38 @@ def test_failed_rows_are_undecided_with_the_reason():
     r = integrate_batch(OSC, np.array([[1.0, 0.0]]), 1e4, max_steps=10)
     c = classify(OSC, r)
     assert c.end[0] == "undecided" and "failed" in c.reason[0]
+
+
+def _crossings_loop(t, Y, point, normal):
+    """The oracle: one crossing at a time, numpy's polyfit and roots (the classifier's former
+    code)."""
+    s = (Y - point) @ normal
+    idx = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
+    idx = idx[(idx >= 1) & (idx + 1 < len(s))]
+    times, points = [], []
+    for i in idx:
+        j = np.array([i - 1, i, i + 1]) if s[i + 1] - s[i] < s[i] - s[i - 1] or i + 2 >= len(s) \
+            else np.array([i, i + 1, i + 2])
+        x = (t[j] - t[i]) / (t[i + 1] - t[i])
+        c = np.polyfit(x, s[j], 2)
+        roots = np.roots(c)
+        roots = roots[np.isreal(roots)].real
+        roots = roots[(roots >= -1e-9) & (roots <= 1 + 1e-9)]
+        u = float(roots[0]) if roots.size else float(-s[i] / (s[i + 1] - s[i]))
+        L = [np.prod([(u - x[m]) / (x[k] - x[m]) for m in range(3) if m != k]) for k in range(3)]
+        times.append(t[i] + u * (t[i + 1] - t[i]))
+        points.append(np.einsum("k,kn->n", np.array(L), Y[j]))
+    return np.array(times), np.array(points).reshape(-1, Y.shape[1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_section_crossings_equal_the_loop(seed):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 60, 3000))  # uneven samples
+    w = rng.uniform(0.5, 3, 3)
+    Y = np.c_[np.sin(w[0] * t), 0.5 * np.cos(w[1] * t + 1), 0.3 * np.sin(w[2] * t) + 0.01 * t]
+    times, pts, point, normal = section_crossings(t, Y)
+    want_t, want_p = _crossings_loop(t, Y, point, normal)
+    assert len(times) == len(want_t) > 5
+    np.testing.assert_allclose(times, want_t, rtol=0, atol=1e-9 * t[-1])
+    np.testing.assert_allclose(pts, want_p, rtol=0, atol=1e-9)

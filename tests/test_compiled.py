@@ -79,10 +79,54 @@ def test_auto_without_numba_runs_numpy(no_numba):
 
 def test_auto_keeps_numpy_where_compiling_does_not_pay():
     rbp = sd.derive("1-1-1", "rbp")
-    assert _compiled.select_backend("auto", rbp, "auto", np.linspace(0, 1, 3), 10**6) == "numpy"
     assert _compiled.select_backend("auto", rbp, "matrix", None, 10**6) == "numpy"
     wide = sd.derive("10-10-10", "rbp")
     assert _compiled.select_backend("auto", wide, "auto", None, 10**6) == "numpy"
+
+
+def test_auto_weighs_expected_work_against_compile_and_load(monkeypatch, tmp_path):
+    """A fresh cache: compiling pays only for enough rows x horizon x state; once the
+    machine code is on disk, loading it pays for much less; in process, always."""
+    pytest.importorskip("numba")
+    monkeypatch.setenv("SYMDYN_CACHE", str(tmp_path))
+    built = []
+    monkeypatch.setattr(_compiled, "rk_program", lambda system, tab=None: built.append(1))
+    system = sd.derive("1-1-1-1", "arbp", rate_ratio=3)  # never compiled in this process
+    assert not _compiled.on_disk(system)
+    small = dict(rows=10, tab=None, t_final=100.0)
+    big = dict(rows=2000, tab=None, t_final=1000.0)
+    # 10 rows x 5 x 100 = 5000 row-units: ~0.015 s on numpy, well under a compile
+    assert _compiled.select_backend("auto", system, "auto", None, **small) == "numpy"
+    assert _compiled.select_backend("auto", system, "auto", None, **big) == "numba"
+    assert built == [1]
+    # on disk: a load (about a second) pays from about 10^5 row-units on
+    monkeypatch.setattr(_compiled, "on_disk", lambda system, tab=None: True)
+    assert _compiled.select_backend("auto", system, "auto", None, rows=10, tab=None,
+                                    t_final=100.0) == "numpy"
+    assert _compiled.select_backend("auto", system, "auto", None, rows=200, tab=None,
+                                    t_final=1000.0) == "numba"
+    # t_eval no longer keeps the numpy path: the compiled loop records dense output
+    assert _compiled.select_backend("auto", system, "auto", np.linspace(0, 1, 3),
+                                    **big) == "numba"
+
+
+def test_numba_refuses_a_matrix_system_before_compiling(monkeypatch):
+    """10-10-10 RBP runs as matrix code: backend='numba' says so at once instead of
+    printing and compiling 200 equations first."""
+    pytest.importorskip("numba")
+
+    def never(*args, **kwargs):
+        raise AssertionError("printed or compiled before the form was checked")
+
+    monkeypatch.setattr(_compiled, "scalar_function", never)
+    monkeypatch.setattr(_compiled, "load_program", never)
+    wide = sd.derive("10-10-10", "rbp")
+    Y0 = np.random.default_rng(0).normal(size=(4, wide.size))
+    rng = np.random.default_rng(1)
+    values = {"Sigma_II": np.eye(10), "Sigma_TI": rng.normal(size=(10, 10)),
+              "C1": rng.normal(size=(10, 10))}
+    with pytest.raises(SpecError, match="form='component'"):
+        sd.integrate_batch(wide, Y0, 1.0, values, backend="numba")
 
 
 def test_scalar_function_prints_cse_and_refuses_unknown_symbols():
@@ -145,6 +189,23 @@ def test_both_paths_agree_depth3(rbp_depth3, seed, stop):
     assert set(a.status) <= {"converged", "running"}
 
 
+@pytest.mark.parametrize("method", ["DOP853", "RK45"])
+def test_dense_output_agrees(rbp_depth3, method):
+    """t_eval: the compiled loop records the solver's own dense output polynomial, as the
+    numpy path does (and both sit on scipy's within tolerance, test_numerics)."""
+    rng = np.random.default_rng(5)
+    Y0 = rng.normal(scale=0.8, size=(20, 3))
+    values = {"alpha": 1.0, "beta": 1.5, "c1": 0.7, "c2": 1.3}
+    te = np.r_[0.0, np.sort(rng.uniform(0, 60, 300))]
+    a, b = both(rbp_depth3, Y0, 60.0, values, t_eval=te, method=method)
+    assert_agree(a, b)
+    assert "converged" in set(a.status)  # held at their end state after stopping
+    assert not np.isnan(a.y_eval).any() and not np.isnan(b.y_eval).any()
+    assert units(a.y_eval, b.y_eval) < 50
+    # three more stages per recorded step (DOP853), counted alike
+    assert np.max(np.abs(a.nfev - b.nfev)) <= 2 * (TABLEAUS[method].n_stages + 3)
+
+
 def test_convergence_verdicts_and_times_agree(rbp111):
     """Stopped by the convergence test at the same step: same status, same stop time (up to
     rounding in the step sequence)."""
@@ -192,9 +253,6 @@ def test_stiff_rows_go_to_scipy_from_both():
 
 def test_numba_refuses_what_it_cannot_do(rbp111):
     values = {"alpha": 1, "beta": 1, "c1": 1}
-    with pytest.raises(SpecError, match="t_eval"):
-        sd.integrate_batch(rbp111, np.ones((2, 2)), 1.0, values, backend="numba",
-                           t_eval=[0.5])
     with pytest.raises(SpecError, match="form='matrix'"):
         sd.integrate_batch(rbp111, np.ones((2, 2)), 1.0, values, backend="numba",
                            form="matrix")

@@ -464,3 +464,20 @@ def test_default_suite_runs_all_four_channel_architectures():
     built = {experiments.architecture_of(r.build().rule.name) for r in runs[::3]}
     assert built == set(experiments.ARCHITECTURES)
     assert len(runs) == 5 * 4 * 3 + 3
+
+
+def test_measure_every_keeps_the_training_and_thins_the_rows():
+    """measure_every=k: the rows of epochs 0, k, 2k, ... and the last, equal to those of a
+    run measured every epoch (measuring draws nothing from the training's generator)."""
+    from symdyn.training import load_digits
+
+    data = load_digits()
+    run = experiments.Run(rule="arbp", arch="64-20-10", epochs=7, seed=3)
+    every, _ = experiments.run_one(run, data)
+    thin, status = experiments.run_one(run, data, measure_every=3)
+    assert status == "finished" and [r["epoch"] for r in thin] == [0, 3, 6, 7]
+    by_epoch = {r["epoch"]: r for r in every}
+    for r in thin:
+        assert r == by_epoch[r["epoch"]]
+    with pytest.raises(SpecError, match="measure_every"):
+        experiments.run_one(run, data, measure_every=0)

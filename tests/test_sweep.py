@@ -195,3 +195,73 @@ def test_phase_diagram_shows_the_shares_per_cell():
     np.testing.assert_allclose(axes[3].images[0].get_array(), [[0, 0], [0.5, 0]])
     with pytest.raises(SpecError):
         phase_diagram(ds.drop_vars("scale"))
+
+
+# -- issue 22: compiled rows, limits before any work -------------------------------------------
+
+
+def test_compiled_chunk_classifies_every_row_as_the_numpy_path():
+    """The sweep's rows on the compiled backend (integration, dense tail samples, their
+    returns to the section, convergence, blow-up) against the numpy path, row by row, on a
+    sample with converged and periodic rows (and the periodic rows' periods)."""
+    pytest.importorskip("numba")
+    from symdyn.sweep._run import compute_chunk
+
+    spec = SweepSpec.from_mapping({"rule": "arbp", "depth": 3, "scale": 0.5, "alpha": 1,
+                                   "beta": 1, "starts": 48, "certify": 1})
+    cell = spec.cells[0]
+    a = compute_chunk(cell, spec.identity, 0, 0, 48, "numpy")
+    b = compute_chunk(cell, spec.identity, 0, 0, 48, "numba")
+    assert {"converged", "periodic"} <= set(a["end"])  # the sample has both kinds
+    np.testing.assert_array_equal(a["end"], b["end"])
+    np.testing.assert_array_equal(a["certified"], b["certified"])
+    per = a["end"] == "periodic"
+    np.testing.assert_allclose(b["period"][per], a["period"][per], rtol=1e-5)
+    conv = a["end"] == "converged"
+    np.testing.assert_allclose(b["y_end"][conv], a["y_end"][conv], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("starts=1000000000000", "above the limit of 1,000,000,000 rows"),
+    ("t_final=1e308", "t_final = 1e+308 is above the limit"),
+    ("tail=1e300", "tail = 1e+300 is above the limit"),
+    ("depth=200", "depth must be between 1 and 16"),
+    ("t_final=0", "t_final must be positive"),
+    ("scale=-1", "scale must be positive"),
+    ("rtol=2", "rtol = 2 is above the limit"),
+    ("fine=100000000", "fine must be between 10"),
+    ("certify=99999999", "certify = 99999999 is above the limit"),
+    ("alpha=" + ",".join(str(i) for i in range(20_000)), "has 20,000 values"),
+])
+def test_hostile_specs_end_in_one_line_before_any_work(tmp_path, capsys, monkeypatch,
+                                                       setting, message):
+    derive_module = sys.modules["symdyn.derive"]  # symdyn.derive is also the function
+
+    def never(*args, **kwargs):
+        raise AssertionError("derived before the limits were checked")
+
+    monkeypatch.setattr(derive_module, "derive", never)
+    args = ["--set", "rule=arbp", "--set", "alpha=1", "--set", "beta=1"]
+    if not setting.startswith("depth"):
+        args += ["--set", "depth=3"]
+    code, err = _cli(capsys, "sweep", *args, "--set", setting, "--store",
+                     str(tmp_path / "st"), "--scheduler", "sync")
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "st").exists()  # nothing written either
+
+
+def test_a_million_cell_grid_is_refused_with_its_size():
+    from symdyn.sweep._plan import check_limits
+
+    raw = {"rule": "arbp", "depth": 3, "alpha": list(range(1, 101)),
+           "beta": list(range(1, 101)), "scale": list(range(1, 101))}
+    with pytest.raises(SpecError, match="1,000,000 cells, above the limit"):
+        check_limits(SweepSpec.from_mapping(raw))
+    # within the limits: the estimate names rows, time, memory and results
+    from symdyn.sweep._plan import make_plan
+    from symdyn.sweep._run import cell_system
+
+    plan = make_plan(SweepSpec.from_mapping({**SMALL, "starts": 2500, "chunk": 0}), cell_system,
+                     backend="numpy")
+    assert plan.rows == 5000 and [t[3] for t in plan.tasks] == [1000, 1000, 500] * 2
+    assert "5,000 rows in 6 chunks" in plan.describe(2) and "CPU-s" in plan.describe(2)

@@ -86,7 +86,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     run = sweep(raw, args.store, scheduler=scheduler, workers=args.workers,
                 processes=not args.threads, progress=not args.no_progress)
     print(f"sweep {run.identity}: {run.computed} chunks computed, {run.already_done} already "
-          f"done, of {run.chunks} ({run.seconds:.1f} s); store {run.store}")
+          f"done, of {run.chunks} ({run.seconds:.1f} s, {run.cpu_seconds:.1f} CPU-s in the "
+          f"tasks); store {run.store}")
     print(sweep_summary(args.store))
     if args.plot:
         _plot(load_sweep(args.store), args)

@@ -145,6 +145,9 @@ def _drive(stepper: BatchStepper, advance: Callable[[], bool], progress,
            deadline: float | None) -> None:
     """Advance (numpy steps, or the compiled loop in chunks of rows) until no row runs or
     the deadline passes, then finish the stiff rows."""
+    if deadline is not None and time.monotonic() > deadline:
+        # checked first too: the compiled loop runs a chunk of rows to their end per call
+        stepper.abandon(BUDGET_MESSAGE)
     while advance():
         if progress is not None:
             progress(stepper.progress)

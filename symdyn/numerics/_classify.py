@@ -40,6 +40,8 @@ __all__ = ["CLASSES", "Classification", "classify", "detect_period", "excess_los
 
 #: The end states, in the order used for codes in stores (index = code).
 CLASSES = ("converged", "periodic", "diverged", "undecided")
+#: the most memory the dense samples of one follow-up integration may take
+_SAMPLE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,23 +153,37 @@ def section_crossings(t: np.ndarray, Y: np.ndarray, point=None, normal=None):
         _, _, Vt = np.linalg.svd(Y - point, full_matrices=False)
         normal = Vt[0] * np.sign(Vt[0][np.argmax(np.abs(Vt[0]))])
     s = (Y - point) @ normal
-    idx = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
-    idx = idx[(idx >= 1) & (idx + 1 < len(s))]
-    times, points = [], []
-    for i in idx:
-        j = np.array([i - 1, i, i + 1]) if s[i + 1] - s[i] < s[i] - s[i - 1] or i + 2 >= len(s) \
-            else np.array([i, i + 1, i + 2])
-        x = (t[j] - t[i]) / (t[i + 1] - t[i])
-        c = np.polyfit(x, s[j], 2)
-        roots = np.roots(c) if abs(c[0]) > 1e-14 * max(abs(c[1]), 1e-300) else \
-            np.array([-c[2] / c[1]])
-        roots = roots[np.isreal(roots)].real
-        roots = roots[(roots >= -1e-9) & (roots <= 1 + 1e-9)]
-        u = float(roots[0]) if roots.size else float(-s[i] / (s[i + 1] - s[i]))
-        L = [np.prod([(u - x[m]) / (x[k] - x[m]) for m in range(3) if m != k]) for k in range(3)]
-        times.append(t[i] + u * (t[i + 1] - t[i]))
-        points.append(np.einsum("k,kn->n", np.array(L), Y[j]))
-    return np.array(times), np.array(points).reshape(-1, Y.shape[1]), point, normal
+    i = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
+    i = i[(i >= 1) & (i + 1 < len(s))]
+    if not i.size:
+        return np.zeros(0), np.zeros((0, Y.shape[1])), point, normal
+    # three samples per crossing: the step before or the step after, whichever is shorter in
+    # s (the last crossing can only look back); all crossings at once
+    J = np.where((s[i + 1] - s[i] < s[i] - s[i - 1]) | (i + 2 >= len(s)), i - 1, i)
+    J = J[:, None] + np.arange(3)
+    dt = t[i + 1] - t[i]
+    x, sj = (t[J] - t[i][:, None]) / dt[:, None], s[J]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # the interpolating quadratic a u^2 + b u + c (Newton's divided differences)
+        d1 = (sj[:, 1] - sj[:, 0]) / (x[:, 1] - x[:, 0])
+        a = ((sj[:, 2] - sj[:, 1]) / (x[:, 2] - x[:, 1]) - d1) / (x[:, 2] - x[:, 0])
+        b = d1 - a * (x[:, 0] + x[:, 1])
+        c = sj[:, 0] - d1 * x[:, 0] + a * x[:, 0] * x[:, 1]
+        u_lin = -s[i] / (s[i + 1] - s[i])
+        disc = b * b - 4 * a * c
+        q = -0.5 * (b + np.copysign(np.sqrt(np.maximum(disc, 0.0)), b))
+        quad = np.abs(a) > 1e-14 * np.maximum(np.abs(b), 1e-300)
+        roots = np.where(quad[:, None], np.c_[q / a, c / q], np.c_[-c / b, -c / b])
+        ok = (roots >= -1e-9) & (roots <= 1 + 1e-9) & ~(quad & (disc < 0))[:, None]
+        # a root in the step (the one nearer the secant's, if both are), else the secant's
+        pick = np.where(ok, np.abs(roots - u_lin[:, None]), np.inf)
+        u = np.where(ok.any(axis=1), roots[np.arange(len(i)), np.argmin(pick, axis=1)], u_lin)
+    L = np.ones((len(i), 3))  # Lagrange weights of the three samples at u
+    for k in range(3):
+        for m in range(3):
+            if m != k:
+                L[:, k] *= (u - x[:, m]) / (x[:, k] - x[:, m])
+    return t[i] + u * dt, np.einsum("mk,mkn->mn", L, Y[J]), point, normal
 
 
 def detect_period(t: np.ndarray, Y: np.ndarray, *, returns: int = 3, xtol: float = 1e-3,
@@ -205,7 +221,7 @@ def classify(system: System, result: BatchResult | IntegrationResult,
              fine: int = 4000,
              returns: int = 3, xtol: float = 1e-3, ptol: float = 1e-3,
              loss_tol: float = 1e-6, laws: Sequence | None = None, certify: int = 0,
-             rtol: float = 1e-10, atol: float = 1e-12) -> Classification:
+             rtol: float = 1e-10, atol: float = 1e-12, backend: str = "auto") -> Classification:
     """Classify where each row of ``result`` (a batch, or one trajectory) ends.
 
     Rows still running are followed for ``tail`` more time units (default: as long as they
@@ -216,6 +232,7 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     undecided as still creeping.
     ``certify``: how many detected periodic rows to certify with the first integrals
     ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
+    ``backend``: of the follow-up integrations (:func:`~symdyn.integrate_batch`).
     """
     Y0, t, status, y_end, messages = _rows(result)
     B, n = y_end.shape
@@ -232,28 +249,26 @@ def classify(system: System, result: BatchResult | IntegrationResult,
         horizon = float(tail) if tail is not None else float(np.max(t[run]))
         if not np.isfinite(horizon) or horizon <= 0:
             raise SpecError(f"tail must be a positive number, got {tail!r}")
-        ends = (end, reason, t_end, y_end)
+        ends = (end, reason, t_end, y_end, backend)
         # pass 1: follow over the tail; rows still moving get a time scale
         moving, scales = _follow(system, values, run, horizon, samples, ends, rtol, atol,
                                  returns)
         # pass 2: rows grouped by time scale, each group sampled ~100 times per time scale
-        # over ~40 of them (at most 4 tails): detection sees every return
-        window = np.minimum(40 * scales, 4 * horizon)
-        groups = np.round(np.log2(np.maximum(window, 1e-300))).astype(int)
+        # over ~40 of them (at most 4 tails): detection sees every return. A group's window
+        # is a function of the group alone (not of the rows in it), so that a row's verdict
+        # does not depend on the other rows of its batch; groups are integrated in parts of
+        # bounded memory.
+        groups = np.round(np.log2(np.maximum(np.minimum(40 * scales, 4 * horizon),
+                                             1e-300))).astype(int)
+        part = max(1, _SAMPLE_BYTES // (8 * int(fine) * max(n, 1)))
         for g in np.unique(groups):
-            rows = moving[groups == g]
-            te, yev = _sampled(system, values, rows, float(np.max(window[groups == g])),
-                               fine, ends, rtol, atol)
-            for k, i in enumerate(rows):
-                if end[i] != "undecided" or reason[i]:
-                    continue
-                T, amp, why = detect_period(te, yev[:, k], returns=returns, xtol=xtol,
-                                            ptol=ptol)
-                amplitude[i] = amp
-                if np.isfinite(T):
-                    end[i], period[i] = "periodic", T
-                else:
-                    reason[i] = why
+            for lo in range(0, int(np.sum(groups == g)), part):
+                rows = moving[groups == g][lo:lo + part]
+                te, yev = _sampled(system, values, rows,
+                                   float(min(2.0 ** (g + 0.5), 4 * horizon)), fine, ends,
+                                   rtol, atol)
+                _detect_rows(rows, te, yev, (end, reason, period, amplitude),
+                             dict(returns=returns, xtol=xtol, ptol=ptol))
     loss = np.full(B, np.nan)
     endpoint = np.full(B, "", dtype=object)
     conv = end == "converged"
@@ -275,15 +290,30 @@ def classify(system: System, result: BatchResult | IntegrationResult,
                           reason=reason.astype(str), y_end=y_end)
 
 
+def _detect_rows(rows, te, yev, out, options) -> None:
+    """Periods of the sampled ``rows`` still undecided (:func:`detect_period`) into ``out``
+    = (end, reason, period, amplitude)."""
+    end, reason, period, amplitude = out
+    for k, i in enumerate(rows):
+        if end[i] != "undecided" or reason[i]:
+            continue
+        T, amp, why = detect_period(te, yev[:, k], **options)
+        amplitude[i] = amp
+        if np.isfinite(T):
+            end[i], period[i] = "periodic", T
+        else:
+            reason[i] = why
+
+
 def _sampled(system, values, rows, horizon, samples, ends, rtol, atol):
     """Integrate ``rows`` on from their last state for ``horizon``, sampled at ``samples``
     points; rows that converge, diverge or fail there are classified in ``ends``."""
     from ._batch import integrate_batch
 
-    end, reason, t_end, y_end = ends
+    end, reason, t_end, y_end, backend = ends
     te = np.linspace(0.0, horizon, int(samples))
     r = integrate_batch(system, y_end[rows], horizon, values, rtol=rtol, atol=atol,
-                        t_eval=te, stop_on_convergence=True)
+                        t_eval=te, stop_on_convergence=True, backend=backend)
     for k, i in enumerate(rows):
         y_end[i] = r.y[k]
         t_end[i] += r.t[k]

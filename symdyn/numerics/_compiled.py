@@ -32,21 +32,18 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import SpecError
 from . import _rk_loop
 from ._codegen import Unsupported
-from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
+from ._rhs import _KERNELS, NumericRHS, _default_form, cached_kernel, rhs_kernel
 from ._tableau import TABLEAUS
 
 __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "load_program",
            "rk_program", "tableau_source", "compiled_advance",
-           "advance_function", "MAX_COMPILED_SIZE"]
+           "advance_function", "MAX_COMPILED_SIZE", "on_disk", "check_compilable",
+           "expected_numpy_seconds"]
 
 #: The backends of :func:`~symdyn.integrate_batch`.
 BACKENDS = ("auto", "numpy", "numba")
 #: ``backend="auto"`` compiles systems of at most this many state variables.
 MAX_COMPILED_SIZE = 64
-#: ... and batches of at least this many rows (compiling a new system takes 10-30 s once per
-#: machine; a smaller batch takes well under a second on the numpy path), unless the system
-#: is already compiled in this process.
-MIN_COMPILED_ROWS = 2000
 _CHUNK = 4096  # rows per call of the compiled loop (progress is reported between calls)
 
 
@@ -161,32 +158,184 @@ def tableau_source(tab) -> str:
     else:
         lines += [f"        e = ({_combination(RK45.E, 'i')}) * h / scale",
                   "        n5 += e * e", "    return np.sqrt(n5 / n)"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _dense_source(tab)) + "\n"
+
+
+def dense_shape(tab) -> tuple[int, int]:
+    """``(extra stages, factors)`` of the pair's dense output (DOP853: 3, 7; RK45: 0, 4)."""
+    return (len(DOP853.A_EXTRA), 7) if tab.name == "DOP853" else (0, RK45.P.shape[1])
+
+
+def _dense_source(tab) -> list[str]:
+    """``dense`` and ``dense_value`` of the template: scipy's dense output (``Dop853DenseOutput``,
+    ``RkDenseOutput``) with the coefficients as literals."""
+    lines = ["", "", "def dense(y, y_new, K, h, p, gx, Fd):", "    n = y.shape[0]"]
+    if tab.name == "DOP853":
+        S = tab.n_stages
+        for s, a in enumerate(DOP853.A_EXTRA, start=S + 1):
+            lines += ["    for i in range(n):",
+                      f"        gx[i] = y[i] + h * ({_combination(a[:s], 'i')})",
+                      f"    rhs(gx, p, K, {s})"]
+        lines += ["    for i in range(n):", "        dy = y_new[i] - y[i]",
+                  "        Fd[0, i] = dy", "        Fd[1, i] = h * K[0, i] - dy",
+                  f"        Fd[2, i] = 2 * dy - h * (K[{S}, i] + K[0, i])"]
+        lines += [f"        Fd[{3 + j}, i] = h * ({_combination(d, 'i')})"
+                  for j, d in enumerate(DOP853.D)]
+        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
+                  "        v = 0.0"]
+        for j in range(7):  # Horner in x and 1 - x, from the last factor (scipy's order)
+            lines += [f"        v += Fd[{6 - j}, i]",
+                      f"        v *= {'x' if j % 2 == 0 else '1.0 - x'}"]
+        lines += ["        out[i] = v + y[i]"]
+    else:
+        lines += ["    for i in range(n):"]
+        lines += [f"        Fd[{k}, i] = h * ({_combination(RK45.P[:, k], 'i')})"
+                  for k in range(RK45.P.shape[1])]
+        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
+                  "        v = 0.0", "        xp = 1.0"]
+        for k in range(RK45.P.shape[1]):
+            lines += ["        xp = xp * x", f"        v += Fd[{k}, i] * xp"]
+        lines += ["        out[i] = v + y[i]"]
+    return lines
+
+
+def _tab_key(tab) -> tuple[str, str]:
+    """The pair's name and a digest of its coefficients (a program per tableau, not per
+    name: the mutation tests swap a tableau's coefficients under the same name)."""
+    coeffs = b"".join(np.ascontiguousarray(a, dtype=float).tobytes()
+                      for a in (tab.A, tab.B, tab.C))
+    return tab.name, hashlib.sha1(coeffs).hexdigest()[:12]
+
+
+def _fingerprint(system, tab) -> str:
+    """A stable name of the compiled loop of ``system`` and ``tab`` across processes (the
+    equations, state and parameters as sympy's ``srepr``; numba and Python versions)."""
+    numba = numba_module()
+    text = "|".join([sp.srepr(list(system.rhs)), sp.srepr(list(system.state)),
+                     sp.srepr(list(system.parameters)), *_tab_key(tab),
+                     getattr(numba, "__version__", ""), sys.version])
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def _index_path(system, tab) -> Path:
+    return _cache_dir() / "index" / _fingerprint(system, tab)
+
+
+def on_disk(system, tab=None) -> bool:
+    """Whether the machine code of the compiled loop of ``system`` is in the disk cache
+    (loading it takes about a second; compiling it, 10-30 s)."""
+    tab = tab or TABLEAUS["DOP853"]
+    try:
+        name = _index_path(system, tab).read_text().strip()
+    except OSError:
+        return False
+    return bool(re.fullmatch(r"symdyn_compiled_[0-9a-f]+", name)) and any(
+        (_cache_dir() / "__pycache__").glob(f"{name}.run_rows-*.nbi"))
+
+
+def check_compilable(system, form: str) -> None:
+    """Refuse at once, before any code is printed or compiled, what the compiled loop does
+    not run: no numba, ``form="matrix"``, or a system whose numpy code is its matrix form
+    (the compiled loop runs the component form, which for a wide network is hundreds of
+    equations: ask for it with ``form="component"``)."""
+    if numba_module() is None:
+        raise SpecError("backend='numba' needs numba, which is not installed: pip install "
+                        "'symdyn[fast]', or use backend='numpy'")
+    if form == "matrix":
+        raise SpecError("backend='numba' runs the component form; form='matrix' needs "
+                        "backend='numpy'")
+    if form != "component" and _default_form(system) != "component":
+        raise SpecError(f"backend='numba' runs the component form, and this system of "
+                        f"{system.size} state variables runs as matrix code by default; pass "
+                        "form='component' to compile its component form (printing and "
+                        "compiling take minutes for hundreds of equations), or use "
+                        "backend='numpy'")
 
 
 def rk_program(system, tab=None) -> ModuleType:
     """The compiled Runge-Kutta loop of ``system`` for the pair ``tab`` (default DOP853;
-    cached per system and pair)."""
+    cached per system and pair, in this process and on disk). A compile that is not in
+    the disk cache is announced on stderr, with the time it takes."""
     tab = tab or TABLEAUS["DOP853"]
 
     def build():
+        cached = on_disk(system, tab)
+        if not cached:
+            print(f"symdyn: compiling the {tab.name} loop of a system of {system.size} "
+                  f"equations with numba (about {_compile_guess(system)}, once per machine; "
+                  f"cached in {_cache_dir()})", file=sys.stderr, flush=True)
         src = scalar_function("rhs", ["y", "p", "K", "s"],
                               [("y[{}]", system.state), ("p[{}]", system.parameters)],
                               system.rhs, out="K[s, {}]")
         program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(tab), jit=True)
         n, m = system.size, len(system.parameters)
         program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty((1, n)), 0)  # compile now
+        _warm(program, tab, n, m)
+        if not cached:
+            _write_index(system, tab, program.__name__)
         return program
 
-    return cached_kernel(system, ("numba", "rk", tab.name), build)
+    return cached_kernel(system, ("numba", "rk", *_tab_key(tab)), build)
 
 
-def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None) -> str:
-    """``"numpy"`` or ``"numba"`` for :func:`~symdyn.integrate_batch`. ``"auto"`` compiles
-    when numba is installed, no ``t_eval`` is asked for, the state has at most
-    :data:`MAX_COMPILED_SIZE` variables, the component form is the code the numpy path
-    would run (scalar chains with moments, or ``form="component"``) and the batch has at
-    least :data:`MIN_COMPILED_ROWS` rows or the system is compiled already."""
+def _compile_guess(system) -> str:
+    """The compile time measured here (benchmarks/bench_compiled.py): 7-16 s for chains of
+    2-11 equations, growing with the size of the equations."""
+    return "10-30 s" if system.size <= 16 else "a minute or more"
+
+
+def _warm(program, tab, n: int, m: int) -> None:
+    """Compile (or load) ``run_rows`` now, on a finished row, so that the first real call
+    does not pay for it and the disk cache holds it."""
+    extra, n_f = dense_shape(tab)
+    one = np.zeros(1, dtype=np.int64)
+    program.run_rows(np.zeros(1, dtype=np.int64), np.zeros((1, m)), np.zeros((1, n)),
+                     np.zeros((1, n)), np.zeros(1), np.ones(1), np.full(1, _rk_loop.END),
+                     one.copy(), one.copy(), one.copy(), np.zeros(1, dtype=bool), one.copy(),
+                     one.copy(), np.zeros(1), np.zeros(1), np.zeros((1, _rk_loop.DECADES)),
+                     np.zeros((1, _rk_loop.DECADES)), np.zeros(1), one.copy(), tab.n_stages,
+                     tab.error_order, tab.stiff_threshold, 1.0, 1e-8, 1e-10, 1e-8, -1.0, 1e8,
+                     True, 10, True, 0, np.empty(0), np.empty((0, 1, n)), one.copy(), extra,
+                     n_f)
+
+
+def _write_index(system, tab, name: str) -> None:
+    path = _index_path(system, tab)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(name)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: the next process compiles (or loads) again
+        pass
+
+
+#: What ``backend="auto"`` weighs (measured here, benchmarks/bench_compiled.py and
+#: bench_sweep.py): the numpy path costs about ``NUMPY_SECONDS`` per row, state variable and
+#: time unit integrated (long horizons: steps are bounded by stability, not accuracy); loading
+#: a cached program costs ``LOAD_SECONDS``, compiling one ``COMPILE_SECONDS``.
+NUMPY_SECONDS = 3e-6
+LOAD_SECONDS = 1.0
+COMPILE_SECONDS = 20.0
+
+
+def expected_numpy_seconds(rows: int, n: int, t_final: float) -> float:
+    """The numpy path's expected CPU seconds (an upper estimate: rows that converge early
+    stop early)."""
+    return rows * n * min(float(t_final), 1e6) * NUMPY_SECONDS
+
+
+def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
+                   t_final: float = 1.0) -> str:
+    """``"numpy"`` or ``"numba"`` for :func:`~symdyn.integrate_batch`. ``"numba"`` is
+    checked (:func:`check_compilable`) before anything is compiled. ``"auto"`` compiles when
+    numba is installed, the state has at most :data:`MAX_COMPILED_SIZE` variables and the
+    component form is the code the numpy path would run (scalar chains with moments, or
+    ``form="component"``), and the expected numpy time of ``rows`` rows to ``t_final``
+    (:func:`expected_numpy_seconds`) exceeds the cost of getting the compiled loop: nothing
+    if this process has it, :data:`LOAD_SECONDS` if the disk cache has it,
+    :data:`COMPILE_SECONDS` otherwise. ``t_eval`` is recorded by both."""
     if backend not in BACKENDS:
         raise SpecError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
                         f"{backend!r}")
@@ -194,26 +343,21 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None)
     if backend == "numpy":
         return "numpy"
     if backend == "numba":
-        if numba_module() is None:
-            raise SpecError("backend='numba' needs numba, which is not installed: pip install "
-                            "'symdyn[fast]', or use backend='numpy'")
-        if t_eval is not None:
-            raise SpecError("backend='numba' does not record t_eval; use backend='numpy'")
-        if form == "matrix":
-            raise SpecError("backend='numba' runs the component form; form='matrix' needs "
-                            "backend='numpy'")
+        check_compilable(system, form)
         try:
             rk_program(system, tab)
         except Unsupported as exc:
             raise SpecError(f"backend='numba' cannot compile this system: {exc}; use "
                             "backend='numpy'") from None
         return "numba"
-    if (t_eval is not None or not 0 < system.size <= MAX_COMPILED_SIZE
+    if (not 0 < system.size <= MAX_COMPILED_SIZE
             or form == "matrix" or rhs_kernel(system, form).form != "component"
             or numba_module() is None):
         return "numpy"
-    if rows < MIN_COMPILED_ROWS and not _has_kernel(system, ("numba", "rk", tab.name)):
-        return "numpy"
+    if not _has_kernel(system, ("numba", "rk", *_tab_key(tab))):
+        cost = LOAD_SECONDS if on_disk(system, tab) else COMPILE_SECONDS
+        if expected_numpy_seconds(rows, system.size, t_final) < cost:
+            return "numpy"
     try:
         rk_program(system, tab)
     except Unsupported:
@@ -245,8 +389,9 @@ def advance_function(backend: str, system, form: str, stepper) -> Callable[[], b
     """What :func:`~symdyn.integrate_batch` calls until it returns ``False``:
     ``stepper.step`` (numpy) or :func:`compiled_advance` (numba), by
     :func:`select_backend`."""
-    chosen = select_backend(backend, system, form, stepper.t_eval, len(stepper.code),
-                            stepper.tab)
+    chosen = select_backend(backend, system, form, stepper.t_eval,
+                            int(np.sum(stepper.code == _rk_loop.RUN)), stepper.tab,
+                            t_final=stepper.t_final)
     if chosen == "numpy":
         return stepper.step
     return compiled_advance(stepper, rk_program(system, stepper.tab))
@@ -267,6 +412,13 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
     todo = np.flatnonzero(stepper.code == _rk_loop.RUN)
     xtol = -1.0 if stepper.xtol is None else float(stepper.xtol)
     state = {"pos": 0}
+    extra, n_f = dense_shape(tab)
+    if stepper.t_eval is None:
+        t_eval, y_eval = np.empty(0), np.empty((0, 1, stepper.n))
+        next_eval = np.zeros(len(stepper.code), dtype=np.int64)
+    else:
+        t_eval, y_eval = stepper.t_eval, stepper.y_eval
+        next_eval = stepper.next_eval = stepper.next_eval.astype(np.int64)
 
     def advance() -> bool:
         pos = state["pos"]
@@ -281,7 +433,7 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
                          mon.f_min, msg, tab.n_stages, tab.error_order,
                          tab.stiff_threshold, s.t_final, s.rtol, s.atol, s.tol, xtol,
                          s.max_norm, bool(s.stop), int(s.max_steps), s.stiff != "none",
-                         int(mon.top))
+                         int(mon.top), t_eval, y_eval, next_eval, extra, n_f)
         texts = {**_MESSAGES, 3: f"|y| exceeded {s.max_norm:g}",
                  4: f"max_steps={s.max_steps} reached"}
         for r in rows[msg[rows] > 0]:

@@ -92,11 +92,34 @@ def new_step(err, ok, was_rejected, exponent):
     return MIN_FACTOR
 
 
-def stiffness(y_new, g, K, h_acc, iasti, nonsti, thr):
-    """Hairer's test on the last two rows of ``K``; returns the updated counters
+def dense(y, y_new, K, h, p, gx, Fd):  # pragma: no cover - replaced
+    """The factors ``Fd`` of the pair's dense output polynomial on the step from ``y`` to
+    ``y_new`` (DOP853: three more stages into ``K[13:16]``); generated per tableau, as
+    :func:`~symdyn.numerics._tableau.dense_factors`."""
+    raise NotImplementedError
+
+
+def dense_value(Fd, y, x, out):  # pragma: no cover - replaced
+    """The dense output at the fraction ``x`` of the step into ``out``
+    (:func:`~symdyn.numerics._tableau.dense_at`)."""
+    raise NotImplementedError
+
+
+def record_dense(y, y_new, K, h, p, gx, Fd, t_old, t, t_eval, y_eval, next_eval, r):
+    """Row ``r`` at every time of ``t_eval`` in the accepted step from ``t_old`` to ``t``
+    (``next_eval[r]`` onwards), by the dense output of the step."""
+    dense(y, y_new, K, h, p, gx, Fd)
+    k = next_eval[r]
+    while k < t_eval.shape[0] and t_eval[k] <= t:
+        dense_value(Fd, y, (t_eval[k] - t_old) / h, y_eval[k, r])
+        k += 1
+    next_eval[r] = k
+
+
+def stiffness(y_new, g, K, S, h_acc, iasti, nonsti, thr):
+    """Hairer's test on rows ``S - 1`` and ``S`` of ``K``; returns the updated counters
     ``(iasti, nonsti)``."""
     den, num = 0.0, 0.0
-    S = K.shape[0] - 1
     for i in range(y_new.shape[0]):
         den += (y_new[i] - g[i]) ** 2
         num += (K[S, i] - K[S - 1, i]) ** 2
@@ -132,12 +155,17 @@ def row_max_abs(K, s):
 def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti, nonsti, FN,
              y0_norm,
              t_first, f_first, f_min, msg, S, order, thr, t_final, rtol, atol, tol, xtol,
-             max_norm, stop, max_steps, stiff, top):
+             max_norm, stop, max_steps, stiff, top, t_eval, y_eval, next_eval, extra, n_f):
     """Advance each row of ``rows`` until it stops (see the module docstring); every array
-    is updated in place. ``xtol < 0`` means the default of ten local tolerances."""
+    is updated in place. ``xtol < 0`` means the default of ten local tolerances. Rows are
+    recorded at the times ``t_eval`` (may be empty) into ``y_eval`` (k, B, n) by the dense
+    output (``extra`` more stages, ``n_f`` factors), ``next_eval`` counting per row the
+    times recorded, as :meth:`~symdyn.numerics._batch.BatchStepper._dense_output`."""
     n = Y.shape[1]
-    K = np.empty((S + 1, n))
-    y, g, y_new = np.empty(n), np.empty(n), np.empty(n)
+    K = np.empty((S + 1 + extra, n))
+    y, g, y_new, gx = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    Fd = np.empty((n_f, n))
+    n_eval = t_eval.shape[0]
     exponent = -1.0 / (order + 1)
     for r in rows:
         p = P[r] if P.shape[0] > 1 else P[0]
@@ -167,6 +195,10 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti,
                 continue
             t_old, fn_old = t, fn
             t = t_final if t_final - (t_old + hi) <= 0 else t_old + hi
+            if next_eval[r] < n_eval and t_eval[next_eval[r]] <= t:
+                record_dense(y, y_new, K, hi, p, gx, Fd, t_old, t, t_eval, y_eval, next_eval,
+                             r)
+                ev += extra
             for i in range(n):
                 y[i] = y_new[i]
                 F[r, i] = K[S, i]
@@ -190,7 +222,7 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti,
                 c, msg[r] = FAIL, MSG_STEPS
                 break
             if stiff:
-                ia, ns = stiffness(y, g, K, hi, ia, ns, thr)
+                ia, ns = stiffness(y, g, K, S, hi, ia, ns, thr)
                 remaining = (t_final - t) / max(h, 1e-300)
                 stalled = stop and (fn <= tol or fn * hi <= 100 * (atol + rtol * ynorm))
                 if ia >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled):

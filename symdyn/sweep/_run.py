@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,8 @@ import numpy as np
 
 from ..errors import SpecError
 from . import _store as store_
-from ._spec import DERIVE_KEYS, RUN_DEFAULTS, SweepSpec, chunk_rows, load_spec
+from ._plan import announce, cell_values, check_limits, chunk_rows, make_plan, system_key
+from ._spec import SweepSpec, load_spec
 
 __all__ = ["sweep", "load_sweep", "sweep_summary", "SweepRun", "phase_shares"]
 
@@ -40,7 +42,8 @@ _LAWS: dict = {}
 @dataclass(frozen=True)
 class SweepRun:
     """What one call of :func:`sweep` did: the store, the spec's identity, chunks in all,
-    chunks found done, chunks computed now, wall time in seconds, rows computed now."""
+    chunks found done, chunks computed now, wall time in seconds, rows computed now, CPU
+    seconds of the tasks (summed over workers)."""
 
     store: Path
     identity: str
@@ -49,23 +52,20 @@ class SweepRun:
     computed: int
     seconds: float
     rows: int
+    cpu_seconds: float = 0.0
 
     def __repr__(self) -> str:
         return (f"<SweepRun {self.identity} at {self.store}: {self.computed} of "
                 f"{self.chunks} chunks computed ({self.already_done} already done), "
-                f"{self.rows} rows in {self.seconds:.1f} s>")
+                f"{self.rows} rows in {self.seconds:.1f} s, {self.cpu_seconds:.1f} CPU-s>")
 
 
 # -- one cell, one chunk ----------------------------------------------------------------------
 
 
-def _system_key(cell: Mapping) -> tuple:
-    return tuple((k, cell[k]) for k in DERIVE_KEYS if k in cell)
-
-
 def cell_system(cell: Mapping):
     """The learning system of a cell (cached per process)."""
-    key = _system_key(cell)
+    key = system_key(cell)
     if key not in _SYSTEMS:
         from ..derive import derive
 
@@ -77,7 +77,7 @@ def cell_system(cell: Mapping):
 
 
 def _laws(cell: Mapping):
-    key = _system_key(cell)
+    key = system_key(cell)
     if key not in _LAWS:
         from ..analysis import invariants
 
@@ -91,20 +91,24 @@ def _laws(cell: Mapping):
     return _LAWS[key]
 
 
-def cell_values(cell: Mapping) -> dict:
-    """The parameter values of a cell: every key that is neither a derive option nor a
-    run setting."""
-    return {k: v for k, v in cell.items() if k not in DERIVE_KEYS and k not in RUN_DEFAULTS}
-
-
 def _chunks_of(cell: Mapping, n_state: int) -> list[tuple[int, int]]:
+    """``(first row, rows)`` of each chunk of a cell."""
     size = chunk_rows(cell, n_state)
     starts = int(cell["starts"])
     return [(lo, min(size, starts - lo)) for lo in range(0, starts, size)]
 
 
-def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows: int) -> dict:
-    """The classified rows of one chunk (see the module docstring)."""
+def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows: int,
+                  backend: str = "auto") -> dict:
+    """The classified rows of one chunk (see the module docstring); ``backend`` of every
+    integration (:func:`~symdyn.integrate_batch`)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # a row that overflows is classified (diverged), not reported as a numpy warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _compute_chunk(cell, identity, cell_i, chunk_i, rows, backend)
+
+
+def _compute_chunk(cell, identity, cell_i, chunk_i, rows, backend) -> dict:
     from ..numerics import integrate_batch
     from ..numerics._classify import classify
 
@@ -113,13 +117,13 @@ def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows:
     seq = np.random.SeedSequence(int(identity, 16), spawn_key=(cell_i, chunk_i))
     Y0 = float(cell["scale"]) * np.random.default_rng(seq).normal(size=(rows, system.size))
     r = integrate_batch(system, Y0, float(cell["t_final"]), values, tol=float(cell["tol"]),
-                        rtol=float(cell["rtol"]), atol=float(cell["atol"]))
+                        rtol=float(cell["rtol"]), atol=float(cell["atol"]), backend=backend)
     certify = int(cell["certify"])
     laws = _laws(cell) if certify and np.any(r.status == "running") else None
     c = classify(system, r, values, tail=float(cell["tail"]), samples=int(cell["samples"]),
                  fine=int(cell["fine"]),
                  rtol=float(cell["rtol"]), atol=float(cell["atol"]), laws=laws,
-                 certify=certify)
+                 certify=certify, backend=backend)
     return {"end": c.end.astype("U9"), "endpoint": c.endpoint.astype("U8"), "loss": c.loss,
             "t_end": c.t_end, "period": c.period, "amplitude": c.amplitude,
             "certified": c.certified, "reason": c.reason.astype("U200"), "y0": Y0,
@@ -127,30 +131,15 @@ def compute_chunk(cell: Mapping, identity: str, cell_i: int, chunk_i: int, rows:
 
 
 def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
-              store: str) -> int:
+              store: str, backend: str = "auto") -> tuple[int, float]:
+    """Compute and write one chunk: its rows and the CPU seconds it took."""
+    cpu = time.process_time()
     store_.write_chunk(store, cell_i, chunk_i, identity,
-                       compute_chunk(cell, identity, cell_i, chunk_i, rows))
-    return rows
+                       compute_chunk(cell, identity, cell_i, chunk_i, rows, backend))
+    return rows, time.process_time() - cpu
 
 
 # -- the driver -------------------------------------------------------------------------------
-
-
-def _plan(spec: SweepSpec) -> list[tuple[dict, int, int, int]]:
-    """Every task ``(cell, cell index, chunk index, rows)``; validates each distinct system
-    and its values once, here, so that bad input fails before any task runs."""
-    from ..numerics import numeric
-
-    tasks, checked = [], set()
-    for ci, cell in enumerate(spec.cells):
-        system = cell_system(cell)
-        key = (_system_key(cell), tuple(sorted(cell_values(cell))))
-        if key not in checked:
-            numeric(system, cell_values(cell))
-            checked.add(key)
-        for k, (_, rows) in enumerate(_chunks_of(cell, system.size)):
-            tasks.append((cell, ci, k, rows))
-    return tasks
 
 
 def _client(scheduler: str | None, workers: int | None, processes: bool):
@@ -170,20 +159,26 @@ def _client(scheduler: str | None, workers: int | None, processes: bool):
 
 
 def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = None,
-          processes: bool = True, progress: bool = True) -> SweepRun:
+          processes: bool = True, progress: bool = True, backend: str = "auto") -> SweepRun:
     """Run the sweep ``spec`` (a :class:`SweepSpec`, a mapping or a TOML path) into the
     directory ``store``, computing only the chunks not already there.
 
     ``scheduler``: address of an existing Dask scheduler (default ``$SYMDYN_SCHEDULER``;
     ``"sync"`` runs in this process); otherwise a local cluster of ``workers`` (default: one
     per CPU) worker processes (threads if ``processes`` is false) is started and closed.
-    ``progress``: a tqdm bar of chunks done, with an ETA, on stderr."""
+    ``progress``: the plan's estimate and a tqdm bar of chunks done, with an ETA, on stderr.
+    ``backend``: of every integration; ``"auto"`` compiles each system that can be compiled
+    (here, once: workers load the cached machine code), see :mod:`symdyn.sweep._plan`."""
     from tqdm import tqdm
 
     spec = load_spec(spec)
     identity = spec.identity
+    check_limits(spec)  # refuses past the limits, before any work
     store = store_.open_store(store, spec.canonical(), identity)
-    tasks = _plan(spec)
+    plan = make_plan(spec, cell_system, backend)  # derives, checks values, compiles
+    if progress:
+        announce(f"sweep {identity}: {plan.describe(len(spec.cells))}")
+    tasks = [(*t, plan.backends[system_key(t[0])]) for t in plan.tasks]
     done = store_.done_chunks(store)
     # first chunks first, cells in a low-discrepancy order: a partial run (killed, or still
     # going) already covers the whole grid coarsely
@@ -194,19 +189,20 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="chunk",
                desc=f"sweep {identity}", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
-    rows = 0
+    rows, cpu = 0, 0.0
     try:
         if scheduler == "sync" or not todo:
-            for cell, ci, k, n in todo:
-                rows += _run_task(cell, identity, ci, k, n, str(store))
+            for task in todo:
+                n, c = _run_task(task[0], identity, *task[1:4], str(store), task[4])
+                rows, cpu = rows + n, cpu + c
                 bar.update(1)
         else:
-            rows = _run_dask(todo, identity, store, scheduler, workers, processes, bar)
+            rows, cpu = _run_dask(todo, identity, store, scheduler, workers, processes, bar)
     finally:
         bar.close()
     return SweepRun(store=Path(store), identity=identity, chunks=len(tasks),
                     already_done=len(tasks) - len(todo), computed=len(todo),
-                    seconds=time.perf_counter() - start, rows=rows)
+                    seconds=time.perf_counter() - start, rows=rows, cpu_seconds=cpu)
 
 
 def _run_dask(todo, identity, store, scheduler, workers, processes, bar) -> int:
@@ -215,17 +211,19 @@ def _run_dask(todo, identity, store, scheduler, workers, processes, bar) -> int:
     client, cluster = _client(scheduler, workers, processes)
     rows = 0
     try:
-        futures = [client.submit(_run_task, cell, identity, ci, k, n, str(store), pure=False,
-                                 key=f"symdyn-sweep-{identity}-{ci}-{k}")
-                   for cell, ci, k, n in todo]
+        futures = [client.submit(_run_task, cell, identity, ci, k, n, str(store), backend,
+                                 pure=False, key=f"symdyn-sweep-{identity}-{ci}-{k}")
+                   for cell, ci, k, n, backend in todo]
+        cpu = 0.0
         for fut in as_completed(futures):
-            rows += fut.result()
+            n, c = fut.result()
+            rows, cpu = rows + n, cpu + c
             bar.update(1)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    return rows
+    return rows, cpu
 
 
 # -- reading results back ---------------------------------------------------------------------

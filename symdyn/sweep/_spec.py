@@ -46,8 +46,6 @@ RUN_DEFAULTS: dict[str, float | int] = {
 _INTS = ("starts", "seed", "samples", "fine", "certify", "chunk", "depth")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^\d+(-\d+)+$")
-#: rows per chunk are bounded so that the dense tail of a chunk stays within this budget
-CHUNK_BYTES = 32 * 2**20
 
 
 def _rules() -> tuple[str, ...]:
@@ -233,13 +231,3 @@ def load_spec(source) -> SweepSpec:
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"sweep: {path} is not valid TOML: {exc}") from None
     return SweepSpec.from_mapping(raw)
-
-
-def chunk_rows(cell: dict, n_state: int) -> int:
-    """Rows per task: ``chunk`` if given, else as many as keep the dense tail of the
-    running rows (``fine x rows x n`` floats, twice) within :data:`CHUNK_BYTES`, at most
-    500."""
-    if cell.get("chunk"):
-        return int(cell["chunk"])
-    per_row = 2 * 8 * max(int(cell["samples"]), int(cell["fine"])) * max(n_state, 1)
-    return int(max(8, min(500, CHUNK_BYTES // per_row)))

@@ -228,15 +228,23 @@ def _one_blas_thread():
 
 
 def run_one(run: Run, data: ClassificationData, *,
-            progress: Callable[[int], None] | None = None) -> tuple[list[dict], str]:
+            progress: Callable[[int], None] | None = None,
+            measure_every: int = 1) -> tuple[list[dict], str]:
     """Train ``run`` on ``data``; rows for epochs 0 (the initial weights) to ``run.epochs``
     and the status: ``"finished"`` or ``"diverged"`` (non-finite loss or weights; the rows
-    stop there). ``progress(epoch)`` is called after each epoch."""
+    stop there). ``progress(epoch)`` is called after each epoch. ``measure_every = k``:
+    rows only for every k-th epoch (and epochs 0 and last; weights are checked every epoch):
+    on digits one :func:`measure` costs about an epoch of steps (benchmarks/bench_phase.py),
+    so k = 7 keeps measuring under 20% of the training."""
+    if isinstance(measure_every, bool) or not isinstance(measure_every, int) or \
+            measure_every < 1:
+        raise SpecError(f"measure_every must be a positive integer, got {measure_every!r}")
     with _one_blas_thread():
-        return _train(run, data, progress)
+        return _train(run, data, progress, measure_every)
 
 
-def _train(run: Run, data: ClassificationData, progress) -> tuple[list[dict], str]:
+def _train(run: Run, data: ClassificationData, progress,
+           every: int = 1) -> tuple[list[dict], str]:
     net = run.build()
     sizes = net.network.sizes
     if sizes[0] != data.n_inputs or sizes[-1] != data.n_classes:
@@ -257,8 +265,12 @@ def _train(run: Run, data: ClassificationData, progress) -> tuple[list[dict], st
             for start in range(0, n, b):
                 idx = order[start:start + b]
                 net.step(X[:, idx], T[:, idx], run.lr)
+            weights_ok = all(np.all(np.isfinite(w)) for w in net.parameters().values())
+            if epoch % every and epoch != run.epochs and weights_ok:
+                if progress is not None:
+                    progress(epoch)
+                continue
             row = {**base, "epoch": epoch, **measure(net, X, T, Xt, Tt)}
-        weights_ok = all(np.all(np.isfinite(w)) for w in net.parameters().values())
         if not (weights_ok and np.isfinite(row["train_loss"])):
             status = "diverged"
             rows.append({**row, "status": status})

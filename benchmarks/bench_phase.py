@@ -1,0 +1,191 @@
+"""Phase diagrams in minutes (issue 22), every figure in one run, as CPU time (the machine is
+shared) and ratios measured in this run:
+
+1. Sweep rows: CPU-s per row of ``compute_chunk`` (integration to ``t_final``, the tail's two
+   sampled passes, section returns, certification) on the ARBP depth-3 spec (alpha = beta =
+   1, scale 0.5, t_final 2000, tail 1000, certify 2), numpy vs compiled on the same rows,
+   then the compiled median over ``--chunks`` chunks of 1,000 rows (target <= 2 ms).
+2. 10-10-10 RBP, 1,000 starts, t = 20: numpy path vs one stacked ``solve_ivp`` DOP853 call;
+   the compiled backend's answer (it refuses the matrix form at once, before compiling).
+3. ``simulate`` 1-1-1 RBP, 100,000 steps vs a hand-written numba loop (bench_compiled job 3).
+4. An epoch of ``run_one`` on digits: the training steps vs the two measuring passes.
+5. A sweep on 1 and 2 local workers (compiled): rows per wall-second, efficiency, CPU-s per
+   row on each.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from _common import machine, median  # noqa: E402
+from scipy.integrate import solve_ivp  # noqa: E402
+
+import symdyn as sd  # noqa: E402
+from symdyn.sweep._run import compute_chunk  # noqa: E402
+from symdyn.sweep._spec import SweepSpec  # noqa: E402
+
+SPEC = {"rule": "arbp", "depth": 3, "scale": 0.5, "alpha": 1, "beta": 1, "t_final": 2000,
+        "tail": 1000, "certify": 2}
+
+
+def cpu(fn):
+    """(CPU seconds of this process, value)."""
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
+
+
+def job_sweep_rows(numpy_rows: int, chunks: int) -> None:
+    spec = SweepSpec.from_mapping({**SPEC, "starts": 1000 * chunks})
+    cell = spec.cells[0]
+    compute_chunk(cell, spec.identity, 0, 99, 4, "numba")  # load the program, the laws
+    compute_chunk(cell, spec.identity, 0, 98, 4, "numpy")
+    t_np, a = cpu(lambda: compute_chunk(cell, spec.identity, 0, 0, numpy_rows, "numpy"))
+    t_nb, b = cpu(lambda: compute_chunk(cell, spec.identity, 0, 0, numpy_rows, "numba"))
+    same = bool(np.array_equal(a["end"], b["end"]))
+    ends = dict(zip(*np.unique(a["end"], return_counts=True)))
+    print(f"1. sweep rows, ARBP depth 3 (t_final 2000, tail 1000, certify 2), the same "
+          f"{numpy_rows} rows: numpy {t_np / numpy_rows * 1e3:.1f} ms/row, compiled "
+          f"{t_nb / numpy_rows * 1e3:.2f} ms/row: {t_np / t_nb:.0f}x; same classes row by "
+          f"row: {same} {ends}")
+    per = []
+    for k in range(chunks):
+        t, out = cpu(lambda k=k: compute_chunk(cell, spec.identity, 0, k, 1000, "numba"))
+        per.append(t / 1000)
+        ends = dict(zip(*np.unique(out["end"], return_counts=True)))
+        print(f"   compiled chunk {k}: 1,000 rows, {t:.2f} CPU-s = {per[-1] * 1e3:.2f} ms/row "
+              f"{ends}, {int(out['certified'].sum())} certified")
+    print(f"   compiled median {median(per) * 1e3:.2f} ms/row (target <= 2 ms)")
+
+
+def job_wide(rows: int) -> None:
+    n = 10
+    system = sd.derive("10-10-10", "rbp")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, n))
+    S_II, S_TI = 0.2 * X @ X.T / n + np.eye(n), rng.normal(size=(n, n)) / 3.2
+    C1 = rng.normal(size=(n, n)) / 3.2
+    vals = {"Sigma_II": S_II, "Sigma_TI": S_TI, "C1": C1}
+    Y0 = rng.normal(scale=0.3, size=(rows, system.size))
+    T = 20.0
+    sd.integrate_batch(system, Y0[:5], 1.0, vals)
+    t_np, r = cpu(lambda: sd.integrate_batch(system, Y0, T, vals, backend="numpy",
+                                             stop_on_convergence=False))
+
+    def f(t, y):
+        A = y.reshape(rows, 2, n, n)
+        A1, A2 = A[:, 0], A[:, 1]
+        D = S_TI - A2 @ A1 @ S_II
+        return np.concatenate([C1 @ D, D @ np.swapaxes(A1, 1, 2)], axis=1).ravel()
+
+    t_ivp, sol = cpu(lambda: solve_ivp(f, (0, T), Y0.ravel(), method="DOP853", rtol=1e-8,
+                                       atol=1e-10))
+    gap = np.max(np.abs(sol.y[:, -1].reshape(rows, -1) - r.y))
+    t0 = time.process_time()
+    try:
+        sd.integrate_batch(system, Y0, T, vals, backend="numba")
+        refusal = "ran"
+    except sd.SpecError as exc:
+        refusal = f"refused in {time.process_time() - t0:.2f} CPU-s: {str(exc)[:70]}..."
+    print(f"2. 10-10-10 RBP, {rows} starts, t = {T:g}, to t_final: numpy {t_np:.2f} CPU-s, "
+          f"stacked solve_ivp {t_ivp:.2f} CPU-s ({t_ivp / t_np:.2f}x numpy), max |diff| "
+          f"{gap:.1e}; compiled: {refusal}")
+
+
+def job_simulate(rounds: int) -> None:
+    import bench_compiled
+
+    bench_compiled.job_sgd_scalar(rounds)
+
+
+def job_epoch() -> None:
+    from symdyn.training import load_digits
+    from symdyn.training._experiments import Run, measure
+
+    data = load_digits()
+    run = Run(rule="arbp", seed=0, epochs=1)
+    net = run.build()
+    X, T = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.Y_train.T)
+    Xt, Tt = np.ascontiguousarray(data.X_test.T), np.ascontiguousarray(data.Y_test.T)
+    order = np.random.default_rng(0).permutation(X.shape[1])
+
+    def epoch():
+        for s in range(0, X.shape[1], run.batch_size):
+            idx = order[s:s + run.batch_size]
+            net.step(X[:, idx], T[:, idx], run.lr)
+
+    t_steps = median([cpu(epoch)[0] for _ in range(3)])
+    t_meas = median([cpu(lambda: measure(net, X, T, Xt, Tt))[0] for _ in range(3)])
+    print(f"4. digits {run.arch} ARBP, one epoch ({X.shape[1]} samples, batch "
+          f"{run.batch_size}): training steps {t_steps * 1e3:.0f} CPU-ms, measuring "
+          f"{t_meas * 1e3:.0f} CPU-ms = {t_meas / t_steps:.0%} of the steps")
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def job_workers(chunks: int, rows: int) -> None:
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    spec = {**SPEC, "starts": chunks * rows, "chunk": rows, "seed": 5}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-phase-"))
+    rates, cpus = {}, {}
+    for n in (1, 2):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        try:
+            sd.sweep({**spec, "starts": 2 * n, "chunk": 1, "seed": 99}, tmp / f"warm{n}",
+                     scheduler=cluster.scheduler_address, progress=False)
+            run = sd.sweep(spec, tmp / f"w{n}", scheduler=cluster.scheduler_address,
+                           progress=False)
+        finally:
+            cluster.close()
+        rates[n], cpus[n] = run.rows / run.seconds, run.cpu_seconds / run.rows
+        print(f"5. {n} worker(s): {run.rows} rows in {run.seconds:.1f} s wall = "
+              f"{rates[n]:.0f} rows/s; {cpus[n] * 1e3:.2f} CPU-ms per row in the tasks")
+    a, b = sd.load_sweep(tmp / "w1"), sd.load_sweep(tmp / "w2")
+    same = all(np.array_equal(a[k].values, b[k].values, equal_nan=a[k].dtype.kind == "f")
+               for k in a.data_vars)
+    print(f"   efficiency 1 -> 2 workers {rates[2] / (2 * rates[1]):.2f} (wall; the machine "
+          f"is shared), CPU per row 2 vs 1: {cpus[2] / cpus[1]:.2f}; stores equal: {same}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--numpy-rows", type=int, default=40)
+    ap.add_argument("--chunks", type=int, default=5)
+    ap.add_argument("--wide-rows", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", default="12345")
+    args = ap.parse_args()
+    print(machine())
+    print(f"load average at start: {os.getloadavg()}")
+    if "1" in args.only:
+        job_sweep_rows(args.numpy_rows, args.chunks)
+    if "2" in args.only:
+        job_wide(args.wide_rows)
+    if "3" in args.only:
+        job_simulate(args.rounds)
+    if "4" in args.only:
+        job_epoch()
+    if "5" in args.only:
+        job_workers(8, 1000)
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
