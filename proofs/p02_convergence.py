@@ -95,8 +95,12 @@ def rbp_111(ctx):
                       "polynomial of odd degree with negative leading coefficient has bounded, "
                       "monotone solutions, which converge to an equilibrium; {a2} then "
                       "converges too. With the steps above, every trajectory converges to a "
-                      "point of {hyperbola} (necessarily of its stable part, where the "
-                      "transverse eigenvalue {ev} is negative).",
+                      "point of {hyperbola}; the transverse eigenvalue there, {ev}, equals "
+                      "the derivative of the cubic, so the limit is in the stable part (where "
+                      "it is negative) except for a null set of starts: the points of the "
+                      "unstable arc, which are equilibria, and on the one level set where the "
+                      "cubic has a double root, the starts on the side that approaches it, "
+                      "which converge to that tangent point (eigenvalue 0).",
                       a2=sp.Eq(a2, (a1**2 - K) / (2 * c1)), hyperbola=HYPERBOLA,
                       ev=-beta * (a1**2 + c1 * a2)))
     values = {"alpha": 1.0, "beta": 2.0, "c1": -0.8}

@@ -152,20 +152,23 @@ def deep_digits(ctx):
 
 
 @proof("deep-arbp-symmetry", title="ARBP in a deep network: near-symmetric channels from "
-       "small (not too small) initial weights",
+       "small initial weights",
        hypotheses=sentence(
            "As deep-digits, ARBP ({lam}, no decay) from initial scale {s} (weights and channels "
            "{init}); {rho} per hidden layer. Quick: {quick}, 20 epochs; full: {full}, 30 "
-           "epochs, 2 seeds.", lam=sp.Eq(sp.Symbol("lamda"), 1), s=s_,
+           "epochs, 2 seeds, and {s001} run for 120 epochs (1 seed).",
+           lam=sp.Eq(sp.Symbol("lamda"), 1), s=s_, s001=sp.Eq(s_, 0.01),
            init=normal(s_**2 / n), rho=RHO_DEF, quick=sp.Contains(s_, sp.FiniteSet(1, 0.1)),
            full=sp.Contains(s_, sp.FiniteSet(1, 0.1, 0.01))),
        claim=sentence(
            "{diff} is constant while training (to rounding), so the channel becomes "
            "near-symmetric when the weights grow well beyond their initial size: from {s01}, "
-           "{rho} falls far below its value from {s1} while the network learns. Found instead "
-           "of proportionality (claim 3 of docs/science.md, shallow linear): from {s001} the "
-           "deep tanh network does not leave the neighbourhood of the origin (a saddle) within "
-           "30 epochs, so nothing is learned and {rho} stays near 1.", diff=ASYMMETRY,
+           "{rho} falls far below its value from {s1} while the network learns. From {s001} "
+           "the network first sits on a plateau near the origin (a saddle) for tens of "
+           "epochs, where nothing is learned and {rho} stays near 1; a plateau says nothing "
+           "about the symmetry at convergence. Run past it, the network learns and {rho} "
+           "ends far below its value from {s01}, as claim 3 of docs/science.md (shallow, "
+           "linear) predicts.", diff=ASYMMETRY,
            s01=sp.Eq(s_, 0.1), s1=sp.Eq(s_, 1), s001=sp.Eq(s_, 0.01), rho=RHO))
 def deep_arbp_symmetry(ctx):
     _gradient_oracle(ctx)  # the training engine, by an independent route
@@ -209,11 +212,26 @@ def deep_arbp_symmetry(ctx):
                                               for h in (0, 1)), 3)
     if 0.01 in res:
         tiny = res[0.01]
-        ctx.numeric(sentence(f"{{s001}}: nothing learned in {epochs} epochs (test accuracy "
-                             f"{tiny['acc']:.3f}, chance 0.1) and {{rho}} stays near 1 "
-                             f"({tiny['rho'][0]:.3f}, {tiny['rho'][1]:.3f}): not proportional "
-                             "to the initial scale", s001=sp.Eq(s_, 0.01), rho=RHO),
-                    int(tiny["acc"] < 0.2 and min(tiny["rho"]) > 0.5), 1)
+        ctx.note(sentence(f"{{s001}} after {epochs} epochs: still on the plateau (test "
+                          f"accuracy {tiny['acc']:.3f}, chance 0.1; {{rho}} "
+                          f"{tiny['rho'][0]:.3f}, {tiny['rho'][1]:.3f}): not evidence either "
+                          "way", s001=sp.Eq(s_, 0.01), rho=RHO))
+        _past_the_plateau(ctx, small)
+
+
+def _past_the_plateau(ctx, small):
+    """Scale 0.01 run for 120 epochs: past its plateau, the network learns and the channel
+    asymmetry ends far below that from scale 0.1."""
+    run = Run(rule="arbp", variant="scale=0.01", seed=0, arch=ARCH, epochs=120)
+    fin = run_suite([run], data=_digits()).final()
+    acc = float(np.mean(fin.column("test_acc")))
+    rho = [float(np.mean(fin.column(f"channel_dist_h{h}"))) for h in (1, 2)]
+    ctx.numeric(sentence(f"{{s001}} run for 120 epochs leaves the plateau and learns (test "
+                         f"accuracy {acc:.3f}, above 0.9) with {{rho}} {rho[0]:.3f} and "
+                         f"{rho[1]:.3f}, below half the final values from {{s01}} "
+                         f"({small['rho'][0]:.3f}, {small['rho'][1]:.3f})",
+                         s001=sp.Eq(s_, 0.01), rho=RHO, s01=sp.Eq(s_, 0.1)),
+                int(acc > 0.9) + sum(rho[h] < 0.5 * small["rho"][h] for h in (0, 1)), 3)
 
 
 _FASHION = {"quick": dict(train=2000, test=2000), "full": dict(train=15000, test=None)}
