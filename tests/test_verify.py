@@ -310,7 +310,7 @@ def test_text_table_counts_timeouts(tmp_path, capsys):
     assert "1 of 2 results ok; timeout: sleepy" in out
 
 
-def test_sampling_past_the_numerical_deadline_fails_with_the_reason():
+def test_sampling_past_the_numerical_deadline_times_out_never_fails():
     import time
 
     def slow(ctx):
@@ -318,8 +318,67 @@ def test_sampling_past_the_numerical_deadline_fails_with_the_reason():
                    lambda _: time.sleep(0.4) or True, 40)
 
     r = run_proof(Proof("slow", "slow", "nothing", "", slow), budget=4)
-    assert r.status == "failed" and r.seconds < 4
-    assert "time budget exhausted" in str(r.steps[-1].statement)
+    assert r.status == "timeout" and r.seconds < 4
+    assert "time budget exhausted while sampling" in r.error
+    assert not any(s.kind == "numeric" for s in r.steps)  # a partial sample is no evidence
+
+
+def test_an_integration_past_the_numerical_deadline_times_out_never_fails():
+    """A batch cut by the deadline used to come back as failed rows, which a check read as
+    negative evidence (a convergent start "not converged", a periodic one "period nan")."""
+    import numpy as np
+
+    from symdyn.numerics import classify, integrate_batch
+
+    s = sd.derive("1-1-1-1", "arbp")
+    values = {"alpha": 1.0, "beta": 1.0}
+
+    def endless(ctx):
+        ctx.symbolic("established before the deadline", True)
+        y0 = 0.1 * np.random.default_rng(0).normal(size=(200, s.size))
+        while True:  # each round is complete evidence; the deadline falls inside one
+            r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
+            cls = classify(s, r, values, tail=1000.0)
+            ctx.numeric("no start ends undecided by the clock",
+                        int(np.sum(cls.end != "undecided")), len(y0))
+
+    r = run_proof(Proof("endless", "endless", "nothing", "", endless), budget=3)
+    assert r.status == "timeout", (r.status, r.error)
+    assert "time budget exhausted during a batch integration" in r.error
+    assert all(s.ok for s in r.steps) and r.symbolic == "proved"
+
+
+def test_the_context_deadline_raises_inside_integrate_batch():
+    import time
+
+    import numpy as np
+
+    from symdyn.numerics import integrate_batch
+    from symdyn.numerics._budget import DEADLINE, BudgetExhausted
+
+    token = DEADLINE.set(time.monotonic() - 1)
+    try:
+        with pytest.raises(BudgetExhausted):
+            integrate_batch(sd.derive("1-1-1", "rbp"), np.full((3, 2), 0.1), 1e6,
+                            {"alpha": 1, "beta": 1, "c1": 1}, backend="numpy")
+    finally:
+        DEADLINE.reset(token)
+
+
+def test_a_failed_step_before_the_deadline_stays_a_failure():
+    import numpy as np
+
+    from symdyn.numerics import integrate_batch
+
+    def check(ctx):
+        ctx.numeric("a genuine failure, recorded in time", 0, 1)
+        while True:
+            integrate_batch(sd.derive("1-1-1", "rbp"), np.ones((50, 2)), 1e4,
+                            {"alpha": 1, "beta": 1, "c1": 1}, stop_on_convergence=False,
+                            backend="numpy")
+
+    r = run_proof(Proof("fails-then-slow", "x", "nothing", "", check), budget=2)
+    assert r.status == "failed" and "time budget exhausted during a batch" in r.error
 
 
 def test_integrate_batch_ends_rows_at_its_deadline():

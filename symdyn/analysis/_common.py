@@ -13,6 +13,7 @@ import sympy as sp
 
 from ..errors import AnalysisError, SpecError
 from ..expressions import parse_expression
+from ..numerics._budget import DEADLINE, BudgetExhausted, context_remaining
 
 __all__ = [
     "namespace",
@@ -233,8 +234,16 @@ def check_timeout(timeout) -> float:
 def budgeted(fn, args, timeout: float) -> tuple[list, str]:
     """Run the generator ``fn(*args)`` in a forked process for at most ``timeout`` seconds;
     return the messages it sent and how it ended: ``"done"``, ``"error: ..."``,
-    ``"timeout"`` or ``"died"``."""
+    ``"timeout"`` or ``"died"``. Under a context :data:`~symdyn.numerics._budget.DEADLINE`
+    (``symdyn verify``) the search gets the time left before it instead, and running out of
+    it raises :class:`~symdyn.numerics._budget.BudgetExhausted`: what a search finds must
+    not depend on how busy the machine is."""
     check_timeout(timeout)
+    strict = DEADLINE.get() is not None
+    if strict:
+        timeout = context_remaining()
+        if timeout <= 0:
+            raise BudgetExhausted(f"time budget exhausted before {fn.__name__} started")
     try:
         ctx = mp.get_context("fork")
     except ValueError:  # no fork on this platform: run here, without a budget
@@ -273,4 +282,6 @@ def budgeted(fn, args, timeout: float) -> tuple[list, str]:
             proc.kill()
         proc.join(5)
         recv.close()
+    if strict and end == "timeout":
+        raise BudgetExhausted(f"time budget exhausted during {fn.__name__}")
     return msgs, end

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 
 import numpy as np
 
 from ..errors import SpecError
 from ._binding import System
+from ._budget import BUDGET_MESSAGE, DEADLINE, BudgetExhausted, check_deadline
 from ._compiled import advance_function
 from ._convergence import Convergence, check_common, xtol_for
 from ._integrate import solve_one
@@ -34,10 +34,6 @@ _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # as scipy's RungeKutta
 _STIFF_HANDOFF_STEPS = 20_000
 _RUN, _CONV, _END, _DIV, _FAIL, _STIFF = range(6)
 _NAMES = np.array(["running", "converged", "running", "diverged", "failed", "running"])
-#: A wall-clock deadline (``time.monotonic()``) for calls that pass none: set by a caller that
-#: runs code it does not control under a time budget (``symdyn verify``).
-DEADLINE: ContextVar[float | None] = ContextVar("symdyn_batch_deadline", default=None)
-BUDGET_MESSAGE = "time budget exhausted"
 
 
 def batch_bytes(rows: int, n: int, method: str = "DOP853", n_eval: int = 0) -> int:
@@ -99,8 +95,9 @@ def integrate_batch(
     ``values`` may give a parameter per row (a leading axis of length B).
     ``t_eval``: also record every row at these times (``y_eval``, shape (k, B, n)).
     ``progress`` is called with the fraction of the work done. ``deadline``: a wall-clock
-    time (``time.monotonic()``; default: the context's :data:`DEADLINE`, if any) after which
-    the rows still running end as ``failed`` with the message "time budget exhausted".
+    time (``time.monotonic()``) after which the rows still running end as ``failed`` ("time
+    budget exhausted"); without one, past the context's :data:`DEADLINE` (``symdyn verify``)
+    the call raises :class:`~symdyn.numerics._budget.BudgetExhausted`: no truncated rows.
     ``backend``: ``"numpy"``, ``"numba"`` (rows compiled from the component form; the
     ``fast`` extra) or ``"auto"`` (:func:`~symdyn.numerics._compiled.select_backend`).
 
@@ -137,26 +134,34 @@ def integrate_batch(
                            xtol=xtol, max_norm=max_norm, t_eval=t_eval,
                            stop=stop_on_convergence, max_steps=int(max_steps), stiff=stiff)
     advance = advance_function(backend, system, form, stepper)
-    _drive(stepper, advance, progress, DEADLINE.get() if deadline is None else deadline)
+    strict = deadline is None  # the context's deadline: raise, never return truncated rows
+    _drive(stepper, advance, progress, DEADLINE.get() if strict else deadline, strict)
     return stepper.result(system.state, method)
 
 
 def _drive(stepper: BatchStepper, advance: Callable[[], bool], progress,
-           deadline: float | None) -> None:
+           deadline: float | None, strict: bool = False) -> None:
     """Advance (numpy steps, or the compiled loop in chunks of rows) until no row runs or
-    the deadline passes, then finish the stiff rows."""
+    the deadline passes, then finish the stiff rows. Past a ``strict`` deadline (the
+    context's), raise :class:`BudgetExhausted`; past another, end the running rows."""
     if deadline is not None and time.monotonic() > deadline:
         # checked first too: the compiled loop runs a chunk of rows to their end per call
+        if strict:
+            raise BudgetExhausted(f"{BUDGET_MESSAGE} before a batch integration started")
         stepper.abandon(BUDGET_MESSAGE)
     while advance():
         if progress is not None:
             progress(stepper.progress)
         if deadline is not None and time.monotonic() > deadline:
+            if strict:
+                raise BudgetExhausted(f"{BUDGET_MESSAGE} during a batch integration at "
+                                      f"{stepper.progress:.0%} of its work")
             stepper.abandon(BUDGET_MESSAGE)
             break
     if progress is not None:
         progress(1.0)
-    stepper.finish_stiff_rows()
+    stepper.finish_stiff_rows(
+        (lambda: check_deadline("the implicit solve of a stiff row")) if strict else None)
 
 
 class BatchStepper:
@@ -408,11 +413,14 @@ class BatchStepper:
         self.code[rows] = _FAIL
         self.messages.update(dict.fromkeys(map(int, rows), message))
 
-    def finish_stiff_rows(self) -> None:
-        """Finish each row flagged stiff alone with the implicit solver."""
+    def finish_stiff_rows(self, check: Callable[[], None] | None = None) -> None:
+        """Finish each row flagged stiff alone with the implicit solver (``check`` is
+        called before each: it raises to abandon the batch)."""
         self.stiff_rows = np.flatnonzero(self.code == _STIFF)
         t_eval, y_eval = self.t_eval, self.y_eval
         for r in self.stiff_rows:
+            if check is not None:
+                check()
             t_rest = t_eval[t_eval > self.t[r]] if y_eval is not None else None
             out = solve_one(self.rhs.row(int(r)), float(self.t[r]), self.y[r].copy(),
                             self.t_final, method=self.stiff, rtol=self.rtol, atol=self.atol,

@@ -31,7 +31,12 @@ the steps established so far). A failed symbolic step stops the result's numeric
 :mod:`symdyn.verify._oracles`) or *control* (``ctx.control``: a check whose correct outcome is a
 refutation). Each result runs in a forked worker under a wall-clock budget
 (:data:`BUDGETS`), so a hang in compiled code ends as a timeout and the run goes on; the
-numerical steps get a deadline inside it, after which they end as failed with the reason.
+numerical steps get a deadline inside it (three quarters of the budget). The clock can only
+end a result, never change a step: evidence is a function of the seed and the profile (sample
+counts, horizons and tails are fixed in model time), and a computation still running at the
+deadline (a batch integration, a sample, a budgeted analysis) raises
+:class:`~symdyn.numerics._budget.BudgetExhausted` instead of returning truncated results, so
+the result ends as "timeout" with the steps recorded before it, never as "failed".
 Proof files live in the top-level ``proofs/``."""
 
 from ._proofs import (

@@ -15,7 +15,8 @@ from typing import Any
 
 from .._typeset import Math, Sentence, ddt, sentence
 from ..errors import SpecError
-from ._oracles import OracleSteps, _amended
+from ..numerics._budget import DEADLINE, BudgetExhausted
+from ._oracles import OracleSteps
 from ._report import (
     TableWriter,
     _display_latex,
@@ -126,14 +127,10 @@ class _Stopped(Exception):
     """Raised at a numerical step after a symbolic step, oracle or control failed."""
 
 
-class _OutOfTime(Exception):
-    """Raised inside sampling once the numerical deadline has passed."""
-
-
 def _numerics_deadline(deadline: float | None):
-    """Bound every batch integration that passes no deadline of its own."""
-    from ..numerics._batch import DEADLINE
-
+    """Bound every batch integration that passes no deadline of its own: past ``deadline``
+    it raises :class:`~symdyn.numerics._budget.BudgetExhausted` (never returns truncated
+    rows, which a check would read as negative evidence)."""
     return DEADLINE.set(deadline)
 
 
@@ -219,26 +216,19 @@ class ProofContext(OracleSteps):
                latex: Any = "", part: str = "") -> bool:
         """Evidence over ``n`` examples drawn by hypothesis from ``strategy``: ``check``
         returns whether an example satisfies the claim. A failure is shrunk to a minimal
-        counterexample, which is recorded. Past the deadline, sampling stops and the step
-        fails with that reason."""
+        counterexample, which is recorded. Past the deadline, sampling stops and the
+        result ends as a timeout (a partial sample is no verdict)."""
         self._guard()
         inner, calls = check, [0]
 
         def check(example):
             if self.remaining() <= 0:
-                raise _OutOfTime
+                raise BudgetExhausted(f"time budget exhausted while sampling '{statement}'")
             calls[0] += 1
             self.progress(min(calls[0], n), n, "examples")
             return inner(example)
 
-        try:
-            return self._sample(statement, strategy, check, n, latex=latex, part=part)
-        except Exception:  # _OutOfTime, or hypothesis' report of it
-            if self.remaining() > 0:
-                raise
-            return self.numeric(_amended(statement, " -- time budget exhausted (numerical "
-                                         "deadline passed while sampling)"), 0, n, latex=latex,
-                                part=part)
+        return self._sample(statement, strategy, check, n, latex=latex, part=part)
 
     def _sample(self, statement: str, strategy, check: Callable[[Any], bool], n: int, *,
                 latex: str = "", part: str = "") -> bool:
@@ -412,17 +402,26 @@ def _execute(p: Proof, quick: bool, budget: float | None,
     ctx.stopped = distrust
     token = _numerics_deadline(deadline)
     error = ""
+    status = None
     try:
         p.check(ctx)
     except _Stopped as stop:
         ctx.steps.append(Step("note", f"numerical steps skipped: {stop}", ok=False))
+    except BudgetExhausted as out:
+        if ctx.stopped:  # the deadline was moved on purpose: a check had failed
+            ctx.steps.append(Step("note", f"numerical steps skipped: {ctx.stopped}", ok=False))
+        else:  # the clock ran out: what was recorded stands, nothing else is concluded
+            # a step already failed is a verdict (its evidence was complete): failed wins
+            status = "failed" if any(not s.ok for s in ctx.steps) else "timeout"
+            error = (f"timeout: {out} (the numerical deadline, {_NUMERIC_SHARE:g} of the "
+                     f"budget of {budget or 0:g} s); the {len(ctx.steps)} steps recorded "
+                     "before it are complete, the rest was not checked")
+            ctx.steps.append(Step("note", error))
     except Exception as exc:  # a broken proof is a failed result, with the reason
         error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
     finally:
-        from ..numerics._batch import DEADLINE
-
         DEADLINE.reset(token)
-    return _summarise(p, ctx.steps, time.perf_counter() - start, error)
+    return _summarise(p, ctx.steps, time.perf_counter() - start, error, status=status)
 
 
 def _job(p: Proof, quick: bool, budget: float):
@@ -478,7 +477,8 @@ def iter_results(proofs: Sequence[Proof], *, quick: bool = False, budget: float 
             if out.state == "timeout":
                 steps.append(Step("note", f"{out.reason}: stopped after {len(steps)} steps "
                                   "(the steps above are what it had established)"))
-                yield _summarise(p, steps, seconds, status="timeout",
+                failed = any(not s.ok for s in steps)  # a verdict recorded in time stands
+                yield _summarise(p, steps, seconds, status="failed" if failed else "timeout",
                                  error=f"timeout: {out.reason}")
             else:
                 yield _summarise(p, steps, seconds, error=f"crashed: {out.reason}")
