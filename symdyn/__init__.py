@@ -52,9 +52,11 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
         Certificate,
         Classification,
         IntegrationResult,
+        LevelCurve,
         NumericRHS,
         certify_periodic,
         classify,
+        follow_level_curve,
         integrate,
         integrate_batch,
     )
@@ -91,7 +93,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                "MissingValueError", "SpecError", "SymdynError"),
     "expressions": ("parse_expression",),
     "numerics": ("BatchResult", "Certificate", "Classification", "IntegrationResult",
-                 "NumericRHS", "certify_periodic", "classify", "integrate", "integrate_batch"),
+                 "LevelCurve", "NumericRHS", "certify_periodic", "classify",
+                 "follow_level_curve", "integrate", "integrate_batch"),
     "rules": ("ARBP", "ASRBP", "BP", "RBP", "RULES", "SRBP", "LearningRule", "SignSymmetry"),
     "spec": ("ACTIVATIONS", "Activation", "Dataset", "Moments", "Network"),
     "sweep": ("load_sweep", "sweep", "sweep_summary"),
@@ -174,6 +177,8 @@ __all__ = [
     "Classification",
     "certify_periodic",
     "Certificate",
+    "follow_level_curve",
+    "LevelCurve",
 ]
 
 

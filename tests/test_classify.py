@@ -81,21 +81,18 @@ def test_certificate_stall_test_refuses_the_arbp_diagonal_through_a_fixed_point(
     # depth-3 ARBP at lam = 1: the diagonal a_h = c_h = t is a level curve through the fixed
     # point t = 1 (the control of deep-arbp-orbits); the flow's speed along it vanishes
     # quadratically there, where a cut-off in the tracer once made the solver fail first
-    from symdyn.numerics._certify import _Tracer
-
     a1, a2, a3, c1, c2 = sp.symbols("a1 a2 a3 c1 c2")
     s = sd.derive("1-1-1-1", "arbp")
     laws = [c1 - a2, c2 - a3, a1**2 - c1**2, a2**2 - c2**2]
     cert = certify_periodic(s, np.full(5, 0.5), {"alpha": 1, "beta": 1}, laws=laws)
     assert not cert.certified and cert.message.startswith(STALL), cert.message
     assert "[1.0, 1.0, 1.0, 1.0, 1.0]" in cert.message
-    # and the tracer's right-hand side is continuous at the stall threshold
-    tracer = _Tracer.__new__(_Tracer)
-    tracer.n, tracer.speed_tol, tracer.orient = 1, 1e-8, 1.0
-    speeds = iter([1e-8 * (1 + 1e-9), 1e-8 * (1 - 1e-9)])
-    tracer.phi = lambda y: (np.ones(1), 1.0, next(speeds))
-    above, below = tracer.rhs(0, np.zeros(2))[-1], tracer.rhs(0, np.zeros(2))[-1]
-    assert abs(above - below) <= 1e-6 * above
+    # the curve is traced without the time t(s) (which diverges there): the trace ends at
+    # the stall, a regular point of the level set
+    from symdyn.numerics import follow_level_curve
+
+    lc = follow_level_curve(s, np.full(5, 0.5), {"alpha": 1, "beta": 1}, laws=laws)
+    assert lc.outcome == "converges" and lc.limit == "regular"
 
 
 def test_certificate_refuses_too_few_laws_and_unbounded_level_sets():
@@ -306,3 +303,65 @@ def test_excess_loss_of_matrix_chains(arch, rule):
         P = A @ P
     np.testing.assert_allclose(excess_loss(s, state(other), values), loss(P) - loss(Pstar),
                                rtol=1e-10)
+
+
+# -- a start classified by its level curve, without a time horizon ---------------------------
+
+
+def test_level_curve_finds_the_double_zero_of_the_speed():
+    """SLOW's speed along the circle touches 0 at (1, 0) without changing sign: the stall is
+    found by the minimum of the speed, not by a solver failure or a threshold between steps."""
+    from symdyn.numerics import follow_level_curve
+
+    lc = follow_level_curve(SLOW, [0.0, 1.0], laws=[x**2 + y**2])
+    assert lc.outcome == "converges" and lc.limit == "regular"
+    np.testing.assert_allclose(lc.point, [1.0, 0.0], atol=1e-6)
+    assert abs(lc.length - 1.5 * np.pi) < 1e-6  # a quarter turn short of the full circle
+
+
+def test_level_curve_ends_in_a_singular_point():
+    # x' = 2y, y' = 2x conserves x^2 - y^2; from (1, -1) the orbit runs into the saddle at
+    # the origin, where the gradient of the law vanishes
+    from symdyn.numerics import follow_level_curve
+
+    sad = Toy((x, y), (2 * y, 2 * x))
+    lc = follow_level_curve(sad, [1.0, -1.0], laws=[x**2 - y**2])
+    assert lc.outcome == "converges" and lc.limit == "singular", lc.message
+    assert np.max(np.abs(lc.point)) < 1e-6
+    away = follow_level_curve(sad, [1.0, 1.0], laws=[x**2 - y**2], radius=50.0)
+    assert away.outcome == "unbounded"
+
+
+def _arbp3():
+    s = sd.derive("1-1-1-1", "arbp")
+    a1, a2, a3, c1, c2 = s.state
+    return s, [c1 - a2, c2 - a3, a1**2 - c1**2, a2**2 - c2**2]
+
+
+def test_level_curve_of_deep_arbp_starts():
+    from symdyn.numerics import follow_level_curve
+
+    s, laws = _arbp3()
+    vals = {"alpha": 1.0, "beta": 1.0}
+    lc = follow_level_curve(s, np.full(5, 0.5), vals, laws=laws)  # the diagonal: a_h = c_h
+    assert lc.outcome == "converges" and lc.limit == "regular"
+    np.testing.assert_allclose(lc.point, 1.0, atol=1e-6)
+    # a start found periodic by its section returns (deep-arbp-orbits, d = 3, s = 0.1)
+    y0 = 0.1 * np.random.default_rng(3010).normal(size=(12, 5))[3]
+    lc = follow_level_curve(s, y0, vals, laws=laws)
+    assert lc.outcome == "periodic"
+    r = integrate(s, y0, lc.period, vals, rtol=1e-11, atol=1e-13, stop_on_convergence=False)
+    assert np.max(np.abs(r.y_final - y0)) < 1e-5  # back at the start after one period
+
+
+def test_classify_decides_a_short_horizon_by_the_level_curve():
+    s, laws = _arbp3()
+    vals = {"alpha": 1.0, "beta": 1.0}
+    y0 = 0.1 * np.random.default_rng(3010).normal(size=(12, 5))[[3, 0]]
+    r = integrate_batch(s, y0, 5.0, vals, tol=1e-8)  # far too short for either
+    c = classify(s, r, vals, tail=5.0, decide=0)
+    assert list(c.end) == ["undecided", "undecided"]
+    c = classify(s, r, vals, tail=5.0, laws=laws)
+    assert list(c.end) == ["periodic", "converged"], c.reason
+    assert c.certified[0] and abs(c.period[0] - 76.23) < 0.01
+    assert c.endpoint[1] == "minimum" and "level curve" in c.reason[1]

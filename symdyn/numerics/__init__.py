@@ -51,12 +51,13 @@ above), ``_integrate`` (one trajectory), ``_tableau`` (Runge-Kutta pairs), ``_ba
 optional numba backend of :func:`integrate_batch`: scalar code printed from the component form,
 appended to the per-row loop template ``_rk_loop`` and compiled once per machine),
 ``_classify`` (:func:`classify`: where rows end), ``_certify`` (:func:`certify_periodic`:
-closed orbits from first integrals).
+closed orbits from first integrals; :func:`follow_level_curve`: a start classified by its
+level curve).
 """
 
 from ._batch import check_batch_size, integrate_batch
 from ._binding import bind_values
-from ._certify import Certificate, certify_periodic
+from ._certify import Certificate, LevelCurve, certify_periodic, follow_level_curve
 from ._classify import CLASSES, Classification, classify
 from ._integrate import integrate
 from ._results import STATUSES, BatchResult, IntegrationResult
@@ -78,4 +79,6 @@ __all__ = [
     "CLASSES",
     "certify_periodic",
     "Certificate",
+    "follow_level_curve",
+    "LevelCurve",
 ]

@@ -221,7 +221,8 @@ def classify(system: System, result: BatchResult | IntegrationResult,
              fine: int = 4000,
              returns: int = 3, xtol: float = 1e-3, ptol: float = 1e-3,
              loss_tol: float = 1e-6, laws: Sequence | None = None, certify: int = 0,
-             rtol: float = 1e-10, atol: float = 1e-12, backend: str = "auto") -> Classification:
+             rtol: float = 1e-10, atol: float = 1e-12, backend: str = "auto",
+             decide: int | None = None) -> Classification:
     """Classify where each row of ``result`` (a batch, or one trajectory) ends.
 
     Rows still running are followed for ``tail`` more time units (default: as long as they
@@ -233,6 +234,12 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     ``certify``: how many detected periodic rows to certify with the first integrals
     ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
     ``backend``: of the follow-up integrations (:func:`~symdyn.integrate_batch`).
+    With ``laws``, rows the trajectory left undecided (still creeping, returns that do not
+    repeat, a horizon too short) are decided by their level curve
+    (:func:`~symdyn.numerics._certify.follow_level_curve`; ``decide``: at most this many
+    rows, default all): ``periodic`` (certified, the period the curve's), or ``converged``
+    to the equilibrium where the curve stalls (``loss`` and ``endpoint`` at that limit, not
+    reached by ``t_end``; ``y_end`` stays the last state integrated), with the reason.
     """
     Y0, t, status, y_end, messages = _rows(result)
     B, n = y_end.shape
@@ -269,18 +276,16 @@ def classify(system: System, result: BatchResult | IntegrationResult,
                                    rtol, atol)
                 _detect_rows(rows, te, yev, (end, reason, period, amplitude),
                              dict(returns=returns, xtol=xtol, ptol=ptol))
-    loss = np.full(B, np.nan)
-    endpoint = np.full(B, "", dtype=object)
-    conv = end == "converged"
-    if conv.any():
-        loss[conv] = excess_loss(system, y_end[conv], values)
-        known = conv & np.isfinite(loss)
-        endpoint[known] = np.where(loss[known] <= loss_tol, "minimum", "critical")
     certified = np.zeros(B, dtype=bool)
+    limits = {}
+    if laws is not None and decide != 0:
+        limits = _decide(system, values, laws, end, reason, period, certified, decide,
+                         rtol, atol, y_end)
+    loss, endpoint = _endpoints(system, values, end, y_end, limits, loss_tol)
     if certify and laws is not None:
         from ._certify import certify_periodic
 
-        for i in np.flatnonzero(end == "periodic")[:int(certify)]:
+        for i in np.flatnonzero((end == "periodic") & ~certified)[:int(certify)]:
             cert = certify_periodic(system, y_end[i], values, laws=laws, rtol=rtol, atol=atol,
                                     length=50 * amplitude[i] * max(1.0, period[i]))
             certified[i] = cert.certified and abs(cert.period - period[i]) <= 1e-2 * period[i]
@@ -303,6 +308,45 @@ def _detect_rows(rows, te, yev, out, options) -> None:
             end[i], period[i] = "periodic", T
         else:
             reason[i] = why
+
+
+def _endpoints(system, values, end, y_end, limits, loss_tol):
+    """Excess loss and fixed-point set of converged rows, at their limit where a level
+    curve gave one, else at their end state."""
+    loss = np.full(len(end), np.nan)
+    endpoint = np.full(len(end), "", dtype=object)
+    conv = end == "converged"
+    if conv.any():
+        at = y_end.copy()
+        for i, point in limits.items():
+            at[i] = point
+        loss[conv] = excess_loss(system, at[conv], values)
+        known = conv & np.isfinite(loss)
+        endpoint[known] = np.where(loss[known] <= loss_tol, "minimum", "critical")
+    return loss, endpoint
+
+
+def _decide(system, values, laws, end, reason, period, certified, decide, rtol, atol,
+            y_end) -> dict:
+    """Undecided rows (not failed ones) classified by their level curves, in place; returns
+    the limit point of each row found converging."""
+    from ._certify import follow_level_curve
+
+    rows = [i for i in np.flatnonzero(end == "undecided")
+            if not str(reason[i]).startswith("integration")]
+    limits = {}
+    for i in rows[:decide]:
+        lc = follow_level_curve(system, y_end[i], values, laws=laws, rtol=rtol, atol=atol)
+        if lc.outcome == "periodic":
+            end[i], period[i], certified[i] = "periodic", lc.period, True
+            reason[i] = f"decided by its level curve, certified: {lc.message}"
+        elif lc.outcome in ("converges", "equilibrium"):
+            end[i] = "converged"
+            limits[i] = lc.point
+            reason[i] = f"decided by its level curve ({reason[i]}): {lc.message}"
+        else:
+            reason[i] = f"{reason[i]}; its level curve: {lc.message}"
+    return limits
 
 
 def _sampled(system, values, rows, horizon, samples, ends, rtol, atol):

@@ -203,6 +203,7 @@ class ProofContext(OracleSteps):
         """Record numerical evidence: ``passed`` of ``cases`` cases satisfied the check;
         ``part``: the part of the claim it bears on (see :meth:`symbolic`)."""
         self._guard()
+        passed, cases = int(passed), int(cases)  # numpy integers are not JSON
         ok = cases > 0 and passed == cases
         return self._record(Step("numeric", statement, ok, cases=int(cases),
                                  passed=int(passed), latex=latex,
