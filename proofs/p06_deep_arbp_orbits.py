@@ -185,8 +185,10 @@ def _cell(ctx, d: int, lam_v: float, scale: float, starts: int, values: dict) ->
         elif cls.end[i] == "converged":
             out["agree"] += bool(lc.outcome == "converges"
                                  and np.max(np.abs(lc.point - cls.y_end[i])) <= 1e-3)
-    # a closed curve is a closed orbit: back at the start after one period of the flow
-    for i in [i for i, lc in enumerate(curves) if lc.outcome == "periodic"][:2]:
+    # a closed curve is a closed orbit: back at the start after one period of the flow (the
+    # two shortest periods: near the singular set periods reach 10^6)
+    closed = sorted((lc.period, i) for i, lc in enumerate(curves) if lc.outcome == "periodic")
+    for _, i in closed[:2]:
         one = integrate(s, y0[i], curves[i].period, values, rtol=1e-11, atol=1e-13,
                         stop_on_convergence=False)
         out["periodic_checked"] += 1

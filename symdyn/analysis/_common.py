@@ -13,7 +13,7 @@ import sympy as sp
 
 from ..errors import AnalysisError, SpecError
 from ..expressions import parse_expression
-from ..numerics._budget import DEADLINE, BudgetExhausted, context_remaining
+from ..numerics._budget import DEADLINE, WALL_FACTOR, BudgetExhausted, context_remaining
 
 __all__ = [
     "namespace",
@@ -235,13 +235,14 @@ def budgeted(fn, args, timeout: float) -> tuple[list, str]:
     """Run the generator ``fn(*args)`` in a forked process for at most ``timeout`` seconds;
     return the messages it sent and how it ended: ``"done"``, ``"error: ..."``,
     ``"timeout"`` or ``"died"``. Under a context :data:`~symdyn.numerics._budget.DEADLINE`
-    (``symdyn verify``) the search gets the time left before it instead, and running out of
-    it raises :class:`~symdyn.numerics._budget.BudgetExhausted`: what a search finds must
-    not depend on how busy the machine is."""
+    (``symdyn verify``) the search gets the time left before it instead (CPU seconds left,
+    times ``WALL_FACTOR``, in wall-clock time), and running out of it raises
+    :class:`~symdyn.numerics._budget.BudgetExhausted`: what a search finds must not depend
+    on how busy the machine is."""
     check_timeout(timeout)
     strict = DEADLINE.get() is not None
-    if strict:
-        timeout = context_remaining()
+    if strict:  # the child's CPU is not this process's: it gets wall time in proportion
+        timeout = WALL_FACTOR * context_remaining()
         if timeout <= 0:
             raise BudgetExhausted(f"time budget exhausted before {fn.__name__} started")
     try:

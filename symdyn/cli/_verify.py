@@ -26,9 +26,9 @@ def _setup_verify(p: argparse.ArgumentParser) -> None:
                    help="fewer numerical cases (the whole set in about a minute)")
     add_format_argument(p, choices=("text", "json", "jsonl", "latex"))
     p.add_argument("--budget", metavar="SECONDS", type=float, default=None,
-                   help=f"time budget per result (default {BUDGETS['quick']:g} s with --quick, "
-                        f"{BUDGETS['full']:g} s otherwise); a result that overruns it ends "
-                        "as 'timeout' and the run goes on")
+                   help=f"CPU-time budget per result (default {BUDGETS['quick']:g} s with "
+                        f"--quick, {BUDGETS['full']:g} s otherwise); a result that overruns "
+                        "it ends as 'timeout' and the run goes on")
     p.add_argument("--latex", metavar="FILE", default=None,
                    help="also write a LaTeX document with every statement and the evidence")
     p.add_argument("--list", action="store_true", help="list the results and exit")
@@ -110,7 +110,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     piped = not sys.stdout.isatty()
     if piped:
         note = "" if args.quick else "; --quick runs fewer cases"
-        print(f"verify: {len(proofs)} results, at most {budget:g} s each{note}",
+        print(f"verify: {len(proofs)} results, at most {budget:g} CPU seconds each{note}",
               file=sys.stderr, flush=True)
     table = TableWriter([p.name for p in proofs])
     if args.format == "text":

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import SpecError
 from ._binding import System
 from ._budget import BUDGET_MESSAGE, DEADLINE, BudgetExhausted, check_deadline
+from ._budget import clock as budget_clock
 from ._compiled import advance_function
 from ._convergence import Convergence, check_common, xtol_for
 from ._integrate import solve_one
@@ -144,7 +145,8 @@ def _drive(stepper: BatchStepper, advance: Callable[[], bool], progress,
     """Advance (numpy steps, or the compiled loop in chunks of rows) until no row runs or
     the deadline passes, then finish the stiff rows. Past a ``strict`` deadline (the
     context's), raise :class:`BudgetExhausted`; past another, end the running rows."""
-    if deadline is not None and time.monotonic() > deadline:
+    now = budget_clock if strict else time.monotonic
+    if deadline is not None and now() > deadline:
         # checked first too: the compiled loop runs a chunk of rows to their end per call
         if strict:
             raise BudgetExhausted(f"{BUDGET_MESSAGE} before a batch integration started")
@@ -152,7 +154,7 @@ def _drive(stepper: BatchStepper, advance: Callable[[], bool], progress,
     while advance():
         if progress is not None:
             progress(stepper.progress)
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and now() > deadline:
             if strict:
                 raise BudgetExhausted(f"{BUDGET_MESSAGE} during a batch integration at "
                                       f"{stepper.progress:.0%} of its work")

@@ -1,7 +1,8 @@
 """Wall-clock budgets that can end a computation but never change its result.
 
 A caller that runs code it does not control under a time budget (``symdyn verify``) sets the
-context's :data:`DEADLINE` (a ``time.monotonic()`` time). Past it, the long computations of
+context's :data:`DEADLINE`, a time of :func:`clock`: the CPU time of this process, so that a
+busy machine slows a computation down but does not end it sooner. Past it, the long computations of
 symdyn (batch integration, budgeted analyses, sampling) raise :class:`BudgetExhausted`
 instead of returning what they had reached: a truncated integration is no evidence either
 way, so the caller must report the result as a timeout, never as a verdict."""
@@ -12,12 +13,17 @@ import time
 from contextvars import ContextVar
 
 __all__ = ["DEADLINE", "BUDGET_MESSAGE", "BudgetExhausted", "check_deadline",
-           "context_remaining"]
+           "context_remaining", "clock", "WALL_FACTOR"]
 
-#: A wall-clock deadline (``time.monotonic()``) for calls that pass none: set by a caller that
-#: runs code it does not control under a time budget (``symdyn verify``).
+#: A deadline in :func:`clock` time for calls that pass none: set by a caller that runs code
+#: it does not control under a time budget (``symdyn verify``).
 DEADLINE: ContextVar[float | None] = ContextVar("symdyn_batch_deadline", default=None)
 BUDGET_MESSAGE = "time budget exhausted"
+#: the clock of :data:`DEADLINE`: CPU seconds of this process (all its threads)
+clock = time.process_time
+#: work that uses no CPU of this process (asleep, blocked, in a child process) is given this
+#: many times its CPU budget in wall-clock time
+WALL_FACTOR = 10.0
 
 
 class BudgetExhausted(BaseException):  # noqa: N818 - named for what happened, as TimeoutError
@@ -29,7 +35,7 @@ class BudgetExhausted(BaseException):  # noqa: N818 - named for what happened, a
 def context_remaining() -> float:
     """Seconds left before the context's :data:`DEADLINE` (infinite when none is set)."""
     deadline = DEADLINE.get()
-    return float("inf") if deadline is None else deadline - time.monotonic()
+    return float("inf") if deadline is None else deadline - clock()
 
 
 def check_deadline(what: str) -> None:

@@ -29,9 +29,11 @@ the steps established so far). A failed symbolic step stops the result's numeric
 (they would only measure a system already known to be wrong), and so does a failed
 *oracle* (``ctx.oracle_*``: the evidence re-checked by an independent route, see
 :mod:`symdyn.verify._oracles`) or *control* (``ctx.control``: a check whose correct outcome is a
-refutation). Each result runs in a forked worker under a wall-clock budget
-(:data:`BUDGETS`), so a hang in compiled code ends as a timeout and the run goes on; the
-numerical steps get a deadline inside it (three quarters of the budget). The clock can only
+refutation). Each result runs in a forked worker under a budget of CPU time
+(:data:`BUDGETS`; ten times as much wall-clock time for work that uses no CPU), so a hang in
+compiled code ends as a timeout and the run goes on, and a busy machine slows a result down
+without ending it sooner; the numerical steps get a deadline inside it (three quarters of the
+budget). The clock can only
 end a result, never change a step: evidence is a function of the seed and the profile (sample
 counts, horizons and tails are fixed in model time), and a computation still running at the
 deadline (a batch integration, a sample, a budgeted analysis) raises

@@ -16,6 +16,7 @@ from typing import Any
 from .._typeset import Math, Sentence, ddt, sentence
 from ..errors import SpecError
 from ..numerics._budget import DEADLINE, BudgetExhausted
+from ..numerics._budget import clock as budget_clock
 from ._oracles import OracleSteps
 from ._report import (
     TableWriter,
@@ -136,8 +137,9 @@ def _numerics_deadline(deadline: float | None):
 
 class ProofContext(OracleSteps):
     """What a proof records its steps on. ``quick`` asks for fewer numerical cases;
-    ``deadline`` (``time.monotonic()``) bounds the numerical steps; ``emit`` is called with
-    every step as it is recorded (the worker streams them to the parent)."""
+    ``deadline`` (CPU time, :func:`~symdyn.numerics._budget.clock`) bounds the numerical
+    steps; ``emit`` is called with every step as it is recorded (the worker streams them to
+    the parent)."""
 
     def __init__(self, *, quick: bool = False, seed: int = 0, deadline: float | None = None,
                  emit: Callable[[Step], None] | None = None):
@@ -163,7 +165,7 @@ class ProofContext(OracleSteps):
 
     def remaining(self) -> float:
         """Seconds left for numerical steps (infinite without a deadline)."""
-        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+        return float("inf") if self.deadline is None else self.deadline - budget_clock()
 
     def _record(self, step: Step) -> bool:
         self.steps.append(step)
@@ -173,7 +175,7 @@ class ProofContext(OracleSteps):
             what = step.check or "symbolic step"
             self.stopped = (f"the {what} '{step.statement}' failed (they would only measure "
                             "a system already known to be wrong)")
-            self.deadline = time.monotonic() - 1.0  # integrations in flight end at once
+            self.deadline = budget_clock() - 1.0  # integrations in flight end at once
             _numerics_deadline(self.deadline)
         return step.ok
 
@@ -363,7 +365,8 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
     return list(_REGISTRY.values())
 
 
-#: Default wall-clock budget per result, in seconds, by profile.
+#: Default budget per result, in CPU seconds of its worker, by profile (a job that uses no
+#: CPU is ended after ``WALL_FACTOR`` times as many wall-clock seconds).
 BUDGETS = {"quick": 60.0, "full": 900.0}
 _NUMERIC_SHARE = 0.75  # numerical steps must end within this share of the budget
 
@@ -396,9 +399,9 @@ def _execute(p: Proof, quick: bool, budget: float | None,
     """Run one proof here; an exception inside it is a failure, reported, never raised.
     ``distrust``: why the numerical machinery is not to be trusted (its steps are skipped)."""
     start = time.perf_counter()
-    deadline = None if budget is None else time.monotonic() + _NUMERIC_SHARE * budget
+    deadline = None if budget is None else budget_clock() + _NUMERIC_SHARE * budget
     if distrust:
-        deadline = time.monotonic() - 1.0
+        deadline = budget_clock() - 1.0
     ctx = ProofContext(quick=quick, deadline=deadline, emit=emit)
     ctx.stopped = distrust
     token = _numerics_deadline(deadline)

@@ -1,11 +1,14 @@
-"""Running jobs under a wall-clock budget in a forked child that streams its progress.
+"""Running jobs under a CPU-time budget in a forked child that streams its progress.
 
 A hang in C code (numpy, scipy, a sympy routine stuck in a tight loop) cannot be interrupted
 inside the process that runs it; a child process can be killed. :class:`Worker` forks once
 (so that it inherits the parent's imports and caches, and anything a test patched), runs
 jobs one at a time on request and streams each job's messages back through a pipe as they
 are produced; when a job overruns its budget the worker is killed and the next job gets a
-fresh one. Nothing here knows about proofs: :mod:`symdyn.verify` hands it callables."""
+fresh one. The budget is the child's CPU time (read from ``/proc``; where there is none, wall
+time), so that a busy machine slows a job down without ending it sooner; a job that uses no
+CPU (blocked, asleep) is ended after :data:`WALL_FACTOR` times its budget in wall-clock time.
+Nothing here knows about proofs: :mod:`symdyn.verify` hands it callables."""
 
 from __future__ import annotations
 
@@ -18,7 +21,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Worker", "JobOutcome", "Progress", "picklable"]
+from ..numerics._budget import WALL_FACTOR
+
+__all__ = ["Worker", "JobOutcome", "Progress", "picklable", "cpu_seconds", "WALL_FACTOR"]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) used so far by process ``pid`` and its waited-for children,
+    from ``/proc/<pid>/stat``; ``None`` where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 #: A job: called in the child as ``job(send, argument)``; returns a picklable value.
 Job = Callable[[Callable[[Any], None]], Any]
@@ -89,19 +105,25 @@ class Worker:
     def run(self, index: int, budget: float, argument: Any = None,
             on_message: Callable[[Any], None] | None = None,
             on_wait: Callable[[], None] | None = None) -> JobOutcome:
-        """Run ``jobs[index](send, argument)`` in the child for at most ``budget`` s;
-        ``on_message`` gets each message as it arrives, ``on_wait`` is called about four
-        times a second while the job runs (for a sign of life)."""
+        """Run ``jobs[index](send, argument)`` in the child for at most ``budget`` CPU
+        seconds (module docstring); ``on_message`` gets each message as it arrives,
+        ``on_wait`` is called about four times a second while the job runs (for a sign of
+        life)."""
         if self._proc is None or not self._proc.is_alive():
             self._start()
+        cpu0 = cpu_seconds(self._proc.pid)
         self._conn.send((index, argument))
-        deadline = time.monotonic() + budget
+        deadline = time.monotonic() + (budget if cpu0 is None else WALL_FACTOR * budget)
         messages: list = []
         while True:
             left = deadline - time.monotonic()
-            if left <= 0:
+            cpu = None if cpu0 is None else cpu_seconds(self._proc.pid)
+            if left <= 0 or (cpu is not None and cpu - cpu0 > budget):
                 self.kill()
-                return JobOutcome("timeout", reason=f"time budget of {budget:g} s exhausted",
+                what = ("CPU-time budget" if cpu is not None and cpu - cpu0 > budget else
+                        "time budget" if cpu0 is None else
+                        f"wall-clock limit ({WALL_FACTOR:g} x the budget) of the")
+                return JobOutcome("timeout", reason=f"{what} of {budget:g} s exhausted",
                                   messages=messages)
             if on_wait is not None:
                 on_wait()
