@@ -111,8 +111,10 @@ def test_breaking_the_adaptive_channel_fails_the_arbp_proofs(monkeypatch, fresh_
     # the channel learns from the output error instead of the next layer's signal
     monkeypatch.setattr(ARBP, "channel_update", lambda self, s, h: s.O[h] * s.E.T * 2)
     results = {r.name: r for r in run_proofs(
-        ["arbp-111-invariants", "arbp-near-symmetry", "srbp-chain-invariants"], quick=True)}
+        ["arbp-111-invariants", "arbp-near-symmetry", "srbp-chain-invariants",
+         "deep-arbp-orbits"], quick=True)}
     assert results["arbp-111-invariants"].status == "failed"
+    assert results["deep-arbp-orbits"].symbolic == "failed"
     assert results["arbp-near-symmetry"].status == "failed"
     assert results["srbp-chain-invariants"].status == "ok"
 
