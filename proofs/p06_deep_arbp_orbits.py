@@ -172,9 +172,11 @@ def _cell(ctx, d: int, lam_v: float, scale: float, starts: int, values: dict) ->
             out["singular"] += lc.limit == "singular"
         else:
             out[lc.outcome if lc.outcome == "unbounded" else "undecided"] += 1
-    r = integrate_batch(s, y0, 2000.0, values, tol=1e-8)
+    # the trajectory route is the costly one (rows near the singular set creep): it checks
+    # the first 8 starts of each cell
+    r = integrate_batch(s, y0[:8], 2000.0, values, tol=1e-8)
     cls = classify(s, r, values, tail=1000.0, samples=2000, decide=0)
-    for i, lc in enumerate(curves):
+    for i, lc in enumerate(curves[:8]):
         if cls.end[i] == "undecided":
             out["by_curve_only"] += 1
             continue
@@ -253,7 +255,7 @@ def deep_arbp(ctx):
                     "{cell}: " + f"periodic {out['periodic']}, converging to the optimum "
                     f"{out['optimal']}, to a non-optimal equilibrium {out['critical']} (at a "
                     f"singular point {out['singular']}), undecided {out['undecided']}; the "
-                    f"trajectory left {out['by_curve_only']} of {starts} undecided",
+                    f"trajectory left {out['by_curve_only']} of the first 8 undecided",
                     cell=Math(rf"d = {d},\ \lambda = {lam_v:g},\ s = {scale:g}",
                               f"d={d} lam={lam_v:g} s={scale:g}")))
     total = len(numeric_depths) * len(lams) * 2 * starts
