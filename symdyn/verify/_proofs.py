@@ -10,13 +10,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from .._typeset import Math, Sentence, ddt, sentence
 from ..errors import SpecError
 from ..numerics._budget import DEADLINE, BudgetExhausted
 from ..numerics._budget import clock as budget_clock
+from ._directory import proofs_directory
 from ._oracles import OracleSteps
 from ._report import (
     TableWriter,
@@ -130,8 +130,7 @@ class _Stopped(Exception):
 
 def _numerics_deadline(deadline: float | None):
     """Bound every batch integration that passes no deadline of its own: past ``deadline``
-    it raises :class:`~symdyn.numerics._budget.BudgetExhausted` (never returns truncated
-    rows, which a check would read as negative evidence)."""
+    it raises ``BudgetExhausted``, never returns truncated rows (negative evidence)."""
     return DEADLINE.set(deadline)
 
 
@@ -325,24 +324,6 @@ def proof(name: str, *, title: str | Sentence, claim: str | Sentence,
         return check
 
     return register
-
-
-def proofs_directory(directory: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """Where the proofs are read from, and why: ``directory`` if named, else
-    ``$SYMDYN_PROOFS``, else the proofs installed with symdyn (``symdyn/_proofs``) or, in a
-    checkout, its ``proofs/``. Never the working directory unless it is named."""
-    if directory is not None:
-        return Path(directory), "named by --proofs"
-    if os.environ.get("SYMDYN_PROOFS"):
-        return Path(os.environ["SYMDYN_PROOFS"]), "named by $SYMDYN_PROOFS"
-    here = Path(__file__).resolve().parent.parent  # the symdyn package
-    if (here / "_proofs").is_dir():
-        return here / "_proofs", "installed with symdyn"
-    checkout = here.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "proofs").is_dir():
-        return checkout / "proofs", "this checkout of symdyn"
-    raise SpecError("symdyn's own proofs are not installed with it; name a directory of "
-                    "proofs with --proofs DIR (or $SYMDYN_PROOFS)")
 
 
 def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
