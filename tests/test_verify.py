@@ -401,7 +401,7 @@ def test_a_failed_step_before_the_deadline_stays_a_failure():
                             backend="numpy")
 
     r = run_proof(Proof("fails-then-slow", "x", "nothing", "", check), budget=2)
-    assert r.status == "failed" and "time budget exhausted during a batch" in r.error
+    assert r.status == "failed" and "time budget" in r.error  # the failure wins
 
 
 def test_integrate_batch_ends_rows_at_its_deadline():
