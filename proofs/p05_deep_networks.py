@@ -92,9 +92,10 @@ def _arbp_oracle(ctx, epochs: int = 1) -> None:
     diffs = [abs(acc - got["test_acc"])] + [abs(rho[h - 1] - got[f"channel_dist_h{h}"])
                                             for h in (1, 2)]
     ctx.numeric(sentence(f"a hand-written numpy ARBP loop ({epochs} epoch(s), scale 0.1, same "
-                         f"batches) gives the test accuracy {acc:.4f} and {{rho}} = "
-                         f"{rho[0]:.6f}, {rho[1]:.6f} that the engine reports (max difference "
-                         f"{max(diffs):.1e})", rho=RHO),
+                         f"batches) gives the test accuracy {acc:.4f} and {{rho}} that the "
+                         "engine reports (max difference {diff})",
+                         rho=sp.Eq(RHO, sp.Tuple(*(sp.Float(r, 7) for r in rho))),
+                         diff=sp.Float(max(diffs), 2)),
                 int(max(diffs) < 1e-9), 1, check="oracle")
 
 
