@@ -132,6 +132,21 @@ def _prepare(text: str, names: Mapping[str, sp.Basic]) -> tuple[str, dict[str, s
     return tokenize.untokenize(out), {v: k for k, v in aliases.items()}
 
 
+def _number_bits(value: sp.Basic) -> float:
+    """An upper estimate of the bits of the exact integers sympy keeps in a number (and of
+    the magnitude of its floats): products add, powers multiply; functions and sums are
+    kept unexpanded by sympy and count 1."""
+    if isinstance(value, sp.Rational):
+        return float(max(abs(value.p).bit_length(), abs(value.q).bit_length(), 1))
+    if isinstance(value, sp.Float):
+        return max(abs(float(sp.log(abs(value), 2))), 1.0) if value != 0 else 1.0
+    if isinstance(value, sp.Mul):
+        return float(sum(_number_bits(a) for a in value.args))
+    if isinstance(value, sp.Pow) and isinstance(value.exp, sp.Rational):
+        return _number_bits(value.base) * max(abs(float(value.exp)), 1.0)
+    return 1.0
+
+
 class _Builder:
     """Builds the sympy object of one checked tree."""
 
@@ -157,8 +172,8 @@ class _Builder:
     # -- numbers ------------------------------------------------------------------------------
 
     def check_number(self, value: sp.Basic) -> sp.Basic:
-        if isinstance(value, sp.Rational):
-            bits = max(abs(value.p).bit_length(), abs(value.q).bit_length())
+        if isinstance(value, (sp.Rational, sp.Mul, sp.Pow)):
+            bits = int(_number_bits(value))
             if bits > MAX_BITS:
                 raise self.fail(f"a number of {bits} bits; at most {MAX_BITS} bits "
                                 f"(about {int(MAX_BITS * math.log10(2))} digits) are allowed")
@@ -242,13 +257,19 @@ class _Builder:
         if abs(float(exponent)) > MAX_EXPONENT:
             raise self.fail(f"the exponent {exponent} is too large; |exponent| <= "
                             f"{MAX_EXPONENT} is allowed")
-        if isinstance(base, sp.Rational) and isinstance(exponent, sp.Integer):
-            bits = max(abs(base.p).bit_length(), abs(base.q).bit_length()) * abs(int(exponent))
+        if isinstance(base, sp.Rational) and base == 0 and exponent.is_negative:
+            raise self.fail("division by zero (0 to a negative power)")
+        if isinstance(base, sp.Pow) and not base.base.is_number and base.exp.is_number \
+                and base.exp.is_real and abs(float(base.exp) * float(exponent)) > MAX_EXPONENT:
+            raise self.fail(f"the power ({base})**{exponent} has an exponent above "
+                            f"{MAX_EXPONENT}")
+        if isinstance(base, sp.Expr):
+            # on the value, before sympy computes it: sqrt(2)**99 is 2**49*sqrt(2), and a
+            # tower of such powers multiplies the bits of its integers at every level
+            bits = _number_bits(base) * abs(float(exponent))
             if bits > MAX_BITS:
-                raise self.fail(f"{base}**{exponent} has about {bits} bits; at most "
+                raise self.fail(f"({base})**{exponent} has about {bits:,.0f} bits; at most "
                                 f"{MAX_BITS} bits are allowed")
-            if base == 0 and exponent < 0:
-                raise self.fail("division by zero (0 to a negative power)")
         out = base**exponent
         if isinstance(out, sp.Pow) and out.exp.is_number and out.exp.is_real \
                 and abs(float(out.exp)) > MAX_EXPONENT:

@@ -134,6 +134,8 @@ def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
               store: str, backend: str = "auto") -> tuple[int, float]:
     """Compute and write one chunk: its rows and the CPU seconds it took."""
     cpu = time.process_time()
+    if store_.chunk_path(store, cell_i, chunk_i).exists():
+        return 0, 0.0  # written meanwhile by another sweep on the same store
     store_.write_chunk(store, cell_i, chunk_i, identity,
                        compute_chunk(cell, identity, cell_i, chunk_i, rows, backend))
     return rows, time.process_time() - cpu
@@ -297,8 +299,11 @@ def load_sweep(store):
         raise store_.DataError(f"sweep store {store} is corrupted: spec.json does not match "
                                "its identity")
     cells = spec.cells
+    S, C = max(int(c["starts"]) for c in cells), len(cells)
+    _check_table_size(store, C, S)
     sizes = [cell_system(c).size for c in cells]
-    S, N, C = max(int(c["starts"]) for c in cells), max(sizes), len(cells)
+    N = max(sizes)
+    _check_table_size(store, C, S, N)
     done_set = store_.done_chunks(store)
     out = {k: np.full((C, S), np.nan) for k in ("loss", "t_end", "period", "amplitude")}
     out.update(end=np.full((C, S), "", dtype="U9"), endpoint=np.full((C, S), "", dtype="U8"),
@@ -309,7 +314,8 @@ def load_sweep(store):
         for k, (lo, n) in enumerate(_chunks_of(cell, sizes[ci])):
             if (ci, k) not in done_set:
                 continue
-            arr = store_.read_chunk(store, ci, k, meta["identity"])
+            arr = store_.read_chunk(store, ci, k, meta["identity"], rows=n,
+                                    n_state=sizes[ci])
             for name in ("loss", "t_end", "period", "amplitude", "end", "endpoint", "reason",
                          "certified"):
                 out[name][ci, lo:lo + n] = arr[name]
@@ -322,6 +328,23 @@ def load_sweep(store):
     coords["state_size"] = ("cell", sizes)
     return xr.Dataset(data, coords=coords,
                       attrs={"identity": meta["identity"], "spec": json.dumps(meta["spec"])})
+
+
+#: the largest table :func:`load_sweep` builds in memory, in bytes
+TABLE_BYTES = 8 * 2**30
+
+
+def _check_table_size(store, cells: int, starts: int, n_state: int = 1) -> None:
+    """Refuse, before allocating it, a results table larger than :data:`TABLE_BYTES` (a
+    row: four floats, three short strings, a 200-character reason, flags and two states)."""
+    per_row = 4 * 8 + 4 * (9 + 8 + 200) + 2 + 2 * 8 * n_state
+    need = float(cells) * float(starts) * per_row
+    if need > TABLE_BYTES:
+        fit = max(int(TABLE_BYTES // (per_row * max(cells, 1))), 0)
+        raise store_.DataError(
+            f"sweep store {store}: its table of {cells:,} cells x {starts:,} starts would "
+            f"need {need / 2**30:,.1f} GiB in memory; at most {TABLE_BYTES / 2**30:g} GiB "
+            f"(at most {fit:,} starts per cell at this size)")
 
 
 def phase_shares(ds) -> dict[str, np.ndarray]:
