@@ -292,9 +292,12 @@ def load_sweep(store):
     import xarray as xr
 
     meta = store_.read_spec(store)
-    spec = SweepSpec.from_mapping({**meta["spec"]["fixed"], **meta["spec"]["axes"],
-                                   **({"random": meta["spec"]["random"]}
-                                      if meta["spec"]["random"] else {})})
+    try:
+        spec = SweepSpec.from_mapping({**meta["spec"]["fixed"], **meta["spec"]["axes"],
+                                       **({"random": meta["spec"]["random"]}
+                                          if meta["spec"]["random"] else {})})
+    except SpecError as exc:
+        raise store_.DataError(f"sweep store {store} is corrupted: spec.json: {exc}") from None
     if spec.identity != meta["identity"]:
         raise store_.DataError(f"sweep store {store} is corrupted: spec.json does not match "
                                "its identity")

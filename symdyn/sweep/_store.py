@@ -231,6 +231,8 @@ def done_chunks(store) -> set[tuple[int, int]]:
     """``(cell, chunk)`` of every chunk file present (names parsed at any width)."""
     chunks = Path(store) / "chunks"
     if not chunks.is_dir():
+        if chunks.exists() or chunks.is_symlink():
+            raise DataError(f"sweep store {store} is corrupted: {chunks} is not a directory")
         return set()
     out = set()
     for p in chunks.iterdir():
