@@ -87,7 +87,7 @@ def read_npy(fh, name: str, budget: int) -> np.ndarray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
-def read_npz(path: str | os.PathLike, *, max_bytes: int = MAX_READ_BYTES,
+def read_npz(path: str | os.PathLike, *, max_bytes: int | None = None,
              what: str = "data file") -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read without pickles and within ``max_bytes``
     (see the module docstring). Any unreadable file (missing, a directory, a FIFO, empty,
@@ -101,7 +101,7 @@ def read_npz(path: str | os.PathLike, *, max_bytes: int = MAX_READ_BYTES,
                             "X=X, Y=Y)")
         fh.seek(0)
         try:
-            return _members(fh, where, max_bytes)
+            return _members(fh, where, MAX_READ_BYTES if max_bytes is None else max_bytes)
         except DataError as exc:
             raise DataError(f"cannot read {what} {where!r}: {exc}") from None
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,

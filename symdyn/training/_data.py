@@ -190,8 +190,10 @@ def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
     name = str(path)
     arrays = read_npz(path)
     if {"X_train", "Y_train", "X_test", "Y_test"} <= set(arrays):
-        return _finish(name, _numeric(name, arrays["X_train"]), _labels(name, arrays["Y_train"]),
-                       _numeric(name, arrays["X_test"]), _labels(name, arrays["Y_test"]))
+        return _finish(name, check_inputs(f"{name}: X_train", arrays["X_train"]),
+                       _labels(f"{name}: Y_train", arrays["Y_train"]),
+                       check_inputs(f"{name}: X_test", arrays["X_test"]),
+                       _labels(f"{name}: Y_test", arrays["Y_test"]))
     if not {"X", "Y"} <= set(arrays):
         raise DataError(f"{name}: the .npz needs arrays X and Y (or X_train, Y_train, X_test, "
                         f"Y_test); found {sorted(arrays)}")
@@ -425,9 +427,13 @@ def load_data(spec: str | Path | ClassificationData, *, download: bool = False,
         loader = load_mnist if key == "mnist" else load_cifar10
         return loader(rest or None, download=download, data_home=data_home)
     path = Path(text)
-    if path.suffix == ".npz" or path.exists():
-        if not path.exists():
-            raise DataError(f"data file {text!r} does not exist")
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL in it
+        exists = False
+    if path.suffix == ".npz" or exists:
+        if not exists:
+            raise DataError(f"data file {text[:200]!r} does not exist or cannot be read")
         return load_npz(path)
     raise DataError(f"unknown data {text!r}: use digits, fashion-mnist[:DIR], mnist[:DIR], "
                     "cifar10[:DIR] or a .npz file")
