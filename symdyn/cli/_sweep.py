@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ._common import UsageError
+from ._common import UsageError, integer
 
 __all__ = ["COMMANDS", "spec_from_options"]
 
@@ -20,7 +20,7 @@ def _setup_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="address of an existing Dask scheduler (default $SYMDYN_SCHEDULER; "
                         "'sync' runs in this process); otherwise a local cluster is started")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=integer(1, 4096), default=None,
                    help="workers of the local cluster (default: one per CPU)")
     p.add_argument("--threads", action="store_true",
                    help="local cluster of threads instead of processes")

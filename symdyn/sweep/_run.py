@@ -144,16 +144,56 @@ def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
 # -- the driver -------------------------------------------------------------------------------
 
 
+#: seconds to reach a scheduler, and to wait for its first worker
+CONNECT_SECONDS = 5
+WORKER_WAIT_SECONDS = 30.0
+
+
+def _check_address(scheduler: str) -> None:
+    """Refuse an address Dask cannot parse, and a TCP address nobody listens at, at once."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, loc = parse_address(scheduler)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}; known: {', '.join(sorted(backends))}")
+        if scheme not in ("tcp", "tls", "ws", "wss"):
+            return
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError) as exc:
+        raise SpecError(f"--scheduler {scheduler!r} is not a Dask address such as "
+                        f"tcp://HOST:PORT ({exc}); or give 'sync'") from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except (OSError, ValueError, OverflowError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise SpecError(f"cannot reach the Dask scheduler at {scheduler!r}: {why}") from None
+
+
 def _client(scheduler: str | None, workers: int | None, processes: bool):
     import logging
 
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
+        _check_address(scheduler)
         try:
-            return Client(scheduler, timeout="20s"), None
-        except OSError as exc:
-            raise SpecError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except Exception as exc:  # noqa: BLE001 - whatever answers there is not a scheduler
+            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise SpecError(f"cannot reach a Dask scheduler at {scheduler!r}: {why}") from None
+        try:  # a scheduler without workers would leave every task waiting for ever
+            client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except (TimeoutError, OSError):
+            client.close()
+            raise SpecError(f"the Dask scheduler at {scheduler!r} has no workers (waited "
+                            f"{WORKER_WAIT_SECONDS:g} s): start some, or use --scheduler sync "
+                            "or a local cluster") from None
+        return client, None
     n = int(workers or os.cpu_count() or 1)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                            dashboard_address=":0", silence_logs=logging.ERROR)
@@ -222,6 +262,15 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
     (here, once: workers load the cached machine code), see :mod:`symdyn.sweep._plan`."""
     from tqdm import tqdm
 
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= 4096):
+        raise SpecError(f"workers must be an integer from 1 to 4096 (or None: one per CPU), "
+                        f"got {workers!r}")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise SpecError(f"scheduler must be an address string or 'sync', got {scheduler!r}")
+    scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
+    if scheduler and scheduler != "sync":
+        _check_address(scheduler)  # before any work
     spec = load_spec(spec)
     scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
     if scheduler is None:

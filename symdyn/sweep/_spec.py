@@ -228,6 +228,8 @@ def load_spec(source) -> SweepSpec:
             raw = tomllib.load(fh)
     except OSError as exc:
         raise SpecError(f"sweep: cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"sweep: {path} is not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else \
+            "not UTF-8" if isinstance(exc, UnicodeDecodeError) else exc
+        raise SpecError(f"sweep: {path} is not valid TOML: {why}") from None
     return SweepSpec.from_mapping(raw)

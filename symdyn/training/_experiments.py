@@ -407,6 +407,55 @@ SUITES: dict[str, Suite] = {
 }
 
 
+#: the most work a suite may ask for, in weight-sample updates: the sum over its runs of
+#: epochs x training samples x weights (forward and channel). The default suite on digits
+#: is about 1e11; MNIST's 784-100-100-10 at 30 epochs, 3 seeds, about 1e13.
+MAX_SUITE_WORK = 2e13
+
+
+def suite_work(runs: list[Run], n_train: int) -> float:
+    """Weight-sample updates of ``runs`` on ``n_train`` training samples (see
+    :data:`MAX_SUITE_WORK`): epochs x samples x (forward + channel weights), summed."""
+    from ..spec import Network
+
+    total = 0.0
+    for run in runs:
+        sizes = Network.parse(run.arch).sizes
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        total += float(run.epochs) * n_train * 2 * weights
+    return total
+
+
+def check_suite_work(runs: list[Run] | Suite, n_train: int, limit: float | None = None
+                     ) -> None:
+    """Refuse, before any training, a suite beyond ``limit`` (default
+    :data:`MAX_SUITE_WORK`), saying the most epochs (or runs) that fit. A :class:`Suite` is
+    estimated from its settings (an upper bound: runs before duplicates are merged), without
+    building its runs."""
+    limit = MAX_SUITE_WORK if limit is None else limit
+    if isinstance(runs, Suite):
+        count = len(runs.rules) * len(runs.variants) * runs.seeds + \
+            len(runs.symmetry_scales) * runs.symmetry_seeds
+        one = Run(rule="bp", data=runs.data, arch=runs.arch, epochs=runs.epochs)
+        work, epochs = suite_work([one], n_train) * count, runs.epochs
+        per_epoch = work / epochs
+    else:
+        count = len(runs)
+        if not count:
+            return
+        work, epochs = suite_work(runs, n_train), max(r.epochs for r in runs)
+        per_epoch = work / sum(r.epochs for r in runs) * count  # one epoch of every run
+    if work <= limit or not count:
+        return
+    fit_epochs = int(limit // per_epoch)
+    fit_runs = int(limit // (work / count))
+    raise SpecError(f"the suite asks for {count:,} runs x {epochs:,} epochs x "
+                    f"{n_train:,} samples = {work:.3g} weight-sample updates, above the limit "
+                    f"of {limit:.3g}; what fits: at most {fit_epochs:,} epochs with these "
+                    f"runs, or {fit_runs:,} runs of {epochs:,} epochs (fewer seeds, rules or "
+                    "variants)")
+
+
 def with_settings(suite: Suite, **changes) -> Suite:
     """``suite`` with some settings changed (``None`` values are ignored)."""
     return replace(suite, **{k: v for k, v in changes.items() if v is not None})

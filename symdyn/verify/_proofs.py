@@ -340,9 +340,20 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
                 continue
             spec = importlib.util.spec_from_file_location(f"symdyn_proofs.{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except SyntaxError as exc:
+                raise SpecError(f"proof file {str(path)!r} has a syntax error at line "
+                                f"{exc.lineno}: {exc.msg}") from None
+            except Exception as exc:  # noqa: BLE001 - a proof file is the user's code
+                why = (str(exc).splitlines() or [""])[0][:200]
+                raise SpecError(f"proof file {str(path)!r} fails to import: "
+                                f"{type(exc).__name__}: {why}") from None
     finally:
         sys.path.remove(str(folder))
+    if not _REGISTRY:
+        raise SpecError(f"no proofs in {str(folder)!r}: no *.py file there registers one "
+                        "with @proof")
     return list(_REGISTRY.values())
 
 
