@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, require_path
 
 __all__ = ["MAX_READ_BYTES", "open_regular", "read_npz", "npy_header", "read_npy"]
 
@@ -93,6 +93,7 @@ def read_npz(path: str | os.PathLike, *, max_bytes: int | None = None,
     (see the module docstring). Any unreadable file (missing, a directory, a FIFO, empty,
     not a zip, truncated or corrupted, a ``.npy`` renamed, a compressed bomb, a header
     claiming more than it holds) is a :class:`DataError` naming the file and the fault."""
+    require_path(path, what)
     where = str(path)
     with open_regular(path, what) as fh:
         if fh.read(6) == b"\x93NUMPY":

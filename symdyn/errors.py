@@ -52,3 +52,35 @@ class DerivationError(SymdynError):
 
 class AnalysisError(SymdynError):
     """An analysis was asked of a system it does not apply to."""
+
+
+def require_system(value, what: str = "system") -> None:
+    """Refuse anything but a learning system (a :class:`~symdyn.LearningSystem`, or an
+    object with its ``state``, ``rhs``, ``parameters`` and ``network``) with a
+    :class:`SpecError`, before an ``AttributeError`` deep inside would."""
+    if not all(hasattr(value, a) for a in ("state", "rhs", "parameters", "network")):
+        raise SpecError(f"{what} must be a LearningSystem (from symdyn.derive), got "
+                        f"{type(value).__name__} {_short(value)}")
+
+
+def require_mapping(value, what: str) -> None:
+    """Refuse anything but ``None`` or a mapping (e.g. ``values``) with a :class:`SpecError`."""
+    from collections.abc import Mapping
+
+    if value is not None and not isinstance(value, Mapping):
+        raise SpecError(f"{what} must be a mapping of names to numbers (a dict), got "
+                        f"{type(value).__name__} {_short(value)}")
+
+
+def require_path(value, what: str) -> None:
+    """Refuse anything but a path (``str`` or ``os.PathLike``) with a :class:`DataError`."""
+    import os
+
+    if isinstance(value, bytes) or not isinstance(value, str | os.PathLike):
+        raise DataError(f"{what} must be a path (str or pathlib.Path), got "
+                        f"{type(value).__name__} {_short(value)}")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + "..."

@@ -320,6 +320,9 @@ def parse_expression(text: str, names: Mapping[str, sp.Basic], *, what: str = ""
     write to its sympy symbol. Raises :class:`~symdyn.errors.ExpressionError` (a
     :class:`~symdyn.errors.SpecError`) that shows the text and says what is allowed;
     ``what`` (e.g. ``"--check "``) prefixes the message."""
+    if not isinstance(names, Mapping):
+        raise ExpressionError(f"{what}names must be a mapping of names to sympy symbols, "
+                              f"got {type(names).__name__}")
     if not isinstance(text, str):
         raise ExpressionError(f"{what}expected an expression as a string, got {text!r}")
     if not text.strip():

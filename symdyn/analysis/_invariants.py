@@ -17,7 +17,7 @@ import random
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from ..errors import AnalysisError, SpecError
+from ..errors import AnalysisError, SpecError, require_system
 from ._common import (
     budgeted,
     free_parameters,
@@ -72,6 +72,7 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
     >>> invariants(derive("1-2-1", "bp")).rank  # 4 laws, 3 functionally independent
     3
     """
+    require_system(system, "invariants: system")
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise SpecError(f"degree must be a positive integer, got {degree!r}")
     if timeout is not None:

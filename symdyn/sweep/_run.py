@@ -268,6 +268,7 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
                         f"got {workers!r}")
     if scheduler is not None and not isinstance(scheduler, str):
         raise SpecError(f"scheduler must be an address string or 'sync', got {scheduler!r}")
+    store_.require_path(store, "sweep: store")
     scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
     if scheduler and scheduler != "sync":
         _check_address(scheduler)  # before any work
@@ -336,6 +337,7 @@ def load_sweep(store):
     ``start`` (and ``component`` for ``y0``/``y_end``, NaN-padded to the largest state);
     each swept key is a coordinate along ``cell``; ``done`` (cell, start) marks rows whose
     chunk is present. The spec is in ``attrs["spec"]`` (JSON)."""
+    store_.require_path(store, "load_sweep: store")
     import json
 
     import xarray as xr
@@ -418,6 +420,7 @@ def phase_shares(ds) -> dict[str, np.ndarray]:
 def sweep_summary(store) -> str:
     """A text table: one line per cell with its swept values, rows done and the share of
     each end state (certified periodic rows counted)."""
+    store_.require_path(store, "sweep_summary: store")
     ds = load_sweep(store)
     sh = phase_shares(ds)
     axes = [a for a in ds.coords if a not in ("state_size",) and ds[a].dims == ("cell",)]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -218,6 +219,9 @@ def load_spec(source) -> SweepSpec:
         return source
     if isinstance(source, Mapping):
         return SweepSpec.from_mapping(source)
+    if isinstance(source, bytes) or not isinstance(source, str | os.PathLike):
+        raise SpecError(f"sweep: the spec must be a SweepSpec, a mapping or a TOML path, got "
+                        f"{type(source).__name__}")
     path = Path(source)
     try:
         import tomllib

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, require_path
 
-__all__ = ["FORMAT", "open_store", "read_spec", "chunk_path", "chunk_name", "parse_chunk_name",
-           "done_chunks", "write_chunk", "read_chunk", "STALE_SECONDS"]
+__all__ = ["FORMAT", "require_path", "open_store", "read_spec", "chunk_path", "chunk_name",
+           "parse_chunk_name", "done_chunks", "write_chunk", "read_chunk", "STALE_SECONDS"]
 
 FORMAT = "symdyn-sweep-1"
 #: a temporary file older than this (seconds) is stale whoever wrote it

@@ -155,7 +155,8 @@ class Run:
     train_sample: int = 10_000
 
     def __post_init__(self) -> None:
-        if self.rule not in RULES and self.rule not in BASELINES:
+        if not isinstance(self.rule, str) or (self.rule not in RULES
+                                                and self.rule not in BASELINES):
             raise SpecError(f"unknown rule {self.rule!r}; choose one of "
                             f"{', '.join([*RULES, *BASELINES])}")
         if self.dtype not in DTYPES:
@@ -363,6 +364,20 @@ class Suite:
     symmetry_scales: tuple[float, ...] = (1.0, 0.1, 0.01)
     symmetry_seeds: int = 1
     extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("rules", "variants", "symmetry_scales"):
+            v = getattr(self, name)
+            if isinstance(v, str) or not isinstance(v, tuple | list):
+                raise SpecError(f"Suite: {name} must be a tuple, got {type(v).__name__}")
+        for name in ("seeds", "symmetry_seeds", "epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise SpecError(f"Suite: {name} must be a non-negative integer, got {v!r}")
+        if not all(isinstance(s, int | float) and not isinstance(s, bool) and np.isfinite(s)
+                   and s > 0 for s in self.symmetry_scales):
+            raise SpecError(f"Suite: symmetry_scales must be positive numbers, got "
+                            f"{self.symmetry_scales!r}")
 
     def runs(self) -> list[Run]:
         common = dict(data=self.data, arch=self.arch, activation=self.activation,

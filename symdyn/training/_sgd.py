@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from ..errors import DataError, SpecError
+from ..errors import DataError, SpecError, require_system
 from ..numerics import IntegrationResult, _codegen, bind_values, integrate
 from ..numerics._rhs import cached_kernel
 from ..spec import Dataset
@@ -297,7 +297,10 @@ def simulate(
     >>> round(float(r.y_final[0] * r.y_final[1]), 3)
     0.5
     """
+    require_system(system, "simulate: system")
     data = _dataset(system, X, Y)
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.number):
+        raise SpecError(f"lr must be a positive number, got {lr!r}")
     lr = float(lr)
     if not (np.isfinite(lr) and lr > 0):
         raise SpecError(f"lr must be a positive number, got {lr!r}")
@@ -394,6 +397,7 @@ def compare(
     around the ODE, diffusion approximation) plus :math:`O(\mathrm{lr})` (the Euler bias);
     full-batch gradient descent (``sampling="shuffle"``, ``batch_size = N``) is exactly the
     Euler scheme of the ODE, so the distance is :math:`O(\mathrm{lr})`."""
+    require_system(system, "compare: system")
     from ..derive import _derive
 
     data = _dataset(system, X, Y)
