@@ -345,7 +345,7 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
             except SyntaxError as exc:
                 raise SpecError(f"proof file {str(path)!r} has a syntax error at line "
                                 f"{exc.lineno}: {exc.msg}") from None
-            except Exception as exc:  # noqa: BLE001 - a proof file is the user's code
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code
                 why = (str(exc).splitlines() or [""])[0][:200]
                 raise SpecError(f"proof file {str(path)!r} fails to import: "
                                 f"{type(exc).__name__}: {why}") from None
