@@ -314,3 +314,26 @@ def test_a_store_whose_table_exceeds_memory_is_refused_before_allocating(store, 
     with pytest.raises(DataError, match="GiB"):
         sd.load_sweep(store)
     _one_line(*_summary(capsys, store), "GiB")
+
+
+_SCALARS = st.none() | st.booleans() | st.floats() | st.integers(-2**70, 2**70) | \
+    st.text(max_size=8) | st.sampled_from(["arbp", "bp", "1-1-1", "tanh", "log", "nan"])
+
+
+@given(raw=st.dictionaries(
+    st.sampled_from(["rule", "depth", "arch", "alpha", "beta", "starts", "chunk", "scale",
+                     "t_final", "derivative", "activation", "random", "seed", "x y", ""]),
+    _SCALARS | st.lists(_SCALARS, max_size=3) | st.dictionaries(st.text(max_size=5), _SCALARS,
+                                                                max_size=3),
+    max_size=6))
+def test_fuzz_the_sweep_spec_reader(raw):
+    """Random mappings as a sweep spec (what a TOML file or --set gives): a valid spec or a
+    SpecError; never another exception."""
+    from symdyn.errors import SpecError
+    from symdyn.sweep import SweepSpec
+
+    try:
+        spec = SweepSpec.from_mapping(raw)
+    except SpecError:
+        return
+    assert len(spec.identity) == 16
