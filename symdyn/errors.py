@@ -58,7 +58,16 @@ def require_system(value, what: str = "system") -> None:
     """Refuse anything but a learning system (a :class:`~symdyn.LearningSystem`, or an
     object with its ``state``, ``rhs``, ``parameters`` and ``network``) with a
     :class:`SpecError`, before an ``AttributeError`` deep inside would."""
-    if not all(hasattr(value, a) for a in ("state", "rhs", "parameters", "network")):
+    import inspect
+
+    def has(name: str) -> bool:  # without evaluating a property (rhs builds components)
+        try:
+            inspect.getattr_static(value, name)
+        except AttributeError:
+            return False
+        return True
+
+    if not all(has(a) for a in ("state", "rhs", "parameters", "network")):
         raise SpecError(f"{what} must be a LearningSystem (from symdyn.derive), got "
                         f"{type(value).__name__} {_short(value)}")
 

@@ -28,9 +28,12 @@ symdyn.errors.ExpressionError: ...: __import__ is not a function symdyn knows; .
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import keyword
 import math
+import signal
+import threading
 import tokenize
 from collections.abc import Callable, Mapping
 
@@ -54,6 +57,12 @@ MAX_NODES = 2_000
 MAX_DIGITS = 100
 MAX_EXPONENT = 100
 MAX_BITS = 4_000
+#: CPU seconds sympy may spend building one expression (its automatic simplification asks
+#: assumptions that can expand powers of high degree; in the main thread only, where a
+#: signal can interrupt it)
+MAX_SECONDS = 3.0
+#: the largest magnitude of a number given to exp, sinh or cosh: e**2773 > 2**MAX_BITS
+MAX_EXP_ARGUMENT = MAX_BITS * math.log(2)
 
 #: name -> (sympy function, number of arguments: an int, a (fewest, most) pair, or ``None``
 #: for two or more).
@@ -145,6 +154,34 @@ def _number_bits(value: sp.Basic) -> float:
     if isinstance(value, sp.Pow) and isinstance(value.exp, sp.Rational):
         return _number_bits(value.base) * max(abs(float(value.exp)), 1.0)
     return 1.0
+
+
+class _OverBudget(BaseException):
+    """Raised by the CPU timer inside sympy (a BaseException: sympy's ``except Exception``
+    clauses must not swallow it)."""
+
+
+@contextlib.contextmanager
+def _cpu_budget(seconds: float):
+    """Interrupt the block after ``seconds`` of CPU time (``SIGPROF``), when this is the
+    main thread and nobody else uses the timer; otherwise run it unbounded."""
+    usable = threading.current_thread() is threading.main_thread() and \
+        hasattr(signal, "SIGPROF") and signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL,
+                                                                             None)
+    if not usable:
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _OverBudget()
+
+    signal.signal(signal.SIGPROF, ring)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
 
 
 class _Builder:
@@ -242,7 +279,7 @@ class _Builder:
                 out = self.power(left, right)
         except ExpressionError:
             raise
-        except (TypeError, ValueError, AttributeError, sp.ShapeError) as exc:
+        except (TypeError, ValueError, AttributeError, ArithmeticError, sp.ShapeError) as exc:
             sym = _BINARY[op]
             raise self.fail(f"cannot apply {sym} to {left} and {right}: {exc}") from None
         if getattr(out, "has", None) is not None and out.has(sp.zoo, sp.nan):
@@ -276,6 +313,19 @@ class _Builder:
             raise self.fail(f"the power {out} has an exponent above {MAX_EXPONENT}")
         return out
 
+    def check_growth(self, name: str, arg: sp.Basic) -> None:
+        """exp, sinh and cosh of a number: refused above :data:`MAX_EXP_ARGUMENT` in
+        magnitude (exp(exp(exp(100))) has a 10**43-digit exponent)."""
+        if not (isinstance(arg, sp.Expr) and arg.is_number):
+            return
+        try:
+            size = abs(complex(arg.evalf(15)))
+        except (TypeError, ValueError, ArithmeticError):
+            size = math.inf
+        if not size <= MAX_EXP_ARGUMENT:
+            raise self.fail(f"{name} of a number of magnitude above {MAX_EXP_ARGUMENT:.0f} "
+                            f"(e**{MAX_EXP_ARGUMENT:.0f} ~ 2**{MAX_BITS}) is not allowed")
+
     def call(self, node: ast.Call) -> sp.Basic:
         func = node.func
         if not isinstance(func, ast.Name):
@@ -296,9 +346,11 @@ class _Builder:
                 f"{low} argument{'s' if low != 1 else ''}"
             raise self.fail(f"{name}() takes {want}, got {n}")
         args = [self.build(a) for a in node.args]
+        if name in ("exp", "sinh", "cosh"):
+            self.check_growth(name, args[0])
         try:
             out = fn(*args)
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise self.fail(f"cannot apply {name} to {', '.join(map(str, args))}: {exc}") \
                 from None
         if out.has(sp.zoo, sp.nan):
@@ -341,7 +393,12 @@ def parse_expression(text: str, names: Mapping[str, sp.Basic], *, what: str = ""
     if count > MAX_NODES:
         raise builder.fail(f"{count} syntax nodes; at most {MAX_NODES} are allowed")
     try:
-        return builder.build(tree.body)
+        with _cpu_budget(MAX_SECONDS):
+            return builder.build(tree.body)
+    except _OverBudget:
+        raise builder.fail(f"sympy took more than {MAX_SECONDS:g} CPU-seconds to build it "
+                           "(powers of high degree inside functions); simplify it or use "
+                           "smaller exponents") from None
     except RecursionError:
         raise builder.fail("nested too deeply") from None
 
@@ -354,9 +411,11 @@ def parse_number(text: str, *, what: str = "") -> float:
     if not (isinstance(expr, sp.Expr) and expr.is_number):
         raise ExpressionError(f"{what}{text!r} is not a number")
     try:
-        value = complex(expr.evalf(30))
-    except (TypeError, ValueError, OverflowError):
-        raise ExpressionError(f"{what}{text!r} is not a finite real number") from None
+        with _cpu_budget(MAX_SECONDS):
+            value = complex(expr.evalf(30))
+    except (TypeError, ValueError, ArithmeticError, _OverBudget):
+        raise ExpressionError(f"{what}{text!r} is not a finite real number (or cannot be "
+                              "evaluated)") from None
     if value.imag != 0 or not math.isfinite(value.real):
         raise ExpressionError(f"{what}{text!r} = {value if value.imag else value.real} is not "
                               "a finite real number")

@@ -82,7 +82,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     if not args.store:
         raise UsageError("sweep: --store DIR is required to run a sweep")
     raw = spec_from_options(args.spec, args.settings)
-    scheduler = args.scheduler or os.environ.get("SYMDYN_SCHEDULER")
+    scheduler = args.scheduler if args.scheduler is not None else \
+        os.environ.get("SYMDYN_SCHEDULER")  # a blank --scheduler is refused, not ignored
     run = sweep(raw, args.store, scheduler=scheduler, workers=args.workers,
                 processes=not args.threads, progress=not args.no_progress)
     print(f"sweep {run.identity}: {run.computed} chunks computed, {run.already_done} already "

@@ -266,8 +266,9 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
                                 or not 1 <= workers <= 4096):
         raise SpecError(f"workers must be an integer from 1 to 4096 (or None: one per CPU), "
                         f"got {workers!r}")
-    if scheduler is not None and not isinstance(scheduler, str):
-        raise SpecError(f"scheduler must be an address string or 'sync', got {scheduler!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise SpecError(f"scheduler must be an address such as tcp://HOST:PORT or 'sync' "
+                        f"(None: a local cluster), got {scheduler!r}")
     store_.require_path(store, "sweep: store")
     scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
     if scheduler and scheduler != "sync":
@@ -352,9 +353,12 @@ def load_sweep(store):
     if spec.identity != meta["identity"]:
         raise store_.DataError(f"sweep store {store} is corrupted: spec.json does not match "
                                "its identity")
-    cells = spec.cells
-    S, C = max(int(c["starts"]) for c in cells), len(cells)
+    # the table's size from the spec alone, before its cells are listed
+    C = int(np.prod([len(v) for v in spec.axes.values()], dtype=object)) * \
+        int(spec.random.get("cells", 1) if spec.random else 1)
+    S = max(spec.axes.get("starts", [spec.fixed.get("starts", RUN_DEFAULTS["starts"])]))
     _check_table_size(store, C, S)
+    cells = spec.cells
     sizes = [cell_system(c).size for c in cells]
     N = max(sizes)
     _check_table_size(store, C, S, N)

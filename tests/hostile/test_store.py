@@ -337,3 +337,12 @@ def test_fuzz_the_sweep_spec_reader(raw):
     except SpecError:
         return
     assert len(spec.identity) == 16
+
+
+def test_a_store_of_a_trillion_random_cells_is_refused_before_listing_them(store, capsys):
+    raw = {**SMALL, "random": {"cells": 10**12, "alpha": [0.5, 2.0]}}
+    raw.pop("alpha")
+    spec = load_spec(raw)
+    meta = {"format": _store.FORMAT, "identity": spec.identity, "spec": spec.canonical()}
+    (store / "spec.json").write_text(json.dumps(meta))
+    _one_line(*_summary(capsys, store), "GiB")
