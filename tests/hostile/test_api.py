@@ -94,3 +94,13 @@ def test_right_types_still_work():
     assert r.status in ("running", "converged")
     assert sd.integrate_batch(SYSTEM, np.ones((2, 2)), np.float64(1.0), VALS).y.shape == (2, 2)
     assert sd.Suite(seeds=1, rules=["bp"]).runs()
+
+
+@pytest.mark.parametrize("arch, degree, fit", [("1000-1000-1000-1000", 2, 198),
+                                               ("10-10-10", 5, 15)])
+def test_an_invariant_search_too_large_is_refused_with_what_fits(arch, degree, fit):
+    """comb(198 + 2, 2) - 1 = 19,899 <= 20,000 < comb(199 + 2, 2) - 1 = 20,099."""
+    from symdyn.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match=f"at most {fit} components fit"):
+        sd.invariants(sd.derive(arch, "bp"), degree)
