@@ -54,10 +54,11 @@ class AnalysisError(SymdynError):
     """An analysis was asked of a system it does not apply to."""
 
 
-def require_system(value, what: str = "system") -> None:
+def require_system(value, what: str = "system", values=None) -> None:
     """Refuse anything but a learning system (a :class:`~symdyn.LearningSystem`, or an
     object with its ``state``, ``rhs``, ``parameters`` and ``network``) with a
-    :class:`SpecError`, before an ``AttributeError`` deep inside would."""
+    :class:`SpecError`, before an ``AttributeError`` deep inside would; and ``values`` that
+    are neither ``None`` nor a mapping (:func:`require_mapping`)."""
     import inspect
 
     def has(name: str) -> bool:  # without evaluating a property (rhs builds components)
@@ -70,6 +71,7 @@ def require_system(value, what: str = "system") -> None:
     if not all(has(a) for a in ("state", "rhs", "parameters", "network")):
         raise SpecError(f"{what} must be a LearningSystem (from symdyn.derive), got "
                         f"{type(value).__name__} {_short(value)}")
+    require_mapping(values, f"{what.split(':')[0]}: values")
 
 
 def require_mapping(value, what: str) -> None:

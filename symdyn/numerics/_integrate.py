@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..errors import SpecError, require_mapping, require_system
+from ..errors import SpecError, require_system
 from ._binding import System
 from ._convergence import Convergence, check_common, xtol_for
 from ._results import IntegrationResult
@@ -241,8 +241,7 @@ def integrate(
     >>> r.status, round(float(r.y_final[0] * r.y_final[1]), 6)
     ('converged', 1.0)
     """
-    require_system(system, "integrate: system")
-    require_mapping(values, "integrate: values")
+    require_system(system, "integrate: system", values)
     if method not in _SOLVERS:
         raise SpecError(f"unknown method {method!r}; choose one of {', '.join(_SOLVERS)}")
     y0, xtol = check_common(system, y0, tol, xtol, rtol, atol, max_norm)

@@ -17,6 +17,7 @@ every term that involves the sample becomes a sum over the columns and is divide
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -204,6 +205,7 @@ class Comparison:
 
 
 def _dataset(system: LearningSystem, X, Y) -> Dataset:
+    require_system(system, "simulate: system")
     data = X if isinstance(X, Dataset) and Y is None else Dataset(X=X, Y=Y)
     data.check(system.network)
     return data
@@ -297,11 +299,9 @@ def simulate(
     >>> round(float(r.y_final[0] * r.y_final[1]), 3)
     0.5
     """
-    require_system(system, "simulate: system")
-    data = _dataset(system, X, Y)
-    if isinstance(lr, bool) or not isinstance(lr, int | float | np.number):
-        raise SpecError(f"lr must be a positive number, got {lr!r}")
-    lr = float(lr)
+    data = _dataset(system, X, Y)  # checks system too
+    lr = float(lr) if isinstance(lr, int | float | np.number) and not isinstance(lr, bool) \
+        else math.nan
     if not (np.isfinite(lr) and lr > 0):
         raise SpecError(f"lr must be a positive number, got {lr!r}")
     steps = _positive_int("steps", steps, MAX_STEPS)
