@@ -79,7 +79,7 @@ class Tally:
     failures: list = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"{self.surface:<12} inputs {self.inputs:>5}  tracebacks {self.tracebacks:>3}  "
+        return (f"{self.surface:<22} inputs {self.inputs:>5}  tracebacks {self.tracebacks:>3}  "
                 f"hangs {self.hangs:>3}  multi-line errors {self.multiline:>3}  "
                 f"data loss {self.data_loss:>3}")
 
@@ -429,11 +429,36 @@ _EXP = ["--arch", "2-2", "--rules", "bp", "--variants", "derivative", "--seeds",
         "--epochs", "1", "--symmetry-scales", "none", "--no-figures"]
 
 
-def run_cli(argvs: list[list[str]]) -> Tally:
+def cli_surface(argv: list[str]) -> str:
+    """The surface a command line attacks, for the counts."""
+    text = " ".join(argv)
+    if "--data" in argv:
+        return "cli data"
+    if "--summary" in argv or "store-" in text:
+        return "cli store"
+    if "--scheduler" in argv and "sync" not in argv or "--workers" in argv:
+        return "cli scheduler"
+    if argv[0] == "sweep" and ("--set" in text and "s-bad" in text or ".toml" in text):
+        return "cli sweep spec"
+    if argv[0] == "sweep":
+        return "cli store"
+    if argv[0] == "experiment":
+        return "cli experiment"
+    if argv[0] in ("verify", "notebooks") or "--plot" in argv:
+        return "cli outputs, proofs"
+    if argv[:2] != ["derive", "--arch"] and argv[:2] != ["invariants", "--arch"] or \
+            argv[2] == "1-1-1":
+        return "cli expressions"
+    return "cli estimates"
+
+
+def run_cli(argvs: list[list[str]]) -> list[Tally]:
     from symdyn.cli import main
 
-    t = Tally("cli")
+    tallies: dict[str, Tally] = {}
     for argv in argvs:
+        name = cli_surface(argv)
+        t = tallies.setdefault(name, Tally(name))
         t.inputs += 1
         err = io.StringIO()
         out = io.StringIO()
@@ -462,7 +487,7 @@ def run_cli(argvs: list[list[str]]) -> Tally:
         elif code not in (0, 1, 2):
             t.tracebacks += 1
             t.failures.append(("exit", argv, code, text[-200:]))
-    return t
+    return list(tallies.values())
 
 
 # -- the API ----------------------------------------------------------------------------------
@@ -529,7 +554,7 @@ def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str
     }
     calls = [(f"{name}({b!r:.30})", lambda f=f, b=b: f(b)) for name, f in targets.items()
              for b in bad]
-    calls += [(f"load_sweep({name})", lambda p=p: sd.load_sweep(p))
+    calls += [(f"store: load_sweep({name})", lambda p=p: sd.load_sweep(p))
               for name, p in stores.items()]
     for name, p in files.items():
         if name.startswith(("mnist:", "cifar:")):
@@ -538,18 +563,20 @@ def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str
             spec = str(p)
         else:
             continue
-        calls.append((f"load_data({name})", lambda spec=spec: sd.load_data(spec)))
+        calls.append((f"data: load_data({name})", lambda spec=spec: sd.load_data(spec)))
     return calls
 
 
-def run_api(calls: list[tuple[str, Callable]]) -> Tally:
+def run_api(calls: list[tuple[str, Callable]]) -> list[Tally]:
     from symdyn.errors import SymdynError
 
-    t = Tally("api")
+    tallies: dict[str, Tally] = {}
     for label, call in calls:
+        name = {"store": "api store", "data": "api data"}.get(label.split(":")[0], "api types")
+        t = tallies.setdefault(name, Tally(name))
         t.inputs += 1
         _run_call(t, label, call, SymdynError)
-    return t
+    return list(tallies.values())
 
 
 # -- data loss: two sweeps on one store -------------------------------------------------------
@@ -562,7 +589,7 @@ def run_shared_store(root: Path) -> Tally:
 
     from symdyn.sweep import _store, load_spec
 
-    t = Tally("shared store")
+    t = Tally("shared store (chunks)")  # inputs: the chunks compared with a clean run
     spec = {"rule": "arbp", "depth": 2, "alpha": 1.0, "beta": 1.0, "starts": 60, "chunk": 1,
             "t_final": 50.0, "tail": 20.0}
     (root / "shared.json").write_text(json.dumps(spec))
@@ -579,7 +606,6 @@ def run_shared_store(root: Path) -> Tally:
     procs.append(subprocess.Popen([sys.executable, "-c", code, str(root / "shared.json"),
                                    str(shared)], env=env, stderr=subprocess.PIPE, text=True))
     for p in procs:
-        t.inputs += 1
         err = p.communicate(timeout=900)[1]
         if p.returncode != 0:
             t.tracebacks += "Traceback" in err
@@ -589,6 +615,7 @@ def run_shared_store(root: Path) -> Tally:
     sd.sweep(spec, root / "clean", scheduler="sync", progress=False)
     ident = load_spec(spec).identity
     for key in sorted(_store.done_chunks(root / "clean")):
+        t.inputs += 1
         try:
             a = _store.read_chunk(shared, *key, ident, rows=1, n_state=3)
         except Exception:  # noqa: BLE001 - a missing or damaged chunk is lost data
@@ -614,8 +641,8 @@ def run_all(every: int = 1, full: bool = False, root: Path | None = None) -> lis
         files = make_files(root)
         stores = make_stores(root)
         tallies = [run_expressions((TOWERS + fuzzed_expressions(700))[::every]),
-                   run_cli(list(cli_inputs(files, stores, root))[::every]),
-                   run_api(api_calls(files, stores)[::every])]
+                   *run_cli(list(cli_inputs(files, stores, root))[::every]),
+                   *run_api(api_calls(files, stores)[::every])]
         if full:
             tallies.append(run_shared_store(root))
         return tallies
@@ -634,8 +661,13 @@ def main() -> int:
     for t in tallies:
         for f in t.failures:
             print("  ", *f)
-    for t in tallies:
+    for t in sorted(tallies, key=lambda t: t.surface):
         print(t.line())
+    total = Tally("all")
+    for t in tallies:
+        for k in ("inputs", "tracebacks", "hangs", "multiline", "data_loss"):
+            setattr(total, k, getattr(total, k) + getattr(t, k))
+    print(total.line())
     print(f"CPU time: {time.process_time() - start:.0f} s")
     bad = sum(t.tracebacks + t.hangs + t.multiline + t.data_loss for t in tallies)
     return 1 if bad else 0
