@@ -329,7 +329,7 @@ def proof(name: str, *, title: str | Sentence, claim: str | Sentence,
 def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
     """Import every ``*.py`` of the proofs directory (see :func:`proofs_directory`) and
     return the registered proofs, in file order."""
-    folder, _ = proofs_directory(directory)
+    folder, source = proofs_directory(directory)
     if not folder.is_dir():
         raise SpecError(f"no proofs directory at {str(folder)!r}")
     _REGISTRY.clear()  # each load starts afresh, so edited proofs are re-read
@@ -343,17 +343,17 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
             try:
                 spec.loader.exec_module(module)
             except SyntaxError as exc:
-                raise SpecError(f"proof file {str(path)!r} has a syntax error at line "
+                raise SpecError(f"proof file {str(path)!r} ({source}) has a syntax error at line "
                                 f"{exc.lineno}: {exc.msg}") from None
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code
                 why = (str(exc).splitlines() or [""])[0][:200]
-                raise SpecError(f"proof file {str(path)!r} fails to import: "
+                raise SpecError(f"proof file {str(path)!r} ({source}) fails to import: "
                                 f"{type(exc).__name__}: {why}") from None
     finally:
         sys.path.remove(str(folder))
     if not _REGISTRY:
-        raise SpecError(f"no proofs in {str(folder)!r}: no *.py file there registers one "
-                        "with @proof")
+        raise SpecError(f"no proofs in {str(folder)!r} ({source}): no *.py file there "
+                        "registers one with @proof")
     return list(_REGISTRY.values())
 
 
