@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import SpecError
 from . import _store as store_
 from ._plan import announce, cell_values, check_limits, chunk_rows, make_plan, system_key
-from ._spec import SweepSpec, load_spec
+from ._spec import RUN_DEFAULTS, SweepSpec, load_spec
 
 __all__ = ["sweep", "load_sweep", "sweep_summary", "SweepRun", "phase_shares"]
 
