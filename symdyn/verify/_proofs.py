@@ -3,7 +3,6 @@ docstring (:mod:`symdyn.verify`) states what a proof records."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from ..errors import SpecError
 from ..numerics._budget import DEADLINE, BudgetExhausted
 from ..numerics._budget import clock as budget_clock
 from ._directory import proofs_directory
+from ._load import import_proof_file
 from ._oracles import OracleSteps
 from ._report import (
     TableWriter,
@@ -338,22 +338,11 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
         for path in sorted(folder.glob("*.py")):
             if path.name.startswith("_"):
                 continue
-            spec = importlib.util.spec_from_file_location(f"symdyn_proofs.{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)
-            try:
-                spec.loader.exec_module(module)
-            except SyntaxError as exc:
-                raise SpecError(f"proof file {str(path)!r} ({source}) has a syntax error at line "
-                                f"{exc.lineno}: {exc.msg}") from None
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code
-                why = (str(exc).splitlines() or [""])[0][:200]
-                raise SpecError(f"proof file {str(path)!r} ({source}) fails to import: "
-                                f"{type(exc).__name__}: {why}") from None
+            import_proof_file(path, source)
     finally:
         sys.path.remove(str(folder))
     if not _REGISTRY:
-        raise SpecError(f"no proofs in {str(folder)!r} ({source}): no *.py file there "
-                        "registers one with @proof")
+        raise SpecError(f"no proofs in {str(folder)!r} ({source}): none registers @proof")
     return list(_REGISTRY.values())
 
 
