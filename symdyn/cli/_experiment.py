@@ -104,7 +104,7 @@ def _setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
     p.add_argument("--max-work", type=real(positive=True), default=None, metavar="UPDATES",
                    help="refuse a suite of more weight-sample updates (runs x epochs x "
-                        "samples x weights) than this (default 2e13)")
+                        "samples x weights) than this (default 1e14)")
 
 
 def _suite(args):

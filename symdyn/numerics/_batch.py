@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..errors import SpecError, require_system
+from ..errors import SpecError
 from ._binding import System
 from ._budget import BUDGET_MESSAGE, DEADLINE, BudgetExhausted, check_deadline
 from ._budget import clock as budget_clock
@@ -109,7 +109,6 @@ def integrate_batch(
     >>> r.counts, bool(np.allclose(r.y[:, 0] * r.y[:, 1], 0.5, atol=1e-7))
     ({'converged': 1000}, True)
     """
-    require_system(system, "integrate_batch: system", values)
     if method not in TABLEAUS:
         raise SpecError(f"integrate_batch method must be one of {', '.join(TABLEAUS)}, got "
                         f"{method!r}; for implicit methods use integrate() row by row")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 
 __all__ = ["Convergence", "check_common", "xtol_for"]
 
@@ -67,6 +67,7 @@ class Convergence:
 
 
 def check_common(system, y0, tol, xtol, rtol, atol, max_norm):
+    require_system(system, "integrate: system")  # values are checked by numeric()
     try:
         y0 = np.array(y0, dtype=float)
     except (TypeError, ValueError) as exc:
