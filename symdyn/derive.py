@@ -199,6 +199,10 @@ def _free_scalars(rhs: Sequence[sp.MatrixExpr], declared: list[sp.Symbol]) -> li
     return out + sorted(found - set(out), key=str)
 
 
+#: the most weight layers :func:`derive` takes (see the message of its refusal)
+MAX_DEPTH = 32
+
+
 def derive(
     arch: Network | str | Sequence[int],
     rule: LearningRule | str,
@@ -228,6 +232,12 @@ def derive(
     (c1*(-a1*a2*beta + alpha), a1*(-a1*a2*beta + alpha))
     """
     network = as_network(arch, activation)
+    if network.depth > MAX_DEPTH:
+        raise SpecError(f"network {network.arch} has {network.depth} weight layers; symdyn "
+                        f"derives at most {MAX_DEPTH} symbolically (the cost grows faster than "
+                        "the square of the depth: an ARBP chain of depth 30 takes about 20 "
+                        f"CPU-seconds to derive and print here); the deepest that fits is "
+                        f"{MAX_DEPTH}; train deeper networks numerically (symdyn experiment)")
     rule = as_rule(rule, rate=rate, channel_activation=channel_activation,
                    derivative=derivative, decay=decay, rate_ratio=rate_ratio)
     return _derive(network, rule, as_data(data))

@@ -52,3 +52,46 @@ class DerivationError(SymdynError):
 
 class AnalysisError(SymdynError):
     """An analysis was asked of a system it does not apply to."""
+
+
+def require_system(value, what: str = "system", values=None) -> None:
+    """Refuse anything but a learning system (a :class:`~symdyn.LearningSystem`, or an
+    object with its ``state``, ``rhs``, ``parameters`` and ``network``) with a
+    :class:`SpecError`, before an ``AttributeError`` deep inside would; and ``values`` that
+    are neither ``None`` nor a mapping (:func:`require_mapping`)."""
+    import inspect
+
+    def has(name: str) -> bool:  # without evaluating a property (rhs builds components)
+        try:
+            inspect.getattr_static(value, name)
+        except AttributeError:
+            return False
+        return True
+
+    if not all(has(a) for a in ("state", "rhs", "parameters", "network")):
+        raise SpecError(f"{what} must be a LearningSystem (from symdyn.derive), got "
+                        f"{type(value).__name__} {_short(value)}")
+    require_mapping(values, f"{what.split(':')[0]}: values")
+
+
+def require_mapping(value, what: str) -> None:
+    """Refuse anything but ``None`` or a mapping (e.g. ``values``) with a :class:`SpecError`."""
+    from collections.abc import Mapping
+
+    if value is not None and not isinstance(value, Mapping):
+        raise SpecError(f"{what} must be a mapping of names to numbers (a dict), got "
+                        f"{type(value).__name__} {_short(value)}")
+
+
+def require_path(value, what: str) -> None:
+    """Refuse anything but a path (``str`` or ``os.PathLike``) with a :class:`DataError`."""
+    import os
+
+    if isinstance(value, bytes) or not isinstance(value, str | os.PathLike):
+        raise DataError(f"{what} must be a path (str or pathlib.Path), got "
+                        f"{type(value).__name__} {_short(value)}")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + "..."

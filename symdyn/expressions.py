@@ -28,9 +28,12 @@ symdyn.errors.ExpressionError: ...: __import__ is not a function symdyn knows; .
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import keyword
 import math
+import signal
+import threading
 import tokenize
 from collections.abc import Callable, Mapping
 
@@ -54,6 +57,12 @@ MAX_NODES = 2_000
 MAX_DIGITS = 100
 MAX_EXPONENT = 100
 MAX_BITS = 4_000
+#: CPU seconds sympy may spend building one expression (its automatic simplification asks
+#: assumptions that can expand powers of high degree; in the main thread only, where a
+#: signal can interrupt it)
+MAX_SECONDS = 3.0
+#: the largest magnitude of a number given to exp, sinh or cosh: e**2773 > 2**MAX_BITS
+MAX_EXP_ARGUMENT = MAX_BITS * math.log(2)
 
 #: name -> (sympy function, number of arguments: an int, a (fewest, most) pair, or ``None``
 #: for two or more).
@@ -132,6 +141,49 @@ def _prepare(text: str, names: Mapping[str, sp.Basic]) -> tuple[str, dict[str, s
     return tokenize.untokenize(out), {v: k for k, v in aliases.items()}
 
 
+def _number_bits(value: sp.Basic) -> float:
+    """An upper estimate of the bits of the exact integers sympy keeps in a number (and of
+    the magnitude of its floats): products add, powers multiply; functions and sums are
+    kept unexpanded by sympy and count 1."""
+    if isinstance(value, sp.Rational):
+        return float(max(abs(value.p).bit_length(), abs(value.q).bit_length(), 1))
+    if isinstance(value, sp.Float):
+        return max(abs(float(sp.log(abs(value), 2))), 1.0) if value != 0 else 1.0
+    if isinstance(value, sp.Mul):
+        return float(sum(_number_bits(a) for a in value.args))
+    if isinstance(value, sp.Pow) and isinstance(value.exp, sp.Rational):
+        return _number_bits(value.base) * max(abs(float(value.exp)), 1.0)
+    return 1.0
+
+
+class _OverBudget(BaseException):
+    """Raised by the CPU timer inside sympy (a BaseException: sympy's ``except Exception``
+    clauses must not swallow it)."""
+
+
+@contextlib.contextmanager
+def _cpu_budget(seconds: float):
+    """Interrupt the block after ``seconds`` of CPU time (``SIGPROF``), when this is the
+    main thread and nobody else uses the timer; otherwise run it unbounded."""
+    usable = threading.current_thread() is threading.main_thread() and \
+        hasattr(signal, "SIGPROF") and signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL,
+                                                                             None)
+    if not usable:
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _OverBudget()
+
+    signal.signal(signal.SIGPROF, ring)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+
+
 class _Builder:
     """Builds the sympy object of one checked tree."""
 
@@ -157,8 +209,8 @@ class _Builder:
     # -- numbers ------------------------------------------------------------------------------
 
     def check_number(self, value: sp.Basic) -> sp.Basic:
-        if isinstance(value, sp.Rational):
-            bits = max(abs(value.p).bit_length(), abs(value.q).bit_length())
+        if isinstance(value, (sp.Rational, sp.Mul, sp.Pow)):
+            bits = int(_number_bits(value))
             if bits > MAX_BITS:
                 raise self.fail(f"a number of {bits} bits; at most {MAX_BITS} bits "
                                 f"(about {int(MAX_BITS * math.log10(2))} digits) are allowed")
@@ -227,7 +279,7 @@ class _Builder:
                 out = self.power(left, right)
         except ExpressionError:
             raise
-        except (TypeError, ValueError, AttributeError, sp.ShapeError) as exc:
+        except (TypeError, ValueError, AttributeError, ArithmeticError, sp.ShapeError) as exc:
             sym = _BINARY[op]
             raise self.fail(f"cannot apply {sym} to {left} and {right}: {exc}") from None
         if getattr(out, "has", None) is not None and out.has(sp.zoo, sp.nan):
@@ -242,18 +294,37 @@ class _Builder:
         if abs(float(exponent)) > MAX_EXPONENT:
             raise self.fail(f"the exponent {exponent} is too large; |exponent| <= "
                             f"{MAX_EXPONENT} is allowed")
-        if isinstance(base, sp.Rational) and isinstance(exponent, sp.Integer):
-            bits = max(abs(base.p).bit_length(), abs(base.q).bit_length()) * abs(int(exponent))
+        if isinstance(base, sp.Rational) and base == 0 and exponent.is_negative:
+            raise self.fail("division by zero (0 to a negative power)")
+        if isinstance(base, sp.Pow) and not base.base.is_number and base.exp.is_number \
+                and base.exp.is_real and abs(float(base.exp) * float(exponent)) > MAX_EXPONENT:
+            raise self.fail(f"the power ({base})**{exponent} has an exponent above "
+                            f"{MAX_EXPONENT}")
+        if isinstance(base, sp.Expr):
+            # on the value, before sympy computes it: sqrt(2)**99 is 2**49*sqrt(2), and a
+            # tower of such powers multiplies the bits of its integers at every level
+            bits = _number_bits(base) * abs(float(exponent))
             if bits > MAX_BITS:
-                raise self.fail(f"{base}**{exponent} has about {bits} bits; at most "
+                raise self.fail(f"({base})**{exponent} has about {bits:,.0f} bits; at most "
                                 f"{MAX_BITS} bits are allowed")
-            if base == 0 and exponent < 0:
-                raise self.fail("division by zero (0 to a negative power)")
         out = base**exponent
         if isinstance(out, sp.Pow) and out.exp.is_number and out.exp.is_real \
                 and abs(float(out.exp)) > MAX_EXPONENT:
             raise self.fail(f"the power {out} has an exponent above {MAX_EXPONENT}")
         return out
+
+    def check_growth(self, name: str, arg: sp.Basic) -> None:
+        """exp, sinh and cosh of a number: refused above :data:`MAX_EXP_ARGUMENT` in
+        magnitude (exp(exp(exp(100))) has a 10**43-digit exponent)."""
+        if not (isinstance(arg, sp.Expr) and arg.is_number):
+            return
+        try:
+            size = abs(complex(arg.evalf(15)))
+        except (TypeError, ValueError, ArithmeticError):
+            size = math.inf
+        if not size <= MAX_EXP_ARGUMENT:
+            raise self.fail(f"{name} of a number of magnitude above {MAX_EXP_ARGUMENT:.0f} "
+                            f"(e**{MAX_EXP_ARGUMENT:.0f} ~ 2**{MAX_BITS}) is not allowed")
 
     def call(self, node: ast.Call) -> sp.Basic:
         func = node.func
@@ -275,9 +346,11 @@ class _Builder:
                 f"{low} argument{'s' if low != 1 else ''}"
             raise self.fail(f"{name}() takes {want}, got {n}")
         args = [self.build(a) for a in node.args]
+        if name in ("exp", "sinh", "cosh"):
+            self.check_growth(name, args[0])
         try:
             out = fn(*args)
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise self.fail(f"cannot apply {name} to {', '.join(map(str, args))}: {exc}") \
                 from None
         if out.has(sp.zoo, sp.nan):
@@ -299,6 +372,9 @@ def parse_expression(text: str, names: Mapping[str, sp.Basic], *, what: str = ""
     write to its sympy symbol. Raises :class:`~symdyn.errors.ExpressionError` (a
     :class:`~symdyn.errors.SpecError`) that shows the text and says what is allowed;
     ``what`` (e.g. ``"--check "``) prefixes the message."""
+    if not isinstance(names, Mapping):
+        raise ExpressionError(f"{what}names must be a mapping of names to sympy symbols, "
+                              f"got {type(names).__name__}")
     if not isinstance(text, str):
         raise ExpressionError(f"{what}expected an expression as a string, got {text!r}")
     if not text.strip():
@@ -317,7 +393,12 @@ def parse_expression(text: str, names: Mapping[str, sp.Basic], *, what: str = ""
     if count > MAX_NODES:
         raise builder.fail(f"{count} syntax nodes; at most {MAX_NODES} are allowed")
     try:
-        return builder.build(tree.body)
+        with _cpu_budget(MAX_SECONDS):
+            return builder.build(tree.body)
+    except _OverBudget:
+        raise builder.fail(f"sympy took more than {MAX_SECONDS:g} CPU-seconds to build it "
+                           "(powers of high degree inside functions); simplify it or use "
+                           "smaller exponents") from None
     except RecursionError:
         raise builder.fail("nested too deeply") from None
 
@@ -330,9 +411,11 @@ def parse_number(text: str, *, what: str = "") -> float:
     if not (isinstance(expr, sp.Expr) and expr.is_number):
         raise ExpressionError(f"{what}{text!r} is not a number")
     try:
-        value = complex(expr.evalf(30))
-    except (TypeError, ValueError, OverflowError):
-        raise ExpressionError(f"{what}{text!r} is not a finite real number") from None
+        with _cpu_budget(MAX_SECONDS):
+            value = complex(expr.evalf(30))
+    except (TypeError, ValueError, ArithmeticError, _OverBudget):
+        raise ExpressionError(f"{what}{text!r} is not a finite real number (or cannot be "
+                              "evaluated)") from None
     if value.imag != 0 or not math.isfinite(value.real):
         raise ExpressionError(f"{what}{text!r} = {value if value.imag else value.real} is not "
                               "a finite real number")

@@ -7,8 +7,6 @@ import hashlib
 import keyword
 import math
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -370,32 +368,12 @@ Data = Moments | Dataset
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file, read without pickles (a data file stays data). Any
-    unreadable file (missing, a directory, empty, not a zip, truncated or corrupted, a
-    ``.npy`` renamed) is a :class:`DataError` naming the file and what was expected."""
-    where = str(path)
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"cannot read data file {where!r}: it does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"cannot read data file {where!r}: it is a directory, not an .npz "
-                        "file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"cannot read data file {where!r} ({exc or type(exc).__name__}); "
-                        "expected an .npz (numpy.savez) with arrays X and Y") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise DataError(f"cannot read data file {where!r}: it holds a single array (an .npy), "
-                        "not an .npz with named arrays; write it with numpy.savez(path, X=X, "
-                        "Y=Y)")
-    with npz:
-        try:
-            return {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
-                zlib.error) as exc:
-            raise DataError(f"cannot read the arrays of data file {where!r} "
-                            f"({exc or type(exc).__name__}); the file may be truncated or "
-                            "corrupted") from None
+    """Every array of an ``.npz`` file, read without pickles and within bounds (a data file
+    stays data; see :mod:`symdyn._files`). Any unreadable file is a :class:`DataError`
+    naming the file and what was expected."""
+    from ._files import read_npz as read
+
+    return read(path)
 
 
 def as_data(value) -> Data:

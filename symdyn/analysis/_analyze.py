@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..errors import AnalysisError
+from ..errors import AnalysisError, require_system
 from ._common import is_polynomial_system
 from ._fixed_points import TIMEOUT, FixedPoints, fixed_points
 from ._invariants import generators_of, invariants
@@ -33,6 +33,7 @@ def analyze(system, *, degree: int = 2, values: Mapping | None = None,
     """Invariants up to ``degree``, fixed points (at ``values``) and the reduction by the
     invariant generators, each where it applies; the invariant search and the fixed-point
     search each get ``timeout`` seconds."""
+    require_system(system, "analyze: system", values)
     notes = []
     invs = red = None
     if is_polynomial_system(system):

@@ -63,10 +63,13 @@ def as_expression(system, value, what: str = "expression") -> sp.Basic:
     if isinstance(value, bool):
         raise SpecError(f"expected {what} (a string or a sympy expression), got {value!r}")
     try:
-        return sp.sympify(value, strict=True)
+        out = sp.sympify(value, strict=True)
     except (sp.SympifyError, TypeError, ValueError):
+        out = None
+    if not isinstance(out, sp.Expr | sp.MatrixExpr):  # not a tuple, a set, ...
         raise SpecError(f"expected {what} (a string or a sympy expression), got "
-                        f"{value!r}") from None
+                        f"{value!r}")
+    return out
 
 
 def free_parameters(system) -> tuple[sp.Symbol, ...]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 from ._common import (
     as_values,
     budgeted,
@@ -51,6 +51,7 @@ def fixed_points(system, values: Mapping | None = None, *, timeout: float = TIME
     >>> fp.status, [(p.solution, p.dimension) for p in fp]
     ('solved', [({a1: alpha/(a2*beta)}, 1)])
     """
+    require_system(system, "fixed_points: system", values)
     if method not in ("auto", "symbolic", "numeric"):
         raise SpecError(f"method must be 'auto', 'symbolic' or 'numeric', got {method!r}")
     check_timeout(timeout)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 from ._common import (
     as_expression,
     free_parameters,
@@ -82,6 +82,7 @@ def verify_invariant(system, H) -> InvariantCheck:
     >>> verify_invariant(derive("1-1-1", "rbp"), "a1**2 - a2**2").status
     'refuted'
     """
+    require_system(system, "verify_invariant: system")
     H = as_expression(system, H, "an invariant candidate")
     if H.has(sp.MatrixSymbol) or isinstance(H, sp.MatrixExpr):
         return _check_matrix(system, H)

@@ -17,7 +17,7 @@ import random
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from ..errors import AnalysisError, SpecError
+from ..errors import AnalysisError, SpecError, require_system
 from ._common import (
     budgeted,
     free_parameters,
@@ -72,8 +72,10 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
     >>> invariants(derive("1-2-1", "bp")).rank  # 4 laws, 3 functionally independent
     3
     """
+    require_system(system, "invariants: system")
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise SpecError(f"degree must be a positive integer, got {degree!r}")
+    _check_search_size(system.size, degree)
     if timeout is not None:
         _Setting(system)  # refuse a system the search cannot handle before forking
         msgs, end = budgeted(_search_job, (system, degree, generators, independent), timeout)
@@ -103,6 +105,26 @@ def invariants(system, degree: int = 2, *, generators: bool = False,
     laws = subset if independent else tuple(basis)
     return Invariants(laws, basis=tuple(basis), rank=rank, independent=subset,
                       regions=setting.piecewise)
+
+
+#: the most monomials a search may range over (state components choose degree); a search of
+#: 2,700 monomials (72 components, degree 2) already takes minutes
+MAX_MONOMIALS = 20_000
+
+
+def _check_search_size(n: int, degree: int) -> None:
+    """Refuse, before any work, a search over more than :data:`MAX_MONOMIALS` monomials."""
+    import math
+
+    count = math.comb(n + degree, degree) - 1 if degree <= 64 else math.inf
+    if count > MAX_MONOMIALS:
+        fit = 0
+        while fit < n and math.comb(fit + 1 + degree, degree) - 1 <= MAX_MONOMIALS:
+            fit += 1
+        raise AnalysisError(f"an invariant search of degree {degree} in {n:,} state "
+                            f"components ranges over more than {MAX_MONOMIALS:,} monomials; "
+                            f"at degree {degree}, at most {fit} components fit (check a "
+                            "candidate with verify_invariant instead)")
 
 
 class Invariants(tuple):

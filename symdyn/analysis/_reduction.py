@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.polys.rings import ring
 
-from ..errors import AnalysisError, SpecError
+from ..errors import AnalysisError, SpecError, require_system
 from ._common import as_expression, free_parameters, rationalize, require_polynomial
 from ._invariant_check import verify_invariant
 from ._invariants import invariants as find_invariants
@@ -146,6 +146,7 @@ def reduce(system, invariants=None, solve_for=None) -> Reduction:
     >>> r.rhs[0]
     K*a1*beta/2 - a1**3*beta/2 + alpha*c1
     """
+    require_system(system, "reduce: system")
     state = list(system.state)
     candidates, targets = _candidates(system, invariants, solve_for)
     require_polynomial(system, "a reduction by polynomial invariants")

@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .._typeset import Sentence
+from ..errors import require_system
 
 __all__ = ["jacobian", "eigenvalues", "classify", "Stability", "LABELS"]
 
@@ -34,6 +35,7 @@ def jacobian(system) -> sp.Matrix:
     [          -a2*beta*c1, -a1*beta*c1],
     [-2*a1*a2*beta + alpha, -a1**2*beta]])
     """
+    require_system(system, "jacobian: system")
     return sp.Matrix(system.rhs).jacobian(sp.Matrix(system.state))
 
 

@@ -79,3 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
+    except OSError as exc:
+        # a path the user named cannot be read or written (under a regular file, on a
+        # read-only file system, a full disk): input, so one line and exit 2
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"symdyn: error: cannot read or write{where}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2

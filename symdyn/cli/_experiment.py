@@ -102,11 +102,14 @@ def _setup(p: argparse.ArgumentParser) -> None:
                    help="results, runs and figures go here; runs already finished in DIR are "
                         "skipped (default ./symdyn-experiment)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
+    p.add_argument("--max-work", type=real(positive=True), default=None, metavar="UPDATES",
+                   help="refuse a suite of more weight-sample updates (runs x epochs x "
+                        "samples x weights) than this (default 1e14)")
 
 
 def _suite(args):
     from ..training import SUITES, load_data
-    from ..training._experiments import with_settings
+    from ..training._experiments import check_suite_work, with_settings
 
     sym = args.symmetry_scales
     changes = dict(data=args.data, arch=args.arch, activation=args.activation,
@@ -115,11 +118,12 @@ def _suite(args):
                    init=args.init, scale=args.scale, symmetry_scales=sym,
                    baselines=args.baselines, dtype=args.dtype, train_sample=args.train_sample)
     suite = with_settings(SUITES[args.suite], **changes)
+    data = load_data(suite.data, download=args.download)
+    check_suite_work(suite, len(data.X_train), args.max_work)  # before building the runs
     runs = suite.runs()
     if not runs:
         raise UsageError("symdyn experiment: the grid is empty (no rules, variants or "
                          "symmetry scales)")
-    data = load_data(suite.data, download=args.download)
     return suite, runs, data
 
 
@@ -130,9 +134,16 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..training import plan_suite, run_suite, save_figures
+    from ..training._experiments import check_suite_work
 
     suite, runs, data = _suite(args)
+    check_suite_work(runs, len(data.X_train), args.max_work)
     out = Path(args.out)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"experiment: cannot write to --out {str(out)!r}: "
+                         f"{exc.strerror or exc}") from None
     plan = plan_suite(runs, out)
     print(plan.describe(out), file=sys.stderr)
     scheduler = args.scheduler or os.environ.get("SYMDYN_SCHEDULER") or None

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import UsageError
+from ._common import UsageError, real
 
 __all__ = ["COMMANDS", "notebook_sources", "execute_notebook"]
 
@@ -113,7 +113,7 @@ def _setup_notebooks(p: argparse.ArgumentParser) -> None:
                    help=f"quick mode ({QUICK_VARIABLE}=1): fewer starts and shorter runs")
     p.add_argument("--notebooks", metavar="DIR", default=None,
                    help="directory of notebook sources (default: notebooks/ of this checkout)")
-    p.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=real(positive=True), default=3600.0, metavar="SECONDS",
                    help="time allowed to each cell (default 3600)")
     p.add_argument("--list", action="store_true", help="list the notebooks and exit")
 

@@ -366,7 +366,8 @@ def _save_plot(system, values, args, res, starts) -> None:
 
     if system.size == 2 and args.plot_vars is None:
         finite = starts[np.all(np.isfinite(starts), axis=1)]
-        ends = np.atleast_2d(res.y)[:50]
+        # the end states: a batch's y, or the last point of one trajectory
+        ends = np.atleast_2d(getattr(res, "y_final", res.y))[:50]
         kept = np.atleast_1d(np.asarray(res.status))[:len(ends)] != "diverged"
         pts = np.vstack([finite, ends[kept]])  # diverged ends would hide the rest
         pts = pts[np.all(np.isfinite(pts), axis=1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ._common import UsageError
+from ._common import UsageError, integer
 
 __all__ = ["COMMANDS", "spec_from_options"]
 
@@ -20,7 +20,7 @@ def _setup_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="address of an existing Dask scheduler (default $SYMDYN_SCHEDULER; "
                         "'sync' runs in this process); otherwise a local cluster is started")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=integer(1, 4096), default=None,
                    help="workers of the local cluster (default: one per CPU)")
     p.add_argument("--threads", action="store_true",
                    help="local cluster of threads instead of processes")
@@ -82,7 +82,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     if not args.store:
         raise UsageError("sweep: --store DIR is required to run a sweep")
     raw = spec_from_options(args.spec, args.settings)
-    scheduler = args.scheduler or os.environ.get("SYMDYN_SCHEDULER")
+    scheduler = args.scheduler if args.scheduler is not None else \
+        os.environ.get("SYMDYN_SCHEDULER")  # a blank --scheduler is refused, not ignored
     run = sweep(raw, args.store, scheduler=scheduler, workers=args.workers,
                 processes=not args.threads, progress=not args.no_progress)
     print(f"sweep {run.identity}: {run.computed} chunks computed, {run.already_done} already "

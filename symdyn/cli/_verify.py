@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from ._common import UsageError, add_format_argument, emit_json
+from ._common import UsageError, add_format_argument, emit_json, real
 
 __all__ = ["COMMANDS"]
 
@@ -25,7 +25,7 @@ def _setup_verify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help="fewer numerical cases (the whole set in about a minute)")
     add_format_argument(p, choices=("text", "json", "jsonl", "latex"))
-    p.add_argument("--budget", metavar="SECONDS", type=float, default=None,
+    p.add_argument("--budget", metavar="SECONDS", type=real(positive=True), default=None,
                    help=f"CPU-time budget per result (default {BUDGETS['quick']:g} s with "
                         f"--quick, {BUDGETS['full']:g} s otherwise); a result that overruns "
                         "it ends as 'timeout' and the run goes on")
@@ -97,15 +97,21 @@ def _run_verify(args: argparse.Namespace) -> int:
     )
 
     folder, source = proofs_directory(args.proofs)
-    if not source.startswith(("installed", "this checkout")):
-        print(f"symdyn: running the proofs in {folder} ({source})", file=sys.stderr)
+    # the note comes after the proofs load, so that a bad directory is one line on stderr
+    note = "" if source.startswith(("installed", "this checkout")) else \
+        f"symdyn: running the proofs in {folder} ({source})"
     if args.list:
-        for p in load_proofs(args.proofs):
+        loaded = load_proofs(args.proofs)
+        if note:
+            print(note, file=sys.stderr)
+        for p in loaded:
             print(f"{p.name}: {p.title}")
         return 0
-    if args.budget is not None and not args.budget > 0:
+    if args.budget is not None and not (args.budget > 0 and args.budget < float("inf")):
         raise UsageError(f"--budget must be a positive number of seconds, got {args.budget:g}")
     proofs = select_proofs(args.names, args.proofs)
+    if note:
+        print(note, file=sys.stderr)
     budget = args.budget or BUDGETS["quick" if args.quick else "full"]
     piped = not sys.stdout.isatty()
     if piped:

@@ -118,7 +118,7 @@ def integrate_batch(
     n = system.size
     if Y0.ndim != 2 or Y0.shape[1] != n:
         raise SpecError(f"Y0 must have shape (batch, {n}), got {Y0.shape}")
-    t_final = float(t_final)
+    t_final = float(t_final) if isinstance(t_final, int | float | np.number) else np.nan
     if not np.isfinite(t_final) or t_final <= 0:
         raise SpecError(f"t_final must be a positive number, got {t_final!r}")
     check_batch_size(Y0.shape[0], n, method, 0 if t_eval is None else np.size(t_eval))

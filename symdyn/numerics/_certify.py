@@ -32,7 +32,7 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 from ._binding import System
 from ._codegen import numpy_function
 from ._rhs import numeric
@@ -302,6 +302,7 @@ def certify_periodic(system: System, y0, values: Mapping | None = None, *, laws:
     expressions in ``system.state``); ``length``: the longest arc to trace (default
     ``200 * (1 + |y0|)``); ``radius``: the ball the curve must stay in (default
     ``100 * (1 + |y0|)``)."""
+    require_system(system, "certify_periodic: system", values)
     lc = follow_level_curve(system, y0, values, laws=laws, length=length, radius=radius,
                             rtol=rtol, atol=atol, close_tol=close_tol, speed_tol=speed_tol)
     ok = lc.outcome == "periodic"

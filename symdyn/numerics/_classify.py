@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 from ._binding import System, _matrix_value
 from ._results import BatchResult, IntegrationResult
 from ._rhs import numeric
@@ -241,6 +241,7 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     to the equilibrium where the curve stalls (``loss`` and ``endpoint`` at that limit, not
     reached by ``t_end``; ``y_end`` stays the last state integrated), with the reason.
     """
+    require_system(system, "classify: system", values)
     Y0, t, status, y_end, messages = _rows(result)
     B, n = y_end.shape
     end = np.full(B, "undecided", dtype=object)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 
 __all__ = ["Convergence", "check_common", "xtol_for"]
 
@@ -67,7 +67,12 @@ class Convergence:
 
 
 def check_common(system, y0, tol, xtol, rtol, atol, max_norm):
-    y0 = np.array(y0, dtype=float)
+    require_system(system, "integrate: system")  # values are checked by numeric()
+    try:
+        y0 = np.array(y0, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"the initial state must be an array of numbers, got "
+                        f"{type(y0).__name__} ({str(exc)[:80]})") from None
     for name, v in (("rtol", rtol), ("atol", atol), ("tol", tol), ("max_norm", max_norm)):
         if not (isinstance(v, (int, float, np.floating)) and v > 0):
             raise SpecError(f"{name} must be a positive number, got {v!r}")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 from ._binding import System
 from ._convergence import Convergence, check_common, xtol_for
 from ._results import IntegrationResult
@@ -183,8 +183,14 @@ def solve_one(rhs: NumericRHS, t0: float, y0: np.ndarray, t1: float, *, method: 
 
 
 def _time_span(t_span) -> tuple[float, float]:
+    if isinstance(t_span, str | bytes) or t_span is None:
+        raise SpecError(f"t_span must be a final time or a pair (t0, t1), got {t_span!r}")
     if np.ndim(t_span) == 0:
-        t0, t1 = 0.0, float(t_span)
+        try:
+            t0, t1 = 0.0, float(t_span)
+        except (TypeError, ValueError):
+            raise SpecError(f"t_span must be a final time or a pair (t0, t1), got "
+                            f"{t_span!r}") from None
     else:
         try:
             t0, t1 = (float(v) for v in t_span)
@@ -235,6 +241,7 @@ def integrate(
     >>> r.status, round(float(r.y_final[0] * r.y_final[1]), 6)
     ('converged', 1.0)
     """
+    require_system(system, "integrate: system", values)
     if method not in _SOLVERS:
         raise SpecError(f"unknown method {method!r}; choose one of {', '.join(_SOLVERS)}")
     y0, xtol = check_common(system, y0, tol, xtol, rtol, atol, max_norm)

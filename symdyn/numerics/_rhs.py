@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from ..errors import SpecError
+from ..errors import SpecError, require_system
 from ..spec import Moments
 from . import _codegen
 from ._binding import System, bind_values
@@ -127,6 +127,7 @@ def numeric(system: System, values: Mapping | None = None, *,
     >>> f(0.0, [1.0, 2.0])
     array([-0.5, -1. ])
     """
+    require_system(system, "numeric: system", values)
     kernel = rhs_kernel(system, form)
     args, per_row = [], []
     if kernel.form == "matrix":

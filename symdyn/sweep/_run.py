@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import SpecError
 from . import _store as store_
 from ._plan import announce, cell_values, check_limits, chunk_rows, make_plan, system_key
-from ._spec import SweepSpec, load_spec
+from ._spec import RUN_DEFAULTS, SweepSpec, load_spec
 
 __all__ = ["sweep", "load_sweep", "sweep_summary", "SweepRun", "phase_shares"]
 
@@ -134,6 +134,8 @@ def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
               store: str, backend: str = "auto") -> tuple[int, float]:
     """Compute and write one chunk: its rows and the CPU seconds it took."""
     cpu = time.process_time()
+    if store_.chunk_path(store, cell_i, chunk_i).exists():
+        return 0, 0.0  # written meanwhile by another sweep on the same store
     store_.write_chunk(store, cell_i, chunk_i, identity,
                        compute_chunk(cell, identity, cell_i, chunk_i, rows, backend))
     return rows, time.process_time() - cpu
@@ -142,16 +144,56 @@ def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
 # -- the driver -------------------------------------------------------------------------------
 
 
+#: seconds to reach a scheduler, and to wait for its first worker
+CONNECT_SECONDS = 5
+WORKER_WAIT_SECONDS = 30.0
+
+
+def _check_address(scheduler: str) -> None:
+    """Refuse an address Dask cannot parse, and a TCP address nobody listens at, at once."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, loc = parse_address(scheduler)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}; known: {', '.join(sorted(backends))}")
+        if scheme not in ("tcp", "tls", "ws", "wss"):
+            return
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError) as exc:
+        raise SpecError(f"--scheduler {scheduler!r} is not a Dask address such as "
+                        f"tcp://HOST:PORT ({exc}); or give 'sync'") from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except (OSError, ValueError, OverflowError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise SpecError(f"cannot reach the Dask scheduler at {scheduler!r}: {why}") from None
+
+
 def _client(scheduler: str | None, workers: int | None, processes: bool):
     import logging
 
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
+        _check_address(scheduler)
         try:
-            return Client(scheduler, timeout="20s"), None
-        except OSError as exc:
-            raise SpecError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except Exception as exc:  # noqa: BLE001 - whatever answers there is not a scheduler
+            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise SpecError(f"cannot reach a Dask scheduler at {scheduler!r}: {why}") from None
+        try:  # a scheduler without workers would leave every task waiting for ever
+            client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except (TimeoutError, OSError):
+            client.close()
+            raise SpecError(f"the Dask scheduler at {scheduler!r} has no workers (waited "
+                            f"{WORKER_WAIT_SECONDS:g} s): start some, or use --scheduler sync "
+                            "or a local cluster") from None
+        return client, None
     n = int(workers or os.cpu_count() or 1)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                            dashboard_address=":0", silence_logs=logging.ERROR)
@@ -220,6 +262,17 @@ def sweep(spec, store, *, scheduler: str | None = None, workers: int | None = No
     (here, once: workers load the cached machine code), see :mod:`symdyn.sweep._plan`."""
     from tqdm import tqdm
 
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= 4096):
+        raise SpecError(f"workers must be an integer from 1 to 4096 (or None: one per CPU), "
+                        f"got {workers!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise SpecError(f"scheduler must be an address such as tcp://HOST:PORT or 'sync' "
+                        f"(None: a local cluster), got {scheduler!r}")
+    store_.require_path(store, "sweep: store")
+    scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
+    if scheduler and scheduler != "sync":
+        _check_address(scheduler)  # before any work
     spec = load_spec(spec)
     scheduler = scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
     if scheduler is None:
@@ -285,20 +338,30 @@ def load_sweep(store):
     ``start`` (and ``component`` for ``y0``/``y_end``, NaN-padded to the largest state);
     each swept key is a coordinate along ``cell``; ``done`` (cell, start) marks rows whose
     chunk is present. The spec is in ``attrs["spec"]`` (JSON)."""
+    store_.require_path(store, "load_sweep: store")
     import json
 
     import xarray as xr
 
     meta = store_.read_spec(store)
-    spec = SweepSpec.from_mapping({**meta["spec"]["fixed"], **meta["spec"]["axes"],
-                                   **({"random": meta["spec"]["random"]}
-                                      if meta["spec"]["random"] else {})})
+    try:
+        spec = SweepSpec.from_mapping({**meta["spec"]["fixed"], **meta["spec"]["axes"],
+                                       **({"random": meta["spec"]["random"]}
+                                          if meta["spec"]["random"] else {})})
+    except SpecError as exc:
+        raise store_.DataError(f"sweep store {store} is corrupted: spec.json: {exc}") from None
     if spec.identity != meta["identity"]:
         raise store_.DataError(f"sweep store {store} is corrupted: spec.json does not match "
                                "its identity")
+    # the table's size from the spec alone, before its cells are listed
+    C = int(np.prod([len(v) for v in spec.axes.values()], dtype=object)) * \
+        int(spec.random.get("cells", 1) if spec.random else 1)
+    S = max(spec.axes.get("starts", [spec.fixed.get("starts", RUN_DEFAULTS["starts"])]))
+    _check_table_size(store, C, S)
     cells = spec.cells
     sizes = [cell_system(c).size for c in cells]
-    S, N, C = max(int(c["starts"]) for c in cells), max(sizes), len(cells)
+    N = max(sizes)
+    _check_table_size(store, C, S, N)
     done_set = store_.done_chunks(store)
     out = {k: np.full((C, S), np.nan) for k in ("loss", "t_end", "period", "amplitude")}
     out.update(end=np.full((C, S), "", dtype="U9"), endpoint=np.full((C, S), "", dtype="U8"),
@@ -309,7 +372,8 @@ def load_sweep(store):
         for k, (lo, n) in enumerate(_chunks_of(cell, sizes[ci])):
             if (ci, k) not in done_set:
                 continue
-            arr = store_.read_chunk(store, ci, k, meta["identity"])
+            arr = store_.read_chunk(store, ci, k, meta["identity"], rows=n,
+                                    n_state=sizes[ci])
             for name in ("loss", "t_end", "period", "amplitude", "end", "endpoint", "reason",
                          "certified"):
                 out[name][ci, lo:lo + n] = arr[name]
@@ -322,6 +386,23 @@ def load_sweep(store):
     coords["state_size"] = ("cell", sizes)
     return xr.Dataset(data, coords=coords,
                       attrs={"identity": meta["identity"], "spec": json.dumps(meta["spec"])})
+
+
+#: the largest table :func:`load_sweep` builds in memory, in bytes
+TABLE_BYTES = 8 * 2**30
+
+
+def _check_table_size(store, cells: int, starts: int, n_state: int = 1) -> None:
+    """Refuse, before allocating it, a results table larger than :data:`TABLE_BYTES` (a
+    row: four floats, three short strings, a 200-character reason, flags and two states)."""
+    per_row = 4 * 8 + 4 * (9 + 8 + 200) + 2 + 2 * 8 * n_state
+    need = float(cells) * float(starts) * per_row
+    if need > TABLE_BYTES:
+        fit = max(int(TABLE_BYTES // (per_row * max(cells, 1))), 0)
+        raise store_.DataError(
+            f"sweep store {store}: its table of {cells:,} cells x {starts:,} starts would "
+            f"need {need / 2**30:,.1f} GiB in memory; at most {TABLE_BYTES / 2**30:g} GiB "
+            f"(at most {fit:,} starts per cell at this size)")
 
 
 def phase_shares(ds) -> dict[str, np.ndarray]:
@@ -343,6 +424,7 @@ def phase_shares(ds) -> dict[str, np.ndarray]:
 def sweep_summary(store) -> str:
     """A text table: one line per cell with its swept values, rows done and the share of
     each end state (certified periodic rows counted)."""
+    store_.require_path(store, "sweep_summary: store")
     ds = load_sweep(store)
     sh = phase_shares(ds)
     axes = [a for a in ds.coords if a not in ("state_size",) and ds[a].dims == ("cell",)]

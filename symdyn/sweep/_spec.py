@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -218,6 +219,9 @@ def load_spec(source) -> SweepSpec:
         return source
     if isinstance(source, Mapping):
         return SweepSpec.from_mapping(source)
+    if isinstance(source, bytes) or not isinstance(source, str | os.PathLike):
+        raise SpecError(f"sweep: the spec must be a SweepSpec, a mapping or a TOML path, got "
+                        f"{type(source).__name__}")
     path = Path(source)
     try:
         import tomllib
@@ -228,6 +232,8 @@ def load_spec(source) -> SweepSpec:
             raw = tomllib.load(fh)
     except OSError as exc:
         raise SpecError(f"sweep: cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"sweep: {path} is not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else \
+            "not UTF-8" if isinstance(exc, UnicodeDecodeError) else exc
+        raise SpecError(f"sweep: {path} is not valid TOML: {why}") from None
     return SweepSpec.from_mapping(raw)

@@ -6,7 +6,9 @@ one-hot; the train/test split is fixed and stratified."""
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,15 @@ class ClassificationData:
                 f"{len(self.X_test)} test, {self.n_inputs} inputs, {self.n_classes} classes)")
 
 
+#: the most classes a data set may have (its targets are one-hot)
+MAX_CLASSES = 1000
+#: the largest data set accepted, as float64 inputs and one-hot targets, train and test
+#: together, in bytes
+MAX_DATA_BYTES = 4 * 2**30
+#: the largest MNIST (IDX) or CIFAR-10 (pickle) file read, in bytes (uncompressed)
+MAX_FILE_BYTES = 1 * 2**30
+
+
 def _one_hot(y: np.ndarray, k: int | None = None) -> np.ndarray:
     k = int(y.max()) + 1 if k is None else k
     out = np.zeros((len(y), k))
@@ -50,18 +61,65 @@ def _one_hot(y: np.ndarray, k: int | None = None) -> np.ndarray:
     return out
 
 
+def check_labels(where: str, y, classes: int | None = None, *,
+                 integral_floats: bool = False) -> np.ndarray:
+    """Labels as ``int64``, checked: a 1-d numeric array (not bool, not object) of integers
+    in ``[0, classes)`` (``classes=None``: at most :data:`MAX_CLASSES`); floats only when
+    ``integral_floats`` and each is a finite whole number. :class:`~symdyn.DataError`
+    naming ``where`` and the first bad label otherwise."""
+    y = np.asarray(y)
+    if y.dtype.kind not in ("iu" + ("f" if integral_floats else "")):
+        raise DataError(f"{where}: labels must be integers, got dtype {y.dtype}")
+    y = y.reshape(-1)
+    bad = ~np.isfinite(y) if y.dtype.kind == "f" else np.zeros(y.shape, bool)
+    if y.dtype.kind == "f":
+        bad |= np.where(bad, False, y != np.round(np.where(bad, 0, y)))
+    limit = MAX_CLASSES if classes is None else classes
+    with np.errstate(invalid="ignore"):
+        bad |= (y < 0) | (y >= limit)
+    if bad.any():
+        i = int(np.argmax(bad))
+        want = f"[0, {classes})" if classes is not None else \
+            f"[0, {MAX_CLASSES}) (at most {MAX_CLASSES} classes)"
+        raise DataError(f"{where}: label {y[i].item()!r} (sample {i}) is not an integer in {want}; "
+                        f"{int(bad.sum()):,} bad labels in all")
+    return y.astype(np.int64)
+
+
+def check_inputs(where: str, X) -> np.ndarray:
+    """Inputs checked: a numeric array (not object, string or complex) of at least one
+    sample and one feature; one sample a row after flattening the rest."""
+    X = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    if X.dtype.kind not in "biuf" or X.ndim < 2:
+        raise DataError(f"{where}: inputs must be a numeric array of one sample a row, got "
+                        f"dtype {X.dtype} and shape {X.shape}")
+    if X.shape[0] == 0 or X[0].size == 0:
+        raise DataError(f"{where}: inputs are empty (shape {X.shape})")
+    return X.reshape(len(X), -1)
+
+
+def check_size(where: str, n_samples: int, n_inputs: int, classes: int) -> None:
+    """Refuse, before allocating it, a data set beyond :data:`MAX_DATA_BYTES`."""
+    need = 8 * n_samples * (n_inputs + classes)
+    if need > MAX_DATA_BYTES:
+        fit = MAX_DATA_BYTES // (8 * (n_inputs + classes))
+        raise DataError(f"{where}: {n_samples:,} samples of {n_inputs:,} inputs and "
+                        f"{classes} classes need {need / 2**30:.1f} GiB as float64; at most "
+                        f"{MAX_DATA_BYTES / 2**30:g} GiB ({fit:,} samples of this width)")
+
+
 def _labels(name: str, y) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot or scores: the class is the arg-max
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"{name}: Y must be numeric, got dtype {y.dtype}")
+        if y.shape[1] > MAX_CLASSES:
+            raise DataError(f"{name}: Y has {y.shape[1]} columns; at most {MAX_CLASSES} "
+                            "classes")
         if not np.all(np.isfinite(y)):
             raise DataError(f"{name}: Y has non-finite entries")
         return np.argmax(y, axis=1)
-    y = y.reshape(-1)
-    if y.size and (not np.issubdtype(y.dtype, np.number) or np.any(y < 0)
-                   or np.any(y != np.round(y))):
-        raise DataError(f"{name}: labels must be non-negative integers or one-hot rows, got "
-                        f"{y[:5].tolist()}...")
-    return y.astype(np.int64)
+    return check_labels(name, y, integral_floats=True)
 
 
 def _standardise(X_train, X_test):
@@ -72,15 +130,28 @@ def _standardise(X_train, X_test):
 
 
 def _finish(name, X_train, y_train, X_test, y_test, k=None) -> ClassificationData:
-    X_train = np.asarray(X_train, dtype=float).reshape(len(X_train), -1)
-    X_test = np.asarray(X_test, dtype=float).reshape(len(X_test), -1)
-    for part, arr in (("X_train", X_train), ("X_test", X_test)):
-        if not np.all(np.isfinite(arr)):
-            raise DataError(f"{name}: {part} has non-finite entries")
+    """Every check of a data set, then inputs as float64, standardised, targets one-hot:
+    inputs numeric and finite, splits non-empty with as many labels as samples, labels in
+    ``[0, k)``, the whole within :data:`MAX_DATA_BYTES`."""
+    parts = {}
+    for part, X, y in (("train", X_train, y_train), ("test", X_test, y_test)):
+        X = check_inputs(f"{name} ({part} split)", X)
+        y = check_labels(f"{name} ({part} split)", y, k)
+        if len(X) != len(y):
+            raise DataError(f"{name} ({part} split): {len(X):,} samples but {len(y):,} "
+                            "labels")
+        parts[part] = (X, y)
+    (X_train, y_train), (X_test, y_test) = parts["train"], parts["test"]
     if X_train.shape[1] != X_test.shape[1]:
         raise DataError(f"{name}: train inputs have {X_train.shape[1]} features, test inputs "
                         f"{X_test.shape[1]}")
     k = int(max(y_train.max(), y_test.max())) + 1 if k is None else k
+    check_size(name, len(X_train) + len(X_test), X_train.shape[1], k)
+    X_train = np.asarray(X_train, dtype=float)
+    X_test = np.asarray(X_test, dtype=float)
+    for part, arr in (("train", X_train), ("test", X_test)):
+        if not np.all(np.isfinite(arr)):
+            raise DataError(f"{name} ({part} split): inputs have non-finite entries")
     X_train, X_test = _standardise(X_train, X_test)
     return ClassificationData(name, X_train, _one_hot(y_train, k), X_test, _one_hot(y_test, k))
 
@@ -90,6 +161,9 @@ def _split(name, X, y, test_fraction: float, seed: int) -> ClassificationData:
 
     if len(X) != len(y):
         raise DataError(f"{name}: X has {len(X)} samples but Y has {len(y)}")
+    if len(y) == 0:
+        raise DataError(f"{name}: the data set is empty")
+    check_size(name, len(X), int(np.prod(X.shape[1:])), int(y.max()) + 1)
     counts = np.bincount(y)
     if len(X) < 4 or counts[counts > 0].min() < 2:
         raise DataError(f"{name}: a stratified split needs at least two samples of every class")
@@ -116,8 +190,10 @@ def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
     name = str(path)
     arrays = read_npz(path)
     if {"X_train", "Y_train", "X_test", "Y_test"} <= set(arrays):
-        return _finish(name, _numeric(name, arrays["X_train"]), _labels(name, arrays["Y_train"]),
-                       _numeric(name, arrays["X_test"]), _labels(name, arrays["Y_test"]))
+        return _finish(name, check_inputs(f"{name}: X_train", arrays["X_train"]),
+                       _labels(f"{name}: Y_train", arrays["Y_train"]),
+                       check_inputs(f"{name}: X_test", arrays["X_test"]),
+                       _labels(f"{name}: Y_test", arrays["Y_test"]))
     if not {"X", "Y"} <= set(arrays):
         raise DataError(f"{name}: the .npz needs arrays X and Y (or X_train, Y_train, X_test, "
                         f"Y_test); found {sorted(arrays)}")
@@ -126,26 +202,45 @@ def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
 
 
 def _numeric(name, X):
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf" or X.ndim < 2:
-        raise DataError(f"{name}: X must be a numeric array of one sample a row, got dtype "
-                        f"{np.asarray(X).dtype} and shape {np.asarray(X).shape}")
-    return X
+    return check_inputs(f"{name}: X", X)
 
 
 def _idx(path: Path) -> np.ndarray:
-    """An IDX file (MNIST's format), gzipped or not."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
-        raise DataError(f"{path}: not an IDX file of unsigned bytes")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise DataError(f"{path}: truncated IDX file ({data.size} values for shape {shape})")
-    return data.reshape(shape)
+    """An IDX file (MNIST's format) of unsigned bytes, gzipped or not: the header read
+    first, the size it states bounded by :data:`MAX_FILE_BYTES`, and no byte more read (a
+    gzip bomb stops there)."""
+    from .._files import open_regular
+
+    with open_regular(path, "IDX file") as raw, \
+            (gzip.open(raw, "rb") if path.suffix == ".gz" else raw) as fh:
+        try:
+            head = fh.read(4)
+            if len(head) < 4 or head[:3] != b"\0\0\x08" or not 1 <= head[3] <= 4:
+                raise DataError(f"{path}: not an IDX file of unsigned bytes (1 to 4 "
+                                "dimensions)")
+            dims = fh.read(4 * head[3])
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big")
+                          for i in range(head[3]))
+            size = int(np.prod(shape, dtype=object)) if len(dims) == 4 * head[3] else -1
+            if not 0 < size <= MAX_FILE_BYTES:
+                raise DataError(f"{path}: the IDX header states shape {shape}; at least one "
+                                f"and at most {MAX_FILE_BYTES:,} values are read")
+            data = fh.read(size + 1)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise DataError(f"{path}: cannot read the IDX file ({exc})") from None
+    if len(data) != size:
+        what = "truncated" if len(data) < size else "longer than its header says"
+        raise DataError(f"{path}: {what} IDX file ({len(data):,} values for shape {shape})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def _idx_labels(path: Path, classes: int = 10) -> np.ndarray:
+    """The labels of an IDX file: one dimension, integers in ``[0, classes)``."""
+    y = _idx(path)
+    if y.ndim != 1:
+        raise DataError(f"{path}: labels must be one-dimensional, the header states shape "
+                        f"{y.shape}")
+    return check_labels(str(path), y, classes)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -188,16 +283,19 @@ def load_mnist(directory: str | Path | None = None, *, download: bool = False,
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
         if missing:
             raise DataError(f"MNIST file {str(f)!r} lacks arrays {', '.join(missing)}")
-        parts = [arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-        return _finish("mnist", parts[0], parts[1].astype(np.int64), parts[2],
-                       parts[3].astype(np.int64), k=10)
+        where = f"MNIST file {str(f)!r}"
+        parts = [check_inputs(f"{where}: x_train", arrays["x_train"]),
+                 check_labels(f"{where}: y_train", arrays["y_train"], 10),
+                 check_inputs(f"{where}: x_test", arrays["x_test"]),
+                 check_labels(f"{where}: y_test", arrays["y_test"], 10)]
+        return _finish("mnist", *parts, k=10)
     if not d.is_dir():
         raise DataError(f"MNIST directory {str(d)!r} does not exist")
     try:
         xtr = _idx(_find(d, "train-images-idx3-ubyte"))
-        ytr = _idx(_find(d, "train-labels-idx1-ubyte")).astype(np.int64)
+        ytr = _idx_labels(_find(d, "train-labels-idx1-ubyte"))
         xte = _idx(_find(d, "t10k-images-idx3-ubyte"))
-        yte = _idx(_find(d, "t10k-labels-idx1-ubyte")).astype(np.int64)
+        yte = _idx_labels(_find(d, "t10k-labels-idx1-ubyte"))
     except (OSError, EOFError) as exc:
         raise DataError(f"cannot read MNIST files in {str(d)!r}: {exc}") from None
     return _finish("mnist", xtr, ytr, xte, yte, k=10)
@@ -254,15 +352,33 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def _cifar_batch(path: Path):
+    """One CIFAR-10 batch: ``data`` a numeric 2-d array, ``labels`` as many integers in
+    [0, 10); the file at most :data:`MAX_FILE_BYTES`, unpickled as data only."""
+    from .._files import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "CIFAR-10 file") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise DataError(f"CIFAR-10 file {str(path)!r} has {size:,} bytes; at most "
+                                f"{MAX_FILE_BYTES:,} are read")
             batch = _ArrayUnpickler(fh, encoding="bytes").load()
-        return np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], dtype=np.int64)
-    except FileNotFoundError:
-        raise DataError(f"CIFAR-10 file {str(path)!r} not found") from None
+        data, labels = batch[b"data"], batch[b"labels"]
     except (OSError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError,
-            pickle.UnpicklingError) as exc:
-        raise DataError(f"cannot read CIFAR-10 file {str(path)!r}: {exc}") from None
+            MemoryError, RecursionError, pickle.UnpicklingError) as exc:
+        raise DataError(f"cannot read CIFAR-10 file {str(path)!r}: "
+                        f"{exc or type(exc).__name__}") from None
+    where = f"CIFAR-10 file {str(path)!r}"
+    if not isinstance(data, np.ndarray) or data.ndim != 2:
+        raise DataError(f"{where}: data must be a 2-d array of one image a row, got "
+                        f"{type(data).__name__} {getattr(data, 'shape', '')}")
+    if not isinstance(labels, list | np.ndarray) or len(labels) != len(data):
+        raise DataError(f"{where}: {len(data):,} images but "
+                        f"{len(labels) if hasattr(labels, '__len__') else 'no'} labels")
+    if isinstance(labels, list) and not all(type(v) is int for v in labels):
+        bad = next(v for v in labels if type(v) is not int)
+        raise DataError(f"{where}: labels must be integers in [0, 10), got {bad!r}")
+    return check_inputs(where, data), check_labels(where, np.asarray(labels), 10)
 
 
 def load_cifar10(directory: str | Path | None = None, *, download: bool = False,
@@ -281,6 +397,10 @@ def load_cifar10(directory: str | Path | None = None, *, download: bool = False,
         raise DataError(f"CIFAR-10 directory {str(d)!r} does not exist")
     train = [_cifar_batch(d / f"data_batch_{i}") for i in range(1, 6)]
     Xte, yte = _cifar_batch(d / "test_batch")
+    widths = {x.shape[1] for x, _ in train} | {Xte.shape[1]}
+    if len(widths) > 1:
+        raise DataError(f"CIFAR-10 directory {str(d)!r}: batches of different widths "
+                        f"({', '.join(map(str, sorted(widths)))} values per image)")
     return _finish("cifar10", np.concatenate([x for x, _ in train]),
                    np.concatenate([y for _, y in train]), Xte, yte, k=10)
 
@@ -307,9 +427,13 @@ def load_data(spec: str | Path | ClassificationData, *, download: bool = False,
         loader = load_mnist if key == "mnist" else load_cifar10
         return loader(rest or None, download=download, data_home=data_home)
     path = Path(text)
-    if path.suffix == ".npz" or path.exists():
-        if not path.exists():
-            raise DataError(f"data file {text!r} does not exist")
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL in it
+        exists = False
+    if path.suffix == ".npz" or exists:
+        if not exists:
+            raise DataError(f"data file {text[:200]!r} does not exist or cannot be read")
         return load_npz(path)
     raise DataError(f"unknown data {text!r}: use digits, fashion-mnist[:DIR], mnist[:DIR], "
                     "cifar10[:DIR] or a .npz file")

@@ -155,7 +155,8 @@ class Run:
     train_sample: int = 10_000
 
     def __post_init__(self) -> None:
-        if self.rule not in RULES and self.rule not in BASELINES:
+        if not isinstance(self.rule, str) or (self.rule not in RULES
+                                                and self.rule not in BASELINES):
             raise SpecError(f"unknown rule {self.rule!r}; choose one of "
                             f"{', '.join([*RULES, *BASELINES])}")
         if self.dtype not in DTYPES:
@@ -364,6 +365,20 @@ class Suite:
     symmetry_seeds: int = 1
     extra: dict = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        for name in ("rules", "variants", "symmetry_scales"):
+            v = getattr(self, name)
+            if isinstance(v, str) or not isinstance(v, tuple | list):
+                raise SpecError(f"Suite: {name} must be a tuple, got {type(v).__name__}")
+        for name in ("seeds", "symmetry_seeds", "epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise SpecError(f"Suite: {name} must be a non-negative integer, got {v!r}")
+        if not all(isinstance(s, int | float) and not isinstance(s, bool) and np.isfinite(s)
+                   and s > 0 for s in self.symmetry_scales):
+            raise SpecError(f"Suite: symmetry_scales must be positive numbers, got "
+                            f"{self.symmetry_scales!r}")
+
     def runs(self) -> list[Run]:
         common = dict(data=self.data, arch=self.arch, activation=self.activation,
                       epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
@@ -405,6 +420,55 @@ SUITES: dict[str, Suite] = {
     "symmetry": Suite(**_DIGITS, rules=("arbp",), variants=(), baselines=(),
                       symmetry_scales=(1.0, 0.3, 0.1, 0.03, 0.01), symmetry_seeds=3),
 }
+
+
+#: the most work a suite may ask for, in weight-sample updates: the sum over its runs of
+#: epochs x training samples x weights (forward and channel). The default suite
+#: (Fashion-MNIST, 784-256-128-10, 75 runs of 10 epochs) is about 2.1e13.
+MAX_SUITE_WORK = 1e14
+
+
+def suite_work(runs: list[Run], n_train: int) -> float:
+    """Weight-sample updates of ``runs`` on ``n_train`` training samples (see
+    :data:`MAX_SUITE_WORK`): epochs x samples x (forward + channel weights), summed."""
+    from ..spec import Network
+
+    total = 0.0
+    for run in runs:
+        sizes = Network.parse(run.arch).sizes
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        total += float(run.epochs) * n_train * 2 * weights
+    return total
+
+
+def check_suite_work(runs: list[Run] | Suite, n_train: int, limit: float | None = None
+                     ) -> None:
+    """Refuse, before any training, a suite beyond ``limit`` (default
+    :data:`MAX_SUITE_WORK`), saying the most epochs (or runs) that fit. A :class:`Suite` is
+    estimated from its settings (an upper bound: runs before duplicates are merged), without
+    building its runs."""
+    limit = MAX_SUITE_WORK if limit is None else limit
+    if isinstance(runs, Suite):
+        count = len(runs.rules) * len(runs.variants) * runs.seeds + \
+            len(runs.symmetry_scales) * runs.symmetry_seeds
+        one = Run(rule="bp", data=runs.data, arch=runs.arch, epochs=runs.epochs)
+        work, epochs = suite_work([one], n_train) * count, runs.epochs
+        per_epoch = work / epochs
+    else:
+        count = len(runs)
+        if not count:
+            return
+        work, epochs = suite_work(runs, n_train), max(r.epochs for r in runs)
+        per_epoch = work / sum(r.epochs for r in runs) * count  # one epoch of every run
+    if work <= limit or not count:
+        return
+    fit_epochs = int(limit // per_epoch)
+    fit_runs = int(limit // (work / count))
+    raise SpecError(f"the suite asks for {count:,} runs x {epochs:,} epochs x "
+                    f"{n_train:,} samples = {work:.3g} weight-sample updates, above the limit "
+                    f"of {limit:.3g}; what fits: at most {fit_epochs:,} epochs with these "
+                    f"runs, or {fit_runs:,} runs of {epochs:,} epochs (fewer seeds, rules or "
+                    "variants)")
 
 
 def with_settings(suite: Suite, **changes) -> Suite:

@@ -86,6 +86,9 @@ class Plan:
 
 def plan_suite(runs: list[Run] | Suite, out: str | Path | None = None) -> Plan:
     """The runs of a grid split into finished (in ``out/runs``), to train and copies."""
+    if not isinstance(runs, Suite | list | tuple) or (not isinstance(runs, Suite) and not all(
+            isinstance(r, Run) for r in runs)):
+        raise SpecError(f"runs must be a Suite or a list of Run, got {type(runs).__name__}")
     runs = tuple(runs.runs() if isinstance(runs, Suite) else runs)
     store = Path(out) / "runs" if out is not None else None
     done, train, copies = {}, [], []

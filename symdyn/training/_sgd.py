@@ -17,6 +17,7 @@ every term that involves the sample becomes a sum over the columns and is divide
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from ..errors import DataError, SpecError
+from ..errors import DataError, SpecError, require_system
 from ..numerics import IntegrationResult, _codegen, bind_values, integrate
 from ..numerics._rhs import cached_kernel
 from ..spec import Dataset
@@ -204,6 +205,7 @@ class Comparison:
 
 
 def _dataset(system: LearningSystem, X, Y) -> Dataset:
+    require_system(system, "simulate: system")
     data = X if isinstance(X, Dataset) and Y is None else Dataset(X=X, Y=Y)
     data.check(system.network)
     return data
@@ -297,8 +299,9 @@ def simulate(
     >>> round(float(r.y_final[0] * r.y_final[1]), 3)
     0.5
     """
-    data = _dataset(system, X, Y)
-    lr = float(lr)
+    data = _dataset(system, X, Y)  # checks system too
+    lr = float(lr) if isinstance(lr, int | float | np.number) and not isinstance(lr, bool) \
+        else math.nan
     if not (np.isfinite(lr) and lr > 0):
         raise SpecError(f"lr must be a positive number, got {lr!r}")
     steps = _positive_int("steps", steps, MAX_STEPS)
@@ -394,6 +397,7 @@ def compare(
     around the ODE, diffusion approximation) plus :math:`O(\mathrm{lr})` (the Euler bias);
     full-batch gradient descent (``sampling="shuffle"``, ``batch_size = N``) is exactly the
     Euler scheme of the ODE, so the distance is :math:`O(\mathrm{lr})`."""
+    require_system(system, "compare: system")
     from ..derive import _derive
 
     data = _dataset(system, X, Y)

@@ -3,7 +3,6 @@ docstring (:mod:`symdyn.verify`) states what a proof records."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from ..errors import SpecError
 from ..numerics._budget import DEADLINE, BudgetExhausted
 from ..numerics._budget import clock as budget_clock
 from ._directory import proofs_directory
+from ._load import import_proof_file
 from ._oracles import OracleSteps
 from ._report import (
     TableWriter,
@@ -329,7 +329,7 @@ def proof(name: str, *, title: str | Sentence, claim: str | Sentence,
 def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
     """Import every ``*.py`` of the proofs directory (see :func:`proofs_directory`) and
     return the registered proofs, in file order."""
-    folder, _ = proofs_directory(directory)
+    folder, source = proofs_directory(directory)
     if not folder.is_dir():
         raise SpecError(f"no proofs directory at {str(folder)!r}")
     _REGISTRY.clear()  # each load starts afresh, so edited proofs are re-read
@@ -338,11 +338,11 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
         for path in sorted(folder.glob("*.py")):
             if path.name.startswith("_"):
                 continue
-            spec = importlib.util.spec_from_file_location(f"symdyn_proofs.{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            import_proof_file(path, source)
     finally:
         sys.path.remove(str(folder))
+    if not _REGISTRY:
+        raise SpecError(f"no proofs in {str(folder)!r} ({source}): none registers @proof")
     return list(_REGISTRY.values())
 
 
