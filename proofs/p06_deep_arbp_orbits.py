@@ -126,7 +126,7 @@ def _symbolic_steps(ctx, d: int) -> None:
                           "subspaces {sub} over {ik} (checked over every pattern of vanishing "
                           "variables); so the gradients lose rank exactly on {S}, and the "
                           "equilibria are the optimal set {opt} and {S}, disjoint for {an}",
-                          v=v_, m=Math(r"a_1 \cdots a_{j-1}\, c_j \cdots c_{d-1}",
+                          v=v_, m=Math(r"a_1 \cdots a_{j-1}\allowbreak\, c_j \cdots c_{d-1}",
                                        "a_1...a_(j-1) c_j...c_(d-1)"),
                           S=sp.Symbol("S"), sub=equalities(a[i_], c[k_], 0), ik=i_ <= k_,
                           opt=sp.Eq(P, alpha / beta), an=sp.Ne(alpha, 0)),

@@ -192,9 +192,14 @@ _TAGS = {"symbolic": ("proved symbolically", "fails symbolically"),
          "numeric": ("numerical evidence", "numerical evidence fails"),
          "note": ("note", "note")}
 
+#: rows of the evidence table per tabular (each block fits a page)
+_TABLE_ROWS = 16
+
 #: amsthm environments of the report: a theorem (every part of its claim proved), a claim
-#: (some part rests on numerical evidence, or a step failed), a control (checks the machinery)
+#: (some part rests on numerical evidence, or a step failed), a control (checks the machinery);
+#: emergencystretch lets a long inline formula at a line's end loosen the line, not overflow it
 _THEOREMS = ("\\usepackage{amsthm}\n\\usepackage{array}\n"
+             "\\setlength{\\emergencystretch}{3em}\n"
              "\\theoremstyle{plain}\n\\newtheorem{theorem}{Theorem}[section]\n"
              "\\newtheorem{claim}[theorem]{Claim}\n"
              "\\theoremstyle{remark}\n\\newtheorem{control}[theorem]{Control}\n")
@@ -292,10 +297,14 @@ def latex_report(results: Sequence) -> str:
         rows.append(rf"{number} & \texttt{{{tex_escape(r.name)}}} & {symbolic} & "
                     rf"{numeric} & {checks} & {r.seconds:.1f}\,s & {status} & "
                     rf"{tex_escape(proof)} \\")
-    table = ("\\section*{Evidence}\n{\\footnotesize\\setlength{\\tabcolsep}{4pt}\\noindent"
-             "\\begin{tabular}{lllllrl>{\\raggedright\\arraybackslash}p{4.5cm}}\n\\hline\n"
-             "section & result & symbolic & numeric & checks & time & status & proof \\\\\n"
-             "\\hline\n" + "\n".join(rows) + "\n\\hline\n\\end{tabular}}\n")
+    # one tabular per block of rows: a single box taller than the page would overflow it
+    head = ("{\\footnotesize\\setlength{\\tabcolsep}{4pt}\\noindent"
+            "\\begin{tabular}{lllllrl>{\\raggedright\\arraybackslash}p{4.5cm}}\n\\hline\n"
+            "section & result & symbolic & numeric & checks & time & status & proof \\\\\n"
+            "\\hline\n")
+    blocks = [head + "\n".join(rows[k:k + _TABLE_ROWS]) + "\n\\hline\n\\end{tabular}}\n"
+              for k in range(0, len(rows), _TABLE_ROWS)]
+    table = "\\section*{Evidence}\n" + "\n\\medskip\n".join(blocks)
     sections = [table, *map(_result_section, results)]
     return latex_document(*sections, title="symdyn: verification of the results",
                           preamble=_THEOREMS)
