@@ -493,16 +493,15 @@ def run_cli(argvs: list[list[str]]) -> list[Tally]:
 # -- the API ----------------------------------------------------------------------------------
 
 
-def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str, Callable]]:
+def api_targets(system) -> dict[str, Callable]:
+    """The public API's entry points, each a function of one (hostile) argument; ``system`` is
+    the 1-1-1 RBP system. ``test_api.py`` runs a selection of them."""
     import symdyn as sd
 
-    system = sd.derive("1-1-1", "rbp")
     vals = {"alpha": 1, "beta": 1, "c1": 1}
-    bad = [None, [1, 2], np.array([object(), None], dtype=object), "x", 5, {}, 1.5, b"x",
-           (1,), np.nan, float("inf"), -1, object(), np.ones((2, 2, 2)), sd.derive]
     ones = np.ones((4, 1))
     sim = dict(lr=0.1, steps=2, values={"c1": 1}, y0=[0.1, 0.1])
-    targets: dict[str, Callable] = {
+    return {
         "derive(arch)": lambda b: sd.derive(b, "rbp"),
         "derive(rule)": lambda b: sd.derive("1-1-1", b),
         "derive(rate)": lambda b: sd.derive("1-1-1", "rbp", rate=b),
@@ -528,6 +527,7 @@ def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str
         "simulate(X)": lambda b: sd.simulate(system, b, ones, **sim),
         "simulate(lr)": lambda b: sd.simulate(system, ones, ones, **{**sim, "lr": b}),
         "compare": lambda b: sd.compare(b, ones, ones, **sim),
+        "classify": lambda b: sd.classify(b, None),
         "sweep(spec)": lambda b: sd.sweep(b, "/nonexistent/s", scheduler="sync",
                                           progress=False),
         "sweep(store)": lambda b: sd.sweep({"rule": "arbp", "depth": 2}, b, scheduler="sync",
@@ -552,6 +552,14 @@ def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str
         "parse_expression": lambda b: sd.parse_expression(b, {}),
         "parse_expression(names)": lambda b: sd.parse_expression("a", b),
     }
+
+
+def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str, Callable]]:
+    import symdyn as sd
+
+    bad = [None, [1, 2], np.array([object(), None], dtype=object), "x", 5, {}, 1.5, b"x",
+           (1,), np.nan, float("inf"), -1, object(), np.ones((2, 2, 2)), sd.derive]
+    targets = api_targets(sd.derive("1-1-1", "rbp"))
     calls = [(f"{name}({b!r:.30})", lambda f=f, b=b: f(b)) for name, f in targets.items()
              for b in bad]
     calls += [(f"store: load_sweep({name})", lambda p=p: sd.load_sweep(p))
