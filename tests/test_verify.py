@@ -282,13 +282,15 @@ def progressing(ctx):
         ctx.progress(done, 3, "cells")
     ctx.numeric("three cells", 3, 3)
     ctx.sample("every example passes", __import__("hypothesis").strategies.integers(),
-               lambda x: time.sleep(0.05) is None, 25)
+               lambda x: time.sleep(0.2) is None, 25)
 '''
 
 
 def test_a_running_result_shows_cases_done_of_planned(tmp_path, capsys, monkeypatch):
     # the heartbeat (10 s in use) is shortened; its lines are about the running result,
-    # cases done of planned, and never enter the result's steps
+    # cases done of planned, and never enter the result's steps. The sample lasts 25 x 0.2 s:
+    # progress is sent at most once a second, so a shorter one (25 x 0.05 s) left a beat about
+    # 0.25 s to land in, and missed it on an idle machine
     import symdyn.cli._verify as cli_verify
 
     monkeypatch.setattr(cli_verify, "HEARTBEAT", 0.3)
