@@ -8,7 +8,15 @@ import sympy as sp
 from _common import epochs_progress, fprime, normal
 
 from symdyn.report import Math
-from symdyn.training import DeepNetwork, Run, load_digits, load_fashion_mnist, run_one, run_suite
+from symdyn.training import (
+    DeepNetwork,
+    Run,
+    applies,
+    load_digits,
+    load_fashion_mnist,
+    run_one,
+    run_suite,
+)
 from symdyn.verify import proof, sentence
 
 ARCH = "64-100-100-10"
@@ -123,8 +131,8 @@ def deep_digits(ctx):
     rules = ("bp", "rbp", "srbp", "arbp", "asrbp")
     variants = ("derivative", "no-derivative", "tanh-channel", "adaptive")
     runs = [Run(rule=r, variant=v, seed=s, arch=ARCH, epochs=epochs)
-            for r in rules for v in variants for s in range(seeds)
-            if ctx.quick is False or v in ("derivative", "no-derivative") or r == "rbp"]
+            for r in rules for v in variants for s in range(seeds) if applies(r, v)
+            and (ctx.quick is False or v in ("derivative", "no-derivative") or r == "rbp")]
     table = run_suite(runs, data=_digits(), progress=epochs_progress(ctx, runs))
     acc = {(r, v): _final(table, r, v) for r in rules for v in variants
            if table.where(rule=r, variant=v).rows}
