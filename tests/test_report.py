@@ -44,7 +44,7 @@ def test_latex_forms():
     assert r"\Delta a_{1} &= I c_{1} \left(- I a_{1} a_{2} + T\right)" in s.latex(
         form="component", update=True)
     # large systems keep to the matrix form unless the components are asked for
-    big = sd.derive("8-8-8", "rbp")
+    big = sd.derive("3-3-3", "rbp")  # 27 state components, past COMPONENT_LIMIT
     assert r"\intertext" not in big.latex()
     assert r"\dot{A}^{(1)}_{1,1}" in big.latex(form="component")
 
