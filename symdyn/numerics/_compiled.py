@@ -32,7 +32,8 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import SpecError
 from . import _rk_loop
 from ._codegen import Unsupported
-from ._rhs import _KERNELS, NumericRHS, _default_form, cached_kernel, rhs_kernel
+from ._loopgen import matrix_parameter_table, matrix_rhs_source, parameter_layout
+from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
 from ._tableau import TABLEAUS
 
 __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "load_program",
@@ -96,14 +97,17 @@ def _cache_dir() -> Path:
         return path
 
 
-def load_program(template: str, generated: str, jit: bool) -> ModuleType:
+def load_program(template: str, generated: str, jit: bool, contract: bool = False) -> ModuleType:
     """Import ``template + generated`` as a module from the cache directory; with ``jit``
     every top-level function is wrapped in ``numba.njit(cache=True, error_model="numpy")``
-    (IEEE results, no exceptions for 0/0), without it the module is plain Python."""
+    (IEEE results, no exceptions for 0/0), without it the module is plain Python.
+    ``contract`` lets LLVM fuse ``a * b + c`` into one FMA (``fastmath={'contract'}``: no
+    reassociation; the loops of matrix code run 20% faster)."""
     numba = numba_module() if jit else None
+    flags = ", fastmath={'contract'}" if contract else ""
     header = ("import math\nimport numpy as np\n"
-              + ("import numba\n_jit = numba.njit(cache=True, error_model='numpy')\n" if jit
-                 else "def _jit(f):\n    return f\n"))
+              + (f"import numba\n_jit = numba.njit(cache=True, error_model='numpy'{flags})\n"
+                 if jit else "def _jit(f):\n    return f\n"))
     text = header + re.sub(r"^def ", "@_jit\ndef ", template + "\n\n" + generated,
                            flags=re.MULTILINE)
     tag = f"{text}|{numba.__version__ if numba else ''}|{sys.version}"
@@ -133,9 +137,34 @@ def _combination(coeffs, index: str) -> str:
     return " + ".join(terms) or "0.0"
 
 
-def tableau_source(tab) -> str:
+def _stage_loop(coeffs: str, s: str, upto: str, arg: str, out: str, row: str) -> list[str]:
+    """``out = y + h * sum_j coeffs[j] K[j]`` over the nonzero coefficients in order (as
+    :func:`_combination` sums them), then ``rhs(out, p, K, row)``."""
+    return ["    for i in range(n):", f"        {out}[i] = 0.0", f"    for j in range({upto}):",
+            f"        a = {coeffs}[{s}j]", "        if a != 0.0:",
+            "            for i in range(n):", f"                {out}[i] += a * K[j, i]",
+            "    for i in range(n):", f"        {out}[i] = y[i] + h * {out}[i]",
+            f"    rhs({out}, p, K, {row})"]
+
+
+def _compact_stages(tab) -> list[str]:
+    """``stages`` as loops over the coefficient table, one call of ``rhs``: the right-hand
+    side of matrix code is long, and numba/LLVM inlining it at every stage made the
+    compile of 10-10-10 RBP take minutes."""
+    S = tab.n_stages
+    return [f"_TA = np.array({np.asarray(tab.A, dtype=float).tolist()!r})",
+            f"_TB = np.array({np.asarray(tab.B, dtype=float).tolist()!r})", "", "",
+            "def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
+            "    for i in range(n):", "        K[0, i] = F[r, i]",
+            f"    for s in range(1, {S}):"]  + ["    " + x for x in _stage_loop(
+                "_TA", "s, ", "s", "g", "g", "s")] + _stage_loop("_TB", "", str(S), "y_new",
+                                                                 "y_new", str(S))
+
+
+def tableau_source(tab, compact: bool = False) -> str:
     """``stages`` and ``error_norm`` of the template for the pair ``tab``, straight-line over
-    the stages with only the nonzero coefficients (DOP853: 74 of 104)."""
+    the stages with only the nonzero coefficients (DOP853: 74 of 104); ``compact``: loops
+    over the stages (:func:`_compact_stages`)."""
     S = tab.n_stages
     lines = ["def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
              "    for i in range(n):", "        K[0, i] = F[r, i]"]
@@ -145,7 +174,10 @@ def tableau_source(tab) -> str:
                   f"    rhs(g, p, K, {s})"]
     lines += ["    for i in range(n):",
               f"        y_new[i] = y[i] + h * ({_combination(tab.B, 'i')})",
-              f"    rhs(y_new, p, K, {S})", "", "",
+              f"    rhs(y_new, p, K, {S})"]
+    if compact:
+        lines = _compact_stages(tab)
+    lines += ["", "",
               "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
               "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
               "        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol"]
@@ -158,7 +190,7 @@ def tableau_source(tab) -> str:
     else:
         lines += [f"        e = ({_combination(RK45.E, 'i')}) * h / scale",
                   "        n5 += e * e", "    return np.sqrt(n5 / n)"]
-    return "\n".join(lines + _dense_source(tab)) + "\n"
+    return "\n".join(lines + _dense_source(tab, compact)) + "\n"
 
 
 def dense_shape(tab) -> tuple[int, int]:
@@ -166,13 +198,20 @@ def dense_shape(tab) -> tuple[int, int]:
     return (len(DOP853.A_EXTRA), 7) if tab.name == "DOP853" else (0, RK45.P.shape[1])
 
 
-def _dense_source(tab) -> list[str]:
+def _dense_source(tab, compact: bool = False) -> list[str]:
     """``dense`` and ``dense_value`` of the template: scipy's dense output (``Dop853DenseOutput``,
-    ``RkDenseOutput``) with the coefficients as literals."""
+    ``RkDenseOutput``) with the coefficients as literals (``compact``: the three extra
+    stages of DOP853 as a loop, one call of ``rhs``)."""
     lines = ["", "", "def dense(y, y_new, K, h, p, gx, Fd):", "    n = y.shape[0]"]
     if tab.name == "DOP853":
         S = tab.n_stages
+        if compact:
+            lines = [f"_TX = np.array({np.asarray(DOP853.A_EXTRA, dtype=float).tolist()!r})",
+                     "", "", *lines, "    for e in range(3):", f"        s = {S + 1} + e"]
+            lines += ["    " + x for x in _stage_loop("_TX", "e, ", "s", "gx", "gx", "s")]
         for s, a in enumerate(DOP853.A_EXTRA, start=S + 1):
+            if compact:
+                break
             lines += ["    for i in range(n):",
                       f"        gx[i] = y[i] + h * ({_combination(a[:s], 'i')})",
                       f"    rhs(gx, p, K, {s})"]
@@ -207,26 +246,32 @@ def _tab_key(tab) -> tuple[str, str]:
     return tab.name, hashlib.sha1(coeffs).hexdigest()[:12]
 
 
-def _fingerprint(system, tab) -> str:
+def _fingerprint(system, tab, form: str = "component") -> str:
     """A stable name of the compiled loop of ``system`` and ``tab`` across processes (the
-    equations, state and parameters as sympy's ``srepr``; numba and Python versions)."""
+    equations, state and parameters of the compiled form as sympy's ``srepr``; numba and
+    Python versions)."""
     numba = numba_module()
-    text = "|".join([sp.srepr(list(system.rhs)), sp.srepr(list(system.state)),
-                     sp.srepr(list(system.parameters)), *_tab_key(tab),
-                     getattr(numba, "__version__", ""), sys.version])
+    if form == "matrix":
+        mf = system.matrix
+        eqs = [form, sp.srepr(list(mf.rhs)), sp.srepr(list(mf.state)),
+               sp.srepr(list(mf.parameters))]
+    else:
+        eqs = [sp.srepr(list(system.rhs)), sp.srepr(list(system.state)),
+               sp.srepr(list(system.parameters))]
+    text = "|".join([*eqs, *_tab_key(tab), getattr(numba, "__version__", ""), sys.version])
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
-def _index_path(system, tab) -> Path:
-    return _cache_dir() / "index" / _fingerprint(system, tab)
+def _index_path(system, tab, form: str = "component") -> Path:
+    return _cache_dir() / "index" / _fingerprint(system, tab, form)
 
 
-def on_disk(system, tab=None) -> bool:
-    """Whether the machine code of the compiled loop of ``system`` is in the disk cache
-    (loading it takes about a second; compiling it, 10-30 s)."""
+def on_disk(system, tab=None, form: str = "component") -> bool:
+    """Whether the machine code of the compiled loop of ``system`` (its ``form``) is in the
+    disk cache (loading it takes about a second; compiling it, 10-30 s)."""
     tab = tab or TABLEAUS["DOP853"]
     try:
-        name = _index_path(system, tab).read_text().strip()
+        name = _index_path(system, tab, form).read_text().strip()
     except OSError:
         return False
     return bool(re.fullmatch(r"symdyn_compiled_[0-9a-f]+", name)) and any(
@@ -235,53 +280,70 @@ def on_disk(system, tab=None) -> bool:
 
 def check_compilable(system, form: str) -> None:
     """Refuse at once, before any code is printed or compiled, what the compiled loop does
-    not run: no numba, ``form="matrix"``, or a system whose numpy code is its matrix form
-    (the compiled loop runs the component form, which for a wide network is hundreds of
-    equations: ask for it with ``form="component"``)."""
+    not run: no numba, or a matrix-form system whose matrix code cannot be printed as loops
+    (:func:`compiled_form`)."""
     if numba_module() is None:
         raise SpecError("backend='numba' needs numba, which is not installed: pip install "
                         "'symdyn[fast]', or use backend='numpy'")
+    compiled_form(system, form)
+
+
+def compiled_form(system, form: str) -> str:
+    """``"matrix"`` or ``"component"``: the form the compiled loop runs, the one the numpy
+    path would run (:func:`~symdyn.numerics._rhs.rhs_kernel`): a wide network's matrix
+    expressions are printed as loops (:mod:`~symdyn.numerics._loopgen`), not its hundreds of
+    component equations."""
+    return rhs_kernel(system, form).form
+
+
+def _rhs_source(system, form: str) -> tuple[str, int]:
+    """The generated ``rhs(y, p, K, s)`` of the form and the length of its parameter row
+    (matrix code: with its scratch space)."""
     if form == "matrix":
-        raise SpecError("backend='numba' runs the component form; form='matrix' needs "
-                        "backend='numpy'")
-    if form != "component" and _default_form(system) != "component":
-        raise SpecError(f"backend='numba' runs the component form, and this system of "
-                        f"{system.size} state variables runs as matrix code by default; pass "
-                        "form='component' to compile its component form (printing and "
-                        "compiling take minutes for hundreds of equations), or use "
-                        "backend='numpy'")
+        mf = system.matrix
+        layout = parameter_layout(mf.parameters)
+        src = matrix_rhs_source(mf.state, mf.rhs, mf.parameters)
+        work = int(re.search(r"^WORK = (\d+)$", src, flags=re.MULTILINE).group(1))
+        return src, sum(size for _, _, size in layout) + work
+    src = scalar_function("rhs", ["y", "p", "K", "s"],
+                          [("y[{}]", system.state), ("p[{}]", system.parameters)],
+                          system.rhs, out="K[s, {}]")
+    return src, len(system.parameters)
 
 
-def rk_program(system, tab=None) -> ModuleType:
-    """The compiled Runge-Kutta loop of ``system`` for the pair ``tab`` (default DOP853;
-    cached per system and pair, in this process and on disk). A compile that is not in
-    the disk cache is announced on stderr, with the time it takes."""
+def rk_program(system, tab=None, form: str = "component") -> ModuleType:
+    """The compiled Runge-Kutta loop of ``system`` (its ``form``: ``"component"`` or
+    ``"matrix"``) for the pair ``tab`` (default DOP853; cached per system, form and pair, in
+    this process and on disk). A compile that is not in the disk cache is announced on
+    stderr, with the time it takes."""
     tab = tab or TABLEAUS["DOP853"]
 
     def build():
-        cached = on_disk(system, tab)
+        cached = on_disk(system, tab, form)
+        src, m = _rhs_source(system, form)  # raises Unsupported before any announcement
         if not cached:
             print(f"symdyn: compiling the {tab.name} loop of a system of {system.size} "
-                  f"equations with numba (about {_compile_guess(system)}, once per machine; "
-                  f"cached in {_cache_dir()})", file=sys.stderr, flush=True)
-        src = scalar_function("rhs", ["y", "p", "K", "s"],
-                              [("y[{}]", system.state), ("p[{}]", system.parameters)],
-                              system.rhs, out="K[s, {}]")
-        program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(tab), jit=True)
-        n, m = system.size, len(system.parameters)
+                  f"equations ({form} form) with numba (about {_compile_guess(system, form)}"
+                  f", once per machine; cached in {_cache_dir()})", file=sys.stderr,
+                  flush=True)
+        program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(
+            tab, compact=form == "matrix"), jit=True, contract=form == "matrix")
+        n = system.size
         program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty((1, n)), 0)  # compile now
         _warm(program, tab, n, m)
         if not cached:
-            _write_index(system, tab, program.__name__)
+            _write_index(system, tab, program.__name__, form)
         return program
 
-    return cached_kernel(system, ("numba", "rk", *_tab_key(tab)), build)
+    key = ("numba", "rk", *_tab_key(tab)) + (("matrix",) if form == "matrix" else ())
+    return cached_kernel(system, key, build)
 
 
-def _compile_guess(system) -> str:
+def _compile_guess(system, form: str = "component") -> str:
     """The compile time measured here (benchmarks/bench_compiled.py): 7-16 s for chains of
-    2-11 equations, growing with the size of the equations."""
-    return "10-30 s" if system.size <= 16 else "a minute or more"
+    2-11 equations, growing with the size of the equations; 10-20 s for the loops of
+    10-10-10 RBP's matrix form."""
+    return "10-30 s" if system.size <= 16 or form == "matrix" else "a minute or more"
 
 
 def _warm(program, tab, n: int, m: int) -> None:
@@ -299,8 +361,8 @@ def _warm(program, tab, n: int, m: int) -> None:
                      n_f)
 
 
-def _write_index(system, tab, name: str) -> None:
-    path = _index_path(system, tab)
+def _write_index(system, tab, name: str, form: str = "component") -> None:
+    path = _index_path(system, tab, form)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -316,14 +378,18 @@ def _write_index(system, tab, name: str) -> None:
 #: time unit integrated (long horizons: steps are bounded by stability, not accuracy); loading
 #: a cached program costs ``LOAD_SECONDS``, compiling one ``COMPILE_SECONDS``.
 NUMPY_SECONDS = 3e-6
+#: The same for matrix code (10-10-10 RBP, t = 50: 4.8 CPU-s for 1,000 rows).
+NUMPY_MATRIX_SECONDS = 4.5e-7
 LOAD_SECONDS = 1.0
 COMPILE_SECONDS = 20.0
 
 
-def expected_numpy_seconds(rows: int, n: int, t_final: float) -> float:
+def expected_numpy_seconds(rows: int, n: int, t_final: float,
+                           form: str = "component") -> float:
     """The numpy path's expected CPU seconds (an upper estimate: rows that converge early
     stop early)."""
-    return rows * n * min(float(t_final), 1e6) * NUMPY_SECONDS
+    per = NUMPY_MATRIX_SECONDS if form == "matrix" else NUMPY_SECONDS
+    return rows * n * min(float(t_final), 1e6) * per
 
 
 def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
@@ -345,21 +411,23 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
     if backend == "numba":
         check_compilable(system, form)
         try:
-            rk_program(system, tab)
+            rk_program(system, tab, compiled_form(system, form))
         except Unsupported as exc:
             raise SpecError(f"backend='numba' cannot compile this system: {exc}; use "
                             "backend='numpy'") from None
         return "numba"
-    if (not 0 < system.size <= MAX_COMPILED_SIZE
-            or form == "matrix" or rhs_kernel(system, form).form != "component"
-            or numba_module() is None):
+    if numba_module() is None or system.size <= 0:
         return "numpy"
-    if not _has_kernel(system, ("numba", "rk", *_tab_key(tab))):
-        cost = LOAD_SECONDS if on_disk(system, tab) else COMPILE_SECONDS
-        if expected_numpy_seconds(rows, system.size, t_final) < cost:
+    kind = compiled_form(system, form)
+    if kind == "component" and system.size > MAX_COMPILED_SIZE:
+        return "numpy"
+    key = ("numba", "rk", *_tab_key(tab)) + (("matrix",) if kind == "matrix" else ())
+    if not _has_kernel(system, key):
+        cost = LOAD_SECONDS if on_disk(system, tab, kind) else COMPILE_SECONDS
+        if expected_numpy_seconds(rows, system.size, t_final, kind) < cost:
             return "numpy"
     try:
-        rk_program(system, tab)
+        rk_program(system, tab, kind)
     except Unsupported:
         return "numpy"
     return "numba"
@@ -372,10 +440,13 @@ def _has_kernel(system, key) -> bool:
         return False
 
 
-def _parameter_table(rhs: NumericRHS) -> np.ndarray:
+def _parameter_table(rhs: NumericRHS, work: int = 0) -> np.ndarray:
     """Parameter values as rows ``(B, m)`` (or one row ``(1, m)`` when none is per row),
-    in ``system.parameters`` order."""
+    in ``system.parameters`` order (matrix code: flattened, in the kernel's order, then
+    ``work`` entries of the program's scratch space)."""
     args = rhs._args
+    if rhs.kernel.form == "matrix":
+        return matrix_parameter_table(rhs.kernel.params, args, rhs.batch, work)
     if rhs.kernel.params != tuple(rhs.system.parameters):
         raise SpecError("the compiled backend needs the component form of the system")
     rows = rhs.batch or 1
@@ -394,7 +465,8 @@ def advance_function(backend: str, system, form: str, stepper) -> Callable[[], b
                             t_final=stepper.t_final)
     if chosen == "numpy":
         return stepper.step
-    return compiled_advance(stepper, rk_program(system, stepper.tab))
+    return compiled_advance(stepper, rk_program(system, stepper.tab,
+                                                stepper.rhs.kernel.form))
 
 
 _MESSAGES = {1: "step size collapsed", 2: "step size collapsed as the state or its speed grew "
@@ -406,7 +478,7 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
     first evaluation) that runs every running row to its end in compiled code, a chunk of
     rows per call; ``False`` once every row is done."""
     tab = stepper.tab
-    P = _parameter_table(stepper.rhs)
+    P = _parameter_table(stepper.rhs, int(getattr(program, "WORK", 0)))
     mon = stepper.monitor
     msg = np.zeros(len(stepper.code), dtype=np.int64)
     todo = np.flatnonzero(stepper.code == _rk_loop.RUN)

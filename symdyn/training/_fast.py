@@ -102,7 +102,8 @@ def run_components(program: ModuleType, jit: bool, y: np.ndarray, p: list[float]
         out_y, out_k = [[0.0] * n for _ in range(len(rec_y))], [0] * len(rec_y)
     nrec, diverged, done = 1, False, 0
     while done < steps and not diverged:
-        m = min(_CHUNK, steps - done)
+        # large chunks (one draw of indices, one compiled call); smaller ones to report
+        m = min(_CHUNK if progress is not None else sampler.cap, steps - done)
         idx = sampler.take(m).ravel()
         nrec, diverged = program.sgd_chunk(state, pv, Xs, Ys, idx if jit else idx.tolist(),
                                            sampler.b, lr, done, steps, record_every, max_norm,

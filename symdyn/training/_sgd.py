@@ -217,18 +217,20 @@ class _Sampler:
     (epochs), so ``batch_size = N`` is full-batch gradient descent."""
 
     def __init__(self, n: int, b: int, seed: int, sampling: str, chunk: int = 4096):
-        chunk = max(1, min(chunk, (1 << 22) // max(b, 1)))  # at most ~32 MB of indices
+        self.cap = max(1, (1 << 22) // max(b, 1))  # at most ~32 MB of indices
+        chunk = min(chunk, self.cap)
         self.n, self.b, self.sampling, self.chunk = n, b, sampling, chunk
         self.rng = np.random.default_rng(seed)
         self._buf = np.empty((0, b), dtype=np.int64)
         self._pos = 0
         self._perm = np.empty(0, dtype=np.int64)
 
-    def _refill(self):
+    def _refill(self, rows: int = 0):
+        rows = max(rows, self.chunk)
         if self.sampling == "iid":
-            self._buf = self.rng.integers(0, self.n, size=(self.chunk, self.b))
+            self._buf = self.rng.integers(0, self.n, size=(rows, self.b))
         else:
-            need = self.chunk * self.b
+            need = rows * self.b
             parts = [self._perm]
             have = len(self._perm)
             while have < need:
@@ -236,7 +238,7 @@ class _Sampler:
                 parts.append(p)
                 have += len(p)
             flat = np.concatenate(parts)
-            self._buf = flat[:need].reshape(self.chunk, self.b)
+            self._buf = flat[:need].reshape(rows, self.b)
             self._perm = flat[need:]
         self._pos = 0
 
@@ -248,12 +250,14 @@ class _Sampler:
         return out
 
     def take(self, k: int) -> np.ndarray:
-        """The next ``k`` mini-batches (k, b): the same draws as ``k`` calls of :meth:`next`."""
+        """The next ``k`` mini-batches (k, b): the same draws as ``k`` calls of :meth:`next`
+        (the generator's streams do not depend on how draws are split into calls: one call
+        for ``k`` rows costs less than ``k / chunk`` calls)."""
         out = np.empty((k, self.b), dtype=np.int64)
         got = 0
         while got < k:
             if self._pos >= len(self._buf):
-                self._refill()
+                self._refill(min(k - got, self.cap))
             m = min(k - got, len(self._buf) - self._pos)
             out[got:got + m] = self._buf[self._pos:self._pos + m]
             self._pos += m
