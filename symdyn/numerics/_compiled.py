@@ -32,7 +32,13 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import SpecError
 from . import _rk_loop
 from ._codegen import Unsupported
-from ._loopgen import matrix_parameter_table, matrix_rhs_source, parameter_layout
+from ._loopgen import (
+    compact_stages,
+    matrix_parameter_table,
+    matrix_rhs_source,
+    parameter_layout,
+    stage_loop,
+)
 from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
 from ._tableau import TABLEAUS
 
@@ -137,34 +143,10 @@ def _combination(coeffs, index: str) -> str:
     return " + ".join(terms) or "0.0"
 
 
-def _stage_loop(coeffs: str, s: str, upto: str, arg: str, out: str, row: str) -> list[str]:
-    """``out = y + h * sum_j coeffs[j] K[j]`` over the nonzero coefficients in order (as
-    :func:`_combination` sums them), then ``rhs(out, p, K, row)``."""
-    return ["    for i in range(n):", f"        {out}[i] = 0.0", f"    for j in range({upto}):",
-            f"        a = {coeffs}[{s}j]", "        if a != 0.0:",
-            "            for i in range(n):", f"                {out}[i] += a * K[j, i]",
-            "    for i in range(n):", f"        {out}[i] = y[i] + h * {out}[i]",
-            f"    rhs({out}, p, K, {row})"]
-
-
-def _compact_stages(tab) -> list[str]:
-    """``stages`` as loops over the coefficient table, one call of ``rhs``: the right-hand
-    side of matrix code is long, and numba/LLVM inlining it at every stage made the
-    compile of 10-10-10 RBP take minutes."""
-    S = tab.n_stages
-    return [f"_TA = np.array({np.asarray(tab.A, dtype=float).tolist()!r})",
-            f"_TB = np.array({np.asarray(tab.B, dtype=float).tolist()!r})", "", "",
-            "def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
-            "    for i in range(n):", "        K[0, i] = F[r, i]",
-            f"    for s in range(1, {S}):"]  + ["    " + x for x in _stage_loop(
-                "_TA", "s, ", "s", "g", "g", "s")] + _stage_loop("_TB", "", str(S), "y_new",
-                                                                 "y_new", str(S))
-
-
 def tableau_source(tab, compact: bool = False) -> str:
     """``stages`` and ``error_norm`` of the template for the pair ``tab``, straight-line over
     the stages with only the nonzero coefficients (DOP853: 74 of 104); ``compact``: loops
-    over the stages (:func:`_compact_stages`)."""
+    over the stages (:func:`~symdyn.numerics._loopgen.compact_stages`)."""
     S = tab.n_stages
     lines = ["def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
              "    for i in range(n):", "        K[0, i] = F[r, i]"]
@@ -176,7 +158,7 @@ def tableau_source(tab, compact: bool = False) -> str:
               f"        y_new[i] = y[i] + h * ({_combination(tab.B, 'i')})",
               f"    rhs(y_new, p, K, {S})"]
     if compact:
-        lines = _compact_stages(tab)
+        lines = compact_stages(tab)
     lines += ["", "",
               "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
               "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
@@ -208,13 +190,10 @@ def _dense_source(tab, compact: bool = False) -> list[str]:
         if compact:
             lines = [f"_TX = np.array({np.asarray(DOP853.A_EXTRA, dtype=float).tolist()!r})",
                      "", "", *lines, "    for e in range(3):", f"        s = {S + 1} + e"]
-            lines += ["    " + x for x in _stage_loop("_TX", "e, ", "s", "gx", "gx", "s")]
-        for s, a in enumerate(DOP853.A_EXTRA, start=S + 1):
-            if compact:
-                break
-            lines += ["    for i in range(n):",
-                      f"        gx[i] = y[i] + h * ({_combination(a[:s], 'i')})",
-                      f"    rhs(gx, p, K, {s})"]
+            lines += ["    " + x for x in stage_loop("_TX", "e, ", "s", "gx", "s")]
+        for s, a in enumerate([] if compact else DOP853.A_EXTRA, start=S + 1):
+            lines += ["    for i in range(n):", f"        gx[i] = y[i] + h * "
+                      f"({_combination(a[:s], 'i')})", f"    rhs(gx, p, K, {s})"]
         lines += ["    for i in range(n):", "        dy = y_new[i] - y[i]",
                   "        Fd[0, i] = dy", "        Fd[1, i] = h * K[0, i] - dy",
                   f"        Fd[2, i] = 2 * dy - h * (K[{S}, i] + K[0, i])"]
@@ -378,10 +357,12 @@ def _write_index(system, tab, name: str, form: str = "component") -> None:
 #: time unit integrated (long horizons: steps are bounded by stability, not accuracy); loading
 #: a cached program costs ``LOAD_SECONDS``, compiling one ``COMPILE_SECONDS``.
 NUMPY_SECONDS = 3e-6
-#: The same for matrix code (10-10-10 RBP, t = 50: 4.8 CPU-s for 1,000 rows).
+#: The same for matrix code (10-10-10 RBP, t = 50: 4.2-4.8 CPU-s for 1,000 rows), and how
+#: much faster its compiled loops run (2.5-2.9x measured there; the smaller figure).
 NUMPY_MATRIX_SECONDS = 4.5e-7
-LOAD_SECONDS = 1.0
-COMPILE_SECONDS = 20.0
+MATRIX_SPEEDUP = 2.5
+LOAD_SECONDS = 1.0  # 10-10-10 RBP's matrix loops: 0.5 CPU-s
+COMPILE_SECONDS = 20.0  # 10-10-10 RBP's matrix loops: 18 CPU-s
 
 
 def expected_numpy_seconds(rows: int, n: int, t_final: float,
@@ -424,7 +405,10 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
     key = ("numba", "rk", *_tab_key(tab)) + (("matrix",) if kind == "matrix" else ())
     if not _has_kernel(system, key):
         cost = LOAD_SECONDS if on_disk(system, tab, kind) else COMPILE_SECONDS
-        if expected_numpy_seconds(rows, system.size, t_final, kind) < cost:
+        saved = expected_numpy_seconds(rows, system.size, t_final, kind)
+        if kind == "matrix":  # the compiled loop still costs 1 / MATRIX_SPEEDUP of it
+            saved *= 1.0 - 1.0 / MATRIX_SPEEDUP
+        if saved < cost:
             return "numpy"
     try:
         rk_program(system, tab, kind)

@@ -38,7 +38,8 @@ from ._codegen import (
     share_activations,
 )
 
-__all__ = ["matrix_rhs_source", "parameter_layout", "matrix_parameter_table", "UNROLL"]
+__all__ = ["matrix_rhs_source", "parameter_layout", "matrix_parameter_table", "UNROLL",
+           "compact_stages", "stage_loop"]
 
 #: Products with at most this many columns keep every column in its own local variable.
 UNROLL = 16
@@ -324,3 +325,26 @@ def matrix_parameter_table(params: Sequence[sp.Basic], args: Sequence,
         a = np.asarray(a, dtype=float)
         P[:, off:off + size] = a.reshape(-1, size) if a.ndim == 3 else a.reshape(size)
     return P
+
+
+def stage_loop(coeffs: str, s: str, upto: str, out: str, row: str) -> list[str]:
+    """``out = y + h * sum_j coeffs[j] K[j]`` over the nonzero coefficients in order (as
+    :func:`~symdyn.numerics._compiled._combination` sums them), then ``rhs(out, p, K, row)``."""
+    return ["    for i in range(n):", f"        {out}[i] = 0.0", f"    for j in range({upto}):",
+            f"        a = {coeffs}[{s}j]", "        if a != 0.0:",
+            "            for i in range(n):", f"                {out}[i] += a * K[j, i]",
+            "    for i in range(n):", f"        {out}[i] = y[i] + h * {out}[i]",
+            f"    rhs({out}, p, K, {row})"]
+
+
+def compact_stages(tab) -> list[str]:
+    """``stages`` as loops over the coefficient table, one call of ``rhs``: the right-hand
+    side of matrix code is long, and numba/LLVM inlining it at every stage made the
+    compile of 10-10-10 RBP take minutes."""
+    S = tab.n_stages
+    return [f"_TA = np.array({np.asarray(tab.A, dtype=float).tolist()!r})",
+            f"_TB = np.array({np.asarray(tab.B, dtype=float).tolist()!r})", "", "",
+            "def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
+            "    for i in range(n):", "        K[0, i] = F[r, i]",
+            f"    for s in range(1, {S}):"] + ["    " + x for x in stage_loop(
+                "_TA", "s, ", "s", "g", "s")] + stage_loop("_TB", "", str(S), "y_new", str(S))

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import numpy as np
 import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import SpecError
 from ..numerics import _compiled
@@ -48,9 +49,57 @@ def component_program(system, params, jit: bool) -> ModuleType:
             "update", ["y", "p", "X", "Y", "row", "out"],
             [("y[{}]", system.state), ("p[{}]", _flat_parameters(system, params)),
              (pattern.format("X"), I), (pattern.format("Y"), T)], system.update)
+        if jit:
+            src += "\n\n" + steps_source(system, _flat_parameters(system, params), I, T)
         return _compiled.load_program(_TEMPLATE, src, jit=jit)
 
     return cached_kernel(system, ("sgd", "numba" if jit else "python"), build)
+
+
+def steps_source(system, params: list, I, T) -> str:  # noqa: E741
+    r"""``sgd_steps1``: :func:`~symdyn.training._sgd_loop.sgd_chunk` for mini-batches of one
+    sample, with the update printed into the loop and the state in local variables (through
+    memory every step cost 1.7x the update itself on 1-1-1); the same arithmetic,
+    :math:`y_i + \mathrm{lr}\,\Delta y_i`, so the same results."""
+    n = system.size
+    S = [sp.Symbol(f"_s{i}") for i in range(n)]
+    rename = dict(zip(system.state, S))
+    rename.update({q: sp.Symbol(f"_p{j}") for j, q in enumerate(params)})
+    rename.update({q: sp.Symbol(f"_x{j}") for j, q in enumerate(I)})
+    rename.update({q: sp.Symbol(f"_t{j}") for j, q in enumerate(T)})
+    exprs = [sp.sympify(e).xreplace(rename) for e in system.update]
+    leftover = set().union(*(e.free_symbols for e in exprs)) - set(rename.values())
+    if leftover:
+        raise _compiled.Unsupported(f"symbols without a value: {sorted(map(str, leftover))}")
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    printer = PythonCodePrinter({"fully_qualified_modules": True, "standard": "python3"})
+    body = [f"{v} = {printer.doprint(e)}" for v, e in temps]
+    body += [f"_d{i} = {printer.doprint(e)}" for i, e in enumerate(reduced)]
+    if printer._not_supported:
+        raise _compiled.Unsupported(f"no plain Python code for {printer._not_supported}")
+    store = [f"y[{i}] = _s{i}" for i in range(n)]
+    record = []
+    for i in range(n):
+        record += [f"rec_y[nrec][{i}] = _s{i}", f"if not abs(_s{i}) <= max_norm:",
+                   "    big = True"]
+    lines = (["def sgd_steps1(y, p, X, Y, idx, lr, k0, steps, record_every, max_norm, rec_y, "
+              "rec_k, nrec):"]
+             + [f"    _s{i} = y[{i}]" for i in range(n)]
+             + [f"    _p{j} = p[{j}]" for j in range(len(params))]
+             + ["    next_record = (k0 // record_every + 1) * record_every",
+                "    for j in range(len(idx)):", "        row = idx[j]"]
+             + [f"        _x{j} = X[row, {j}]" for j in range(len(I))]
+             + [f"        _t{j} = Y[row, {j}]" for j in range(len(T))]
+             + ["        " + x for x in body]
+             + [f"        _s{i} = _s{i} + lr * _d{i}" for i in range(n)]
+             + ["        k = k0 + j + 1", "        if k == next_record or k == steps:",
+                "            if k == next_record:", "                next_record += record_every",
+                "            big = False"]
+             + ["            " + x for x in record]
+             + ["            rec_k[nrec] = k", "            nrec += 1", "            if big:"]
+             + ["                " + x for x in store] + ["                return nrec, True"]
+             + ["    " + x for x in store] + ["    return nrec, False"])
+    return "\n".join(lines) + "\n"
 
 
 def component_parameters(args: tuple) -> list[float]:
@@ -105,9 +154,14 @@ def run_components(program: ModuleType, jit: bool, y: np.ndarray, p: list[float]
         # large chunks (one draw of indices, one compiled call); smaller ones to report
         m = min(_CHUNK if progress is not None else sampler.cap, steps - done)
         idx = sampler.take(m).ravel()
-        nrec, diverged = program.sgd_chunk(state, pv, Xs, Ys, idx if jit else idx.tolist(),
-                                           sampler.b, lr, done, steps, record_every, max_norm,
-                                           out_y, out_k, nrec, buf, acc)
+        if jit and sampler.b == 1:
+            nrec, diverged = program.sgd_steps1(state, pv, Xs, Ys, idx, lr, done, steps,
+                                                record_every, max_norm, out_y, out_k, nrec)
+        else:
+            nrec, diverged = program.sgd_chunk(state, pv, Xs, Ys,
+                                               idx if jit else idx.tolist(), sampler.b, lr,
+                                               done, steps, record_every, max_norm, out_y,
+                                               out_k, nrec, buf, acc)
         done += m
         if progress is not None:
             progress(done / steps)

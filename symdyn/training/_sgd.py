@@ -70,10 +70,28 @@ def _batched_update(system: LearningSystem, b: int):
 
 
 def _update_params(system: LearningSystem) -> list:
-    found = set()
-    for u in system.matrix.update:
-        found |= u.free_symbols
-    return [p for p in system.matrix.parameters if p in found and p not in system.matrix.values]
+    def build():
+        found = set()
+        for u in system.matrix.update:
+            found |= u.free_symbols
+        return [p for p in system.matrix.parameters
+                if p in found and p not in system.matrix.values]
+
+    return list(cached_kernel(system, ("sgd", "params"), build))  # once per system
+
+
+def _data_names(system: LearningSystem) -> set:
+    """Names (matrices and components) that describe data, refused in ``values``."""
+    def build():
+        names = set()
+        for p in system.matrix.parameters:
+            if isinstance(p, sp.MatrixSymbol) and p.name in ("Sigma_II", "Sigma_TI", "X", "Y"):
+                names.add(p.name)
+                if p not in system.matrix.values:
+                    names |= {str(s) for s in system.components(p)}
+        return frozenset(names)
+
+    return cached_kernel(system, ("sgd", "data names"), build)
 
 
 def _update_kernel(system: LearningSystem, b: int) -> _codegen.Kernel:
@@ -87,12 +105,7 @@ def _update_kernel(system: LearningSystem, b: int) -> _codegen.Kernel:
 
 def _bound_update_args(system: LearningSystem, values: Mapping | None) -> tuple:
     values = dict(values or {})
-    data_names = set()
-    for p in system.matrix.parameters:
-        if isinstance(p, sp.MatrixSymbol) and p.name in ("Sigma_II", "Sigma_TI", "X", "Y"):
-            data_names.add(p.name)
-            if p not in system.matrix.values:
-                data_names |= {str(s) for s in system.components(p)}
+    data_names = _data_names(system)
     clash = sorted(k for k in values if k in data_names)
     if clash:
         raise SpecError(f"{clash[0]} describes data; stochastic training draws its samples "
