@@ -341,3 +341,29 @@ def test_sgd_wide_network_equals_hand_written_loop():
         A1, A2 = A1 + lr * dA1, A2 + lr * dA2
     np.testing.assert_allclose(r.y_final, np.concatenate([A1.ravel(), A2.ravel()]),
                                rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_one_sample_loop_chunks_records_and_blow_up():
+    """The b = 1 loop (state in locals, indices drawn in one call per run): the same records
+    as the numpy path whether the run is cut into 4,096-step chunks (progress) or not, with
+    record_every not dividing the chunks; a prefix of a run is the shorter run; a blow-up
+    stops at the same record as the numpy path."""
+    pytest.importorskip("numba")
+    system = sd.derive("1-1-1", "rbp")
+    X, Y = _data(7)
+    kw = dict(lr=0.01, y0=[0.1, 0.2], values={"c1": 0.8}, seed=11, record_every=777)
+    seen: list = []
+    whole = sd.simulate(system, X, Y, steps=30_000, backend="numba", **kw)
+    chunked = sd.simulate(system, X, Y, steps=30_000, backend="numba", progress=seen.append,
+                          **kw)
+    ref = sd.simulate(system, X, Y, steps=30_000, backend="numpy", **kw)
+    assert len(seen) > 5  # progress came between chunks
+    np.testing.assert_array_equal(whole.steps, ref.steps)
+    np.testing.assert_array_equal(whole.y, chunked.y)
+    np.testing.assert_allclose(whole.y, ref.y, rtol=1e-12, atol=1e-14)
+    short = sd.simulate(system, X, Y, steps=7770, backend="numba", **kw)
+    np.testing.assert_array_equal(short.y, whole.y[:len(short.y)])
+    out = [sd.simulate(system, X, Y, lr=5.0, steps=3000, y0=[0.1, 0.2], values={"c1": 1.0},
+                       record_every=3, backend=k) for k in ("numpy", "numba")]
+    assert [r.status for r in out] == ["diverged", "diverged"]
+    np.testing.assert_array_equal(out[0].steps, out[1].steps)
