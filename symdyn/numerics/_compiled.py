@@ -1,15 +1,13 @@
-r"""The compiled backend: scalar code printed from the component form, compiled by numba.
+r"""The compiled backend: scalar code printed from sympy, compiled by numba.
 
-For a system of modest size the component form :math:`\dot y_i = f_i(y; p)` is printed as
-straight-line scalar Python (sympy's ``PythonCodePrinter`` after ``cse``: one assignment per
-common sub-expression, ``math`` functions), and appended to a template algorithm
-(:mod:`~symdyn.numerics._rk_loop` for :func:`~symdyn.integrate_batch`); the text is written to
-a cache directory (``$SYMDYN_CACHE``, default ``~/.cache/symdyn``), imported, and every
-function compiled with ``numba.njit(cache=True)``, so the machine code of a system is built
-once per machine. numba is optional (``pip install "symdyn[fast]"``): without it the numpy
-path runs, and :func:`select_backend` says so when numba is asked for by name.
-
-Only sympy objects are printed (symbols renamed ``_y0``, ``_p0``, ...), never user text."""
+For a scalar chain the component form :math:`\dot y_i = f_i(y; p)` is printed as straight-line
+scalar Python (``PythonCodePrinter`` after ``cse``); a system whose numpy code is its matrix
+form (10-10-10 RBP) as per-row loops (:mod:`~symdyn.numerics._loopgen`). Either is appended to
+a template algorithm (:mod:`~symdyn.numerics._rk_loop`), written to a cache directory
+(``$SYMDYN_CACHE``, default ``~/.cache/symdyn``), imported, and every function compiled with
+``numba.njit(cache=True)``, once per machine. numba is optional (``pip install
+"symdyn[fast]"``): without it the numpy path runs, and :func:`select_backend` says so when
+numba is asked for by name. Only sympy objects are printed, never user text."""
 
 from __future__ import annotations
 
@@ -49,7 +47,7 @@ __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "loa
 
 #: The backends of :func:`~symdyn.integrate_batch`.
 BACKENDS = ("auto", "numpy", "numba")
-#: ``backend="auto"`` compiles systems of at most this many state variables.
+#: ``backend="auto"`` compiles the component form of systems of at most this many variables.
 MAX_COMPILED_SIZE = 64
 _CHUNK = 4096  # rows per call of the compiled loop (progress is reported between calls)
 
@@ -259,8 +257,9 @@ def on_disk(system, tab=None, form: str = "component") -> bool:
 
 def check_compilable(system, form: str) -> None:
     """Refuse at once, before any code is printed or compiled, what the compiled loop does
-    not run: no numba, or a matrix-form system whose matrix code cannot be printed as loops
-    (:func:`compiled_form`)."""
+    not run: no numba, or a bad ``form`` (every system runs: the form compiled is
+    :func:`compiled_form`; what its printer cannot write is refused by
+    :func:`select_backend` before compiling)."""
     if numba_module() is None:
         raise SpecError("backend='numba' needs numba, which is not installed: pip install "
                         "'symdyn[fast]', or use backend='numpy'")
@@ -299,29 +298,32 @@ def rk_program(system, tab=None, form: str = "component") -> ModuleType:
 
     def build():
         cached = on_disk(system, tab, form)
-        src, m = _rhs_source(system, form)  # raises Unsupported before any announcement
+        # matrix loops print in milliseconds (and refuse before any announcement); the cse of
+        # a component form can take minutes, so it comes after the announcement
+        early = _rhs_source(system, form) if form == "matrix" else None
         if not cached:
             print(f"symdyn: compiling the {tab.name} loop of a system of {system.size} "
                   f"equations ({form} form) with numba (about {_compile_guess(system, form)}"
                   f", once per machine; cached in {_cache_dir()})", file=sys.stderr,
                   flush=True)
+        src, m = early or _rhs_source(system, form)
         program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(
             tab, compact=form == "matrix"), jit=True, contract=form == "matrix")
-        n = system.size
-        program.rhs(np.full(n, 0.5), np.full(m, 0.5), np.empty((1, n)), 0)  # compile now
-        _warm(program, tab, n, m)
+        program.rhs(np.full(system.size, 0.5), np.full(m, 0.5), np.empty((1, system.size)),
+                    0)  # compile now
+        _warm(program, tab, system.size, m)
         if not cached:
             _write_index(system, tab, program.__name__, form)
         return program
 
-    key = ("numba", "rk", *_tab_key(tab)) + (("matrix",) if form == "matrix" else ())
-    return cached_kernel(system, key, build)
+    return cached_kernel(system, ("numba", "rk", *_tab_key(tab)) + (("matrix",) if form ==
+                                                                    "matrix" else ()), build)
 
 
 def _compile_guess(system, form: str = "component") -> str:
     """The compile time measured here (benchmarks/bench_compiled.py): 7-16 s for chains of
-    2-11 equations, growing with the size of the equations; 10-20 s for the loops of
-    10-10-10 RBP's matrix form."""
+    2-11 equations, growing with the size of the equations; 18 CPU-s for 10-10-10 RBP's
+    matrix loops."""
     return "10-30 s" if system.size <= 16 or form == "matrix" else "a minute or more"
 
 
@@ -357,10 +359,9 @@ def _write_index(system, tab, name: str, form: str = "component") -> None:
 #: time unit integrated (long horizons: steps are bounded by stability, not accuracy); loading
 #: a cached program costs ``LOAD_SECONDS``, compiling one ``COMPILE_SECONDS``.
 NUMPY_SECONDS = 3e-6
-#: The same for matrix code (10-10-10 RBP, t = 50: 4.2-4.8 CPU-s for 1,000 rows), and how
-#: much faster its compiled loops run (2.5-2.9x measured there; the smaller figure).
-NUMPY_MATRIX_SECONDS = 4.5e-7
-MATRIX_SPEEDUP = 2.5
+#: The same for matrix code (10-10-10 RBP, t = 50: 4.2-4.8 CPU-s for 1,000 rows) and how much
+#: faster its compiled loops run there (2.5-2.9x measured; the smaller figure).
+NUMPY_MATRIX_SECONDS, MATRIX_SPEEDUP = 4.5e-7, 2.5
 LOAD_SECONDS = 1.0  # 10-10-10 RBP's matrix loops: 0.5 CPU-s
 COMPILE_SECONDS = 20.0  # 10-10-10 RBP's matrix loops: 18 CPU-s
 
