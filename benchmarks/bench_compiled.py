@@ -13,7 +13,8 @@ figures. Each time is the median of ``--rounds`` rounds; ratios are of medians i
    the main branch, e.g. ``git worktree add /tmp/main-bench main``), rounds interleaved,
    each in a fresh subprocess.
 3. ``simulate`` 1-1-1 RBP, 100,000 steps of batch 1, vs a hand-written numba loop (the same
-   update, indices drawn by the same generator) and a hand-written numpy loop.
+   update, indices drawn by the same generator in one call) and a hand-written numpy loop;
+   symdyn vs the hand numba loop also in CPU time of this process (target: within 1.5x).
 4. ``simulate`` 64-100-10 tanh BP, batch 32, vs a hand-written numpy loop of the same update.
 """
 
