@@ -99,8 +99,8 @@ def integrate_batch(
     time (``time.monotonic()``) after which the rows still running end as ``failed`` ("time
     budget exhausted"); without one, past the context's :data:`DEADLINE` (``symdyn verify``)
     the call raises :class:`~symdyn.numerics._budget.BudgetExhausted`: no truncated rows.
-    ``backend``: ``"numpy"``, ``"numba"`` (rows compiled from the component form; the
-    ``fast`` extra) or ``"auto"`` (:func:`~symdyn.numerics._compiled.select_backend`).
+    ``backend``: ``"numpy"``, ``"numba"`` (compiled rows of the component or matrix form;
+    the ``fast`` extra) or ``"auto"`` (:func:`~symdyn.numerics._compiled.select_backend`).
 
     >>> import numpy as np
     >>> from symdyn import derive
