@@ -26,7 +26,7 @@ __all__ = ["component_program", "component_parameters", "run_components", "choos
 #: runs of at least this many steps (compiling takes seconds once per machine).
 MIN_COMPILED_STEPS = 20_000
 _TEMPLATE = inspect.getsource(_sgd_loop)
-_CHUNK = 4096
+_CHUNK, _BIG = 4096, 1 << 20
 
 
 def _flat_parameters(system, params) -> list[sp.Symbol]:
@@ -151,8 +151,9 @@ def run_components(program: ModuleType, jit: bool, y: np.ndarray, p: list[float]
         out_y, out_k = [[0.0] * n for _ in range(len(rec_y))], [0] * len(rec_y)
     nrec, diverged, done = 1, False, 0
     while done < steps and not diverged:
-        # large chunks (one draw of indices, one compiled call); smaller ones to report
-        m = min(_CHUNK if progress is not None else sampler.cap, steps - done)
+        # compiled and silent: chunks of 2^20 samples (one draw of indices, one call, 16 MB);
+        # plain Python (indices as lists) or reporting progress: 4,096 steps
+        m = min(max(1, _BIG // sampler.b) if jit and progress is None else _CHUNK, steps - done)
         idx = sampler.take(m).ravel()
         if jit and sampler.b == 1:
             nrec, diverged = program.sgd_steps1(state, pv, Xs, Ys, idx, lr, done, steps,
