@@ -60,7 +60,18 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
         integrate,
         integrate_batch,
     )
-    from .rules import ARBP, ASRBP, BP, RBP, RULES, SRBP, LearningRule, SignSymmetry
+    from .rules import (
+        ARBP,
+        ASRBP,
+        BP,
+        RBP,
+        RULES,
+        SRBP,
+        DistinctChannel,
+        LearningRule,
+        SignSymmetry,
+        TwinChannel,
+    )
     from .spec import ACTIVATIONS, Activation, Dataset, Moments, Network
     from .sweep import load_sweep, sweep, sweep_summary
     from .system import LearningSystem, MatrixForm
@@ -95,7 +106,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "numerics": ("BatchResult", "Certificate", "Classification", "IntegrationResult",
                  "LevelCurve", "NumericRHS", "certify_periodic", "classify",
                  "follow_level_curve", "integrate", "integrate_batch"),
-    "rules": ("ARBP", "ASRBP", "BP", "RBP", "RULES", "SRBP", "LearningRule", "SignSymmetry"),
+    "rules": ("ARBP", "ASRBP", "BP", "RBP", "RULES", "SRBP", "LearningRule", "SignSymmetry",
+              "TwinChannel", "DistinctChannel"),
     "spec": ("ACTIVATIONS", "Activation", "Dataset", "Moments", "Network"),
     "sweep": ("load_sweep", "sweep", "sweep_summary"),
     "system": ("LearningSystem", "MatrixForm"),
@@ -138,6 +150,8 @@ __all__ = [
     "ARBP",
     "ASRBP",
     "SignSymmetry",
+    "TwinChannel",
+    "DistinctChannel",
     "RULES",
     "SymdynError",
     "SpecError",

@@ -240,4 +240,7 @@ def derive(
                         f"{MAX_DEPTH}; train deeper networks numerically (symdyn experiment)")
     rule = as_rule(rule, rate=rate, channel_activation=channel_activation,
                    derivative=derivative, decay=decay, rate_ratio=rate_ratio)
+    if rule.numeric_only:
+        raise SpecError(f"the {rule.name} channel is a network of neurons, trained numerically "
+                        "(DeepNetwork, symdyn experiment); derive has no averaged ODE of it")
     return _derive(network, rule, as_data(data))

@@ -10,13 +10,17 @@ from ._common import UsageError, integer, real
 __all__ = ["COMMANDS"]
 
 _EPILOG = """\
-channel architectures (docs/science.md section 1) and the rule that realises each:
-  Bidirectional  bp     removes no symmetry (the forward weights carry the error back)
-  Conjoined      arbp   removes 2 (weights) and 6 (learning rules): a backward weight
-                        paired with each forward one, learning by the same local rule
-  Twin           rbp    removes 2 (weights) and 3 (neurons): a separate layered channel
-  Distinct       srbp   removes 1 (architecture), 2, 3 and 4 (derivatives): skips from
-                 asrbp  the output error to every layer (asrbp: the skips learn)
+channel architectures (docs/science.md section 1) and the rules that build each:
+  Bidirectional  bp, sign   the forward weights (or their signs) carry the error back
+  Conjoined      arbp       a backward weight paired with each forward one, same local rule
+  Twin           twin       a backward network of neurons of its own, layered like the
+                            forward one (rbp: its wires without neurons)
+  Distinct       distinct   a population of neurons per hidden layer fed from the output
+                            error (srbp, asrbp: skip wires without neurons)
+  which symmetries each removes is measured, not declared: --symmetries prints the table
+  (1 shapes mirror W^T; 2 angle(C, W^T); 3 the channel's own neurons; 4 effect of the
+  derivatives of the layers above; 5 non-linearity of the channel; 6 own channel weights
+  and one step's lock-step residual |dC - dW^T| / |dW^T|), also printed after a run
 variants (join with +, e.g. adaptive+bits=4), on top of any rule:
   derivative     the rule as it is (f' kept)
   no-derivative  f' dropped in the hidden layers             removes symmetry 4
@@ -26,7 +30,10 @@ variants (join with +, e.g. adaptive+bits=4), on top of any rule:
   bits=K  (K bits per error line and sample, on a range fixed in advance)
   density=P  (every unit keeps round(P x lines) error lines)  scale=S  decay=D  rate_ratio=R
   (channel variants run only for rules with a channel: not for bp)
-rules: bp rbp srbp arbp asrbp, and sign (sign symmetry: the channel is sign(W_(h+1))^T)
+  twin and distinct: tanh-channel (units = the forward activation, paired if one-sided),
+  relu-pairs, logistic-pairs (one-sided units in +/- pairs), width=R (R x forward widths)
+rules: bp rbp srbp arbp asrbp, sign (sign symmetry: the channel is sign(W_(h+1))^T),
+  twin, distinct (channel networks)
 baselines in every table: linear (no hidden layer) and random-features (hidden layers fixed
 at their random initial weights, only the read-out learns): a rule learns in its hidden
 layers when it beats random-features by more than the spread over seeds.
@@ -102,6 +109,9 @@ def _setup(p: argparse.ArgumentParser) -> None:
                    help="results, runs and figures go here; runs already finished in DIR are "
                         "skipped (default ./symdyn-experiment)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
+    p.add_argument("--symmetries", action="store_true",
+                   help="only print which symmetries each rule and variant removes, measured "
+                        "at its initial weights on 256 training images (no training)")
     p.add_argument("--max-work", type=real(positive=True), default=None, metavar="UPDATES",
                    help="refuse a suite of more weight-sample updates (runs x epochs x "
                         "samples x weights) than this (default 1e14)")
@@ -127,6 +137,15 @@ def _suite(args):
     return suite, runs, data
 
 
+def _symmetry_table(runs, data) -> str:
+    from ..training import format_symmetries, suite_symmetries
+
+    profiles = suite_symmetries(runs, data)
+    return (f"symmetries removed, measured at the initial weights on the first "
+            f"{min(256, len(data.X_train))} training images (docs/science.md section 1; "
+            f"symdyn experiment --help):\n" + format_symmetries(profiles))
+
+
 def _run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
@@ -137,6 +156,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..training._experiments import check_suite_work
 
     suite, runs, data = _suite(args)
+    if args.symmetries:
+        print(_symmetry_table(runs, data))
+        return 0
     check_suite_work(runs, len(data.X_train), args.max_work)
     out = Path(args.out)
     try:
@@ -171,6 +193,7 @@ def _run(args: argparse.Namespace) -> int:
           f"lr {suite.lr:g}, batch {suite.batch_size}, {suite.dtype}; {len(runs)} runs "
           f"({len(plan.done)} read back from {out / 'runs'})")
     print(table.format_summary())
+    print("\n" + _symmetry_table(runs, data))
     print(f"\ntidy table: {csv_path} (and results.json); one file per run in {out / 'runs'}")
     if not args.no_figures:
         for path in save_figures(table, out / "figures"):

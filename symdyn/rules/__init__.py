@@ -8,10 +8,11 @@ from dataclasses import fields
 from ..errors import SpecError
 from ..spec import as_activation, as_scalar
 from ._base import LearningRule, Signals
+from ._networks import CHANNEL_NETWORKS, DistinctChannel, TwinChannel
 from ._rules import ARBP, ASRBP, BP, RBP, SRBP, SignSymmetry
 
 __all__ = ["LearningRule", "Signals", "BP", "RBP", "SRBP", "ARBP", "ASRBP", "SignSymmetry",
-           "RULES", "as_rule"]
+           "TwinChannel", "DistinctChannel", "CHANNEL_NETWORKS", "RULES", "as_rule"]
 
 #: Every rule by its short name.
 RULES: dict[str, type[LearningRule]] = {r.name: r for r in (BP, RBP, SRBP, ARBP, ASRBP,

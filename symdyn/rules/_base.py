@@ -22,7 +22,8 @@ class Signals:
     both understand, so one rule serves both.
 
     ``A[h]`` forward weights, ``C[h]`` channel weights, ``S[h]``/``O[h]`` pre-/post-
-    activations (``O[0]`` the input), ``E`` the output error, ``B[h]`` backward signals."""
+    activations (``O[0]`` the input), ``E`` the output error, ``B[h]`` backward signals,
+    ``Z[h]`` the activities of a channel's own neurons (channel networks only)."""
 
     network: Network
     A: dict[int, sp.MatrixExpr]
@@ -31,6 +32,7 @@ class Signals:
     O: dict[int, sp.MatrixExpr] = field(default_factory=dict)  # noqa: E741
     B: dict[int, sp.MatrixExpr] = field(default_factory=dict)
     E: sp.MatrixExpr | None = None
+    Z: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +59,8 @@ class LearningRule:
     name: ClassVar[str] = ""
     #: Whether the channel matrices :math:`C_h` learn (are state) or are fixed parameters.
     adaptive: ClassVar[bool] = False
+    #: Whether the rule runs on numpy arrays only (channel networks: no averaged ODE).
+    numeric_only: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.derivative, bool):
@@ -70,6 +74,17 @@ class LearningRule:
         """Shape of :math:`C_h` (the channel into layer ``h``), or ``None`` if the rule has
         no separate channel."""
         return None
+
+    def channel_matrices(self, network: Network) -> dict:
+        """Every matrix of the channel, by key, with its shape (drawn in this order, with the
+        fan-in of its columns): :math:`C_h` under key ``h`` for every hidden layer that has
+        one; channel networks add their read-outs."""
+        out = {}
+        for h in range(1, network.depth):
+            shape = self.channel_shape(network, h)
+            if shape is not None:
+                out[h] = shape
+        return out
 
     def feedback(self, s: Signals, h: int) -> sp.MatrixExpr:
         """:math:`F_h`, the signal the channel delivers to hidden layer ``h``."""

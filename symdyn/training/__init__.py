@@ -16,6 +16,7 @@ from ._experiments import (
     BASELINES,
     KP_DECAY,
     SUITES,
+    UNIT_VARIANTS,
     VARIANTS,
     Run,
     Suite,
@@ -29,6 +30,13 @@ from ._figures import alignment_angles, learning_curves, save_figures, symmetry_
 from ._grid import Plan, plan_suite, run_suite
 from ._network import DTYPES, INITS, LOSSES, DeepNetwork, numeric_activation, quantize, unit_mask
 from ._sgd import MAX_STEPS, Comparison, SimulationResult, compare, simulate, update_function
+from ._symmetries import (
+    SYMMETRIES,
+    SymmetryProfile,
+    format_symmetries,
+    measure_symmetries,
+    suite_symmetries,
+)
 from ._table import ResultsTable, Summary
 
 __all__ = [
@@ -38,7 +46,9 @@ __all__ = [
     "load_cifar10", "load_fashion_mnist", "DATASETS",
     "Run", "Suite", "SUITES", "VARIANTS", "ARCHITECTURES", "KP_DECAY", "run_one",
     "run_suite", "plan_suite", "Plan", "parse_variant", "measure", "architecture_of",
-    "BASELINES", "applies",
+    "BASELINES", "applies", "UNIT_VARIANTS",
+    "SYMMETRIES", "SymmetryProfile", "measure_symmetries", "format_symmetries",
+    "suite_symmetries",
     "ResultsTable", "Summary",
     "learning_curves", "alignment_angles", "symmetry_over_training", "save_figures",
 ]

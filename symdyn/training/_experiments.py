@@ -18,19 +18,15 @@ named variants and ``key=value`` settings with ``+`` (``adaptive+bits=4``):
 hidden layers stay at their random initial weights, only the read-out learns). A rule learns
 in its hidden layers only if it beats ``random-features`` by more than the spread over seeds.
 
-**The four channel architectures** of docs/science.md section 1, as the rule that realises each
-(labels: the channels are not yet networks with neurons of their own):
-
-============== ============================================== =============================
-architecture   rule                                           symmetries removed
-============== ============================================== =============================
-Bidirectional  bp                                             none
-Conjoined      arbp (C_h paired with W_{h+1}^T, same rule)    2 weights, 6 learning rules
-Twin           rbp (separate layered channel)                 2 weights, 3 neurons
-Distinct       srbp, asrbp (skip from the output)             1, 2, 3 and 4
-============== ============================================== =============================
-
-with 4 (no-derivative), 5 (tanh-channel) and 6 (adaptive) removable on top of any."""
+**The four channel architectures** of docs/science.md section 1 (:data:`ARCHITECTURES`):
+Bidirectional (``bp``), Conjoined (``arbp``: a backward weight per forward one), and the
+channel networks with neurons of their own, **Twin** (``twin``, layered like the forward net)
+and **Distinct** (``distinct``, a population per hidden layer fed from the output error);
+``rbp`` and ``srbp`` are their wires without neurons. The variants of a channel network:
+``tanh-channel`` (units = the forward activation, in pairs if one-sided), ``relu-pairs``,
+``logistic-pairs`` (one-sided units in +/- pairs) and ``width=R`` (channel widths R times the
+forward ones). Which symmetries each removes is measured, not declared:
+:func:`~symdyn.training._symmetries.measure_symmetries`."""
 
 from __future__ import annotations
 
@@ -44,32 +40,37 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from ..errors import SpecError
-from ..rules import RULES, as_rule
+from ..rules import CHANNEL_NETWORKS, RULES, as_rule
+from ..rules._networks import ONE_SIDED
 from ._data import ClassificationData
 from ._network import DTYPES, DeepNetwork
 
-__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "BASELINES", "ARCHITECTURES", "KP_DECAY",
+__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "UNIT_VARIANTS", "BASELINES", "ARCHITECTURES", "KP_DECAY",
            "run_one", "parse_variant", "measure", "architecture_of", "applies"]
 
 #: Kolen-Pollack decay of the ``adaptive`` variant.
 KP_DECAY = 1e-2
 #: The named variants (settings are written ``key=value``).
 VARIANTS = ("derivative", "no-derivative", "tanh-channel", "adaptive")
+#: Variants of the channel networks only (twin, distinct): one-sided units in pairs.
+UNIT_VARIANTS = {"relu-pairs": "relu", "logistic-pairs": "logistic"}
 _SETTINGS = {"bits": int, "density": float, "scale": float, "decay": float,
-             "rate_ratio": float}
+             "rate_ratio": float, "width": float}
 _ADAPTIVE = {"rbp": "arbp", "srbp": "asrbp"}
 #: Controls run beside the rules: no hidden layer; fixed random hidden layers.
 BASELINES = ("linear", "random-features")
 _CHANNELED = ("rbp", "srbp", "arbp", "asrbp")  # rules with a channel matrix of their own
 
-#: architecture -> (rules, symmetries removed), docs/science.md section 1.
+#: architecture -> (rules, what carries the error back), docs/science.md section 1; which
+#: symmetries each removes is measured (``symdyn experiment --symmetries``).
 ARCHITECTURES = {
-    "Bidirectional": (("bp",), "none: the forward weights carry the error back"),
-    "Conjoined": (("arbp",), "2 (weights) and 6 (learning rules): a backward weight paired "
-                  "with each forward one, learning by the same local rule"),
-    "Twin": (("rbp",), "2 (weights) and 3 (neurons): a separate layered backward network"),
-    "Distinct": (("srbp", "asrbp"), "1 (architecture), 2, 3 and 4 (derivatives): skips "
-                 "from the output error to every layer"),
+    "Bidirectional": (("bp", "sign"), "the forward weights (or their signs), used in reverse"),
+    "Conjoined": (("arbp",), "a backward weight paired with each forward one, learning by "
+                  "the same local rule"),
+    "Twin": (("twin", "rbp"), "twin: a backward network of neurons of its own, layered like "
+             "the forward one (rbp: its wires, no neurons)"),
+    "Distinct": (("distinct", "srbp", "asrbp"), "distinct: a population of neurons per "
+                 "hidden layer, fed from the output error (srbp, asrbp: skip wires)"),
 }
 
 
@@ -81,6 +82,10 @@ def applies(rule: str, variant: str) -> bool:
     tokens = {t.strip().partition("=")[0] for t in variant.lower().split("+")}
     if rule in BASELINES:
         return tokens <= {"derivative"}
+    if rule in CHANNEL_NETWORKS:
+        return not tokens & {"adaptive", "density", "bits"}
+    if tokens & {*UNIT_VARIANTS, "width"}:
+        return False
     if tokens & {"adaptive", "density"}:
         return rule in _CHANNELED
     if "tanh-channel" in tokens:
@@ -116,18 +121,23 @@ def parse_variant(text: str, rule: str, activation: str) -> tuple[str, dict, dic
             except ValueError:
                 raise SpecError(f"variant setting {key} must be a number, got {value!r}") \
                     from None
-            (options if key in ("decay", "rate_ratio") else net)[key] = v
+            (options if key in ("decay", "rate_ratio", "width") else net)[key] = v
         elif token == "derivative":
             pass
         elif token == "no-derivative":
             options["derivative"] = False
+        elif token == "tanh-channel" and rule in CHANNEL_NETWORKS:
+            options.update(units=activation, paired=activation in ONE_SIDED)
+        elif token in UNIT_VARIANTS:
+            options.update(units=UNIT_VARIANTS[token], paired=True)
         elif token == "tanh-channel":
             options["channel_activation"] = activation
         elif token == "adaptive":
             rule = _ADAPTIVE.get(rule, rule)
             options.setdefault("decay", KP_DECAY)
         else:
-            raise SpecError(f"unknown variant {token!r}; choose from {', '.join(VARIANTS)} or "
+            raise SpecError(f"unknown variant {token!r}; choose from "
+                            f"{', '.join([*VARIANTS, *UNIT_VARIANTS])} or "
                             f"{', '.join(k + '=...' for k in _SETTINGS)}")
     if "rate_ratio" in options and rule not in ("arbp", "asrbp"):
         raise SpecError(f"rate_ratio applies to adaptive rules only, not {rule} ({text!r})")
@@ -155,10 +165,10 @@ class Run:
     train_sample: int = 10_000
 
     def __post_init__(self) -> None:
-        if not isinstance(self.rule, str) or (self.rule not in RULES
-                                                and self.rule not in BASELINES):
+        if not isinstance(self.rule, str) or self.rule not in (*RULES, *CHANNEL_NETWORKS,
+                                                                *BASELINES):
             raise SpecError(f"unknown rule {self.rule!r}; choose one of "
-                            f"{', '.join([*RULES, *BASELINES])}")
+                            f"{', '.join([*RULES, *CHANNEL_NETWORKS, *BASELINES])}")
         if self.dtype not in DTYPES:
             raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if isinstance(self.train_sample, bool) or not isinstance(self.train_sample, int) \
@@ -207,7 +217,9 @@ class Run:
             arch, fixed = (f"{sizes[0]}-{sizes[-1]}", False) if rule == "linear" else (arch,
                                                                                      True)
             rule = "bp"
-        return DeepNetwork(arch, as_rule(rule, **options), activation=self.activation,
+        rule = CHANNEL_NETWORKS[rule](**options) if rule in CHANNEL_NETWORKS else \
+            as_rule(rule, **options)
+        return DeepNetwork(arch, rule, activation=self.activation,
                            loss=self.loss, bias=self.bias, init=self.init, scale=scale,
                            seed=self.seed, dtype=self.dtype, fixed_hidden=fixed, **net)
 

@@ -176,6 +176,9 @@ class DeepNetwork:
         if density < 1.0 and rule.channel_shape(net, 1) is None:
             raise SpecError(f"density applies to rules with a channel (rbp, srbp, arbp, "
                             f"asrbp), not {rule.name}")
+        if rule.numeric_only and (density < 1.0 or bits is not None or rule.adaptive):
+            raise SpecError(f"the {rule.name} channel network takes no density or bits (its "
+                            "neurons are the channel)")
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int)
                                  or not 1 <= bits <= 52):
             raise SpecError(f"bits must be an integer from 1 to 52 or None, got {bits!r}")
@@ -204,10 +207,7 @@ class DeepNetwork:
                           ).astype(self.dtype) for h in range(1, L + 1)}
         self.b = {h: np.zeros((sizes[h], 1), dtype=self.dtype) for h in range(1, L + 1)}
         self.C, self.mask = {}, {}
-        for h in range(1, L):
-            shape = self.rule.channel_shape(self.network, h)
-            if shape is None:
-                continue
+        for h, shape in self.rule.channel_matrices(self.network).items():
             C = draw(rng, shape, shape[1], self.scale)
             if self.density < 1.0:
                 self.mask[h] = unit_mask(rng, shape, self.density).astype(self.dtype)
@@ -260,7 +260,7 @@ class DeepNetwork:
         E = quantize(s.E, bits, self.line_scale["E"])
         if h + 1 == self.network.depth and self.loss == "softmax":
             B[h + 1] = E
-        return Signals(s.network, s.A, s.C, S=s.S, O=s.O, B=B, E=E)
+        return Signals(s.network, s.A, s.C, S=s.S, O=s.O, B=B, E=E, Z=s.Z)
 
     def backward(self, s: Signals, rule: LearningRule | None = None,
                  bits: int | None = None) -> Signals:
@@ -365,7 +365,7 @@ class DeepNetwork:
     def parameters(self) -> dict[str, np.ndarray]:
         out = {f"W{h}": w for h, w in self.W.items()}
         out.update({f"b{h}": v for h, v in self.b.items()} if self.bias else {})
-        out.update({f"C{h}": c for h, c in self.C.items()})
+        out.update({h if isinstance(h, str) else f"C{h}": c for h, c in self.C.items()})
         return out
 
 
