@@ -45,8 +45,8 @@ from ..rules._networks import ONE_SIDED
 from ._data import ClassificationData
 from ._network import DTYPES, DeepNetwork
 
-__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "UNIT_VARIANTS", "BASELINES", "ARCHITECTURES", "KP_DECAY",
-           "run_one", "parse_variant", "measure", "architecture_of", "applies"]
+__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "UNIT_VARIANTS", "BASELINES", "ARCHITECTURES",
+           "KP_DECAY", "run_one", "parse_variant", "measure", "architecture_of", "applies"]
 
 #: Kolen-Pollack decay of the ``adaptive`` variant.
 KP_DECAY = 1e-2
