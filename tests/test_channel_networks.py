@@ -183,8 +183,11 @@ def test_measured_symmetries_tell_the_architectures_apart():
     assert profile(sd.TwinChannel(width=2)).removed == (1, 2, 3, 4, 6)
     assert profile(sd.DistinctChannel(units="tanh")).removed == (1, 2, 3, 4, 5, 6)
     assert profile(sd.RBP(channel_activation="tanh")).removed == (2, 5, 6)
-    # ARBP's local product moves C_h by exactly dW_{h+1}^T (rate ratio 1, no decay)
-    assert profile("arbp").lockstep_residual < 1e-12
+    # ARBP's local product moves C_h by exactly dW_{h+1}^T (rate ratio 1, no decay): the
+    # channel learns by the forward rule, symmetry 6 kept
+    arbp = profile("arbp")
+    assert arbp.lockstep_residual < 1e-12 and arbp.channel_learns and arbp.removed == (2,)
+    assert profile(sd.ARBP(rate_ratio=0.5)).lockstep_residual == pytest.approx(0.5)
     # negative control for 4: with linear hidden units there is no derivative to carry
     assert profile("bp", activation="linear").downstream_derivative == 0.0
     assert profile(sd.TwinChannel(units="relu", paired=True)).own_units == 2 * (8 + 7)

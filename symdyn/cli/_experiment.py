@@ -19,8 +19,9 @@ channel architectures (docs/science.md section 1) and the rules that build each:
                             error (srbp, asrbp: skip wires without neurons)
   which symmetries each removes is measured, not declared: --symmetries prints the table
   (1 shapes mirror W^T; 2 angle(C, W^T); 3 the channel's own neurons; 4 effect of the
-  derivatives of the layers above; 5 non-linearity of the channel; 6 own channel weights
-  and one step's lock-step residual |dC - dW^T| / |dW^T|), also printed after a run
+  derivatives of the layers above; 5 non-linearity of the channel; 6 whether the channel
+  learns by the forward rule: as W, local (with one step's |dC - dW^T| / |dW^T|) or fixed),
+  also printed after a run
 variants (join with +, e.g. adaptive+bits=4), on top of any rule:
   derivative     the rule as it is (f' kept)
   no-derivative  f' dropped in the hidden layers             removes symmetry 4

@@ -17,11 +17,16 @@ For each symmetry a quantity, and the verdict drawn from it:
    hidden layers;
 5. **processing**: the channel's non-linearity :math:`\|B_h(2E) - 2B_h(E)\| / \|2B_h(E)\|`
    (the output signal doubled, the forward pass kept), averaged over h; removed above 1e-9;
-6. **learning rules**: whether the channel has weights of its own (counted), and the lock-step
-   residual :math:`\|\Delta C_h - \Delta W_{h+1}^T\| / \|\Delta W_{h+1}^T\|` of one step
-   (0: the channel moves with the forward weights; 1: it stays fixed); removed when the
-   channel's weights are its own, whatever rule moves them (ARBP's local product moves them
-   in lock-step, residual 0 at rate ratio 1 without decay)."""
+6. **learning rules** (docs/science.md section 1: the channel learns by the forward
+   network's own local rule): one step is taken on a copy; kept when the channel is the
+   forward weights (``bp``, ``sign``) or its own weights move (the adaptive rules' local
+   product, reported with the lock-step residual :math:`\|\Delta C_h - \Delta
+   W_{h+1}^T\| / \|\Delta W_{h+1}^T\|`, 0 for ARBP at rate ratio 1 without decay);
+   removed when the channel has weights of its own that do not learn (fixed).
+
+The papers count RBP as removing 3; as wires into the forward neurons ``rbp`` has no neurons
+of its own, so 3 is removed only by the channel networks (``twin``, ``distinct``), which
+compute the same thing as ``rbp``, ``srbp`` with linear units at the forward widths."""
 
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ class SymmetryProfile:
     downstream_derivative: float
     nonlinearity: float
     own_weights: bool
+    channel_learns: bool
     lockstep_residual: float
     local_derivative: bool
     status: str = "measured"
@@ -72,7 +78,7 @@ class SymmetryProfile:
             out.append(4)
         if self.nonlinearity > _TINY:
             out.append(5)
-        if self.own_weights:
+        if self.own_weights and not self.channel_learns:
             out.append(6)
         return tuple(out)
 
@@ -121,18 +127,20 @@ def _matrix(net: DeepNetwork, s: Signals, h: int):
     return M if M.shape == shape else None
 
 
-def _lockstep(net: DeepNetwork, X, T, lr: float) -> float:
-    """:math:`\\|\\Delta C - \\Delta W^T\\| / \\|\\Delta W^T\\|` of one step, over the
-    layers whose channel has :math:`W_{h+1}^T`'s shape (NaN if none)."""
+def _one_step(net: DeepNetwork, X, T, lr: float) -> tuple[bool, float]:
+    """Whether one step moves the channel's own weights, and :math:`\\|\\Delta C -
+    \\Delta W^T\\| / \\|\\Delta W^T\\|` over the layers whose channel has
+    :math:`W_{h+1}^T`'s shape (NaN if none)."""
     after = copy.deepcopy(net)
     after.step(X, T, lr)
+    moves = any(not np.array_equal(after.C[k], c) for k, c in net.C.items())
     s0, s1 = net.forward(X), after.forward(X)
     out = []
     for h in range(1, net.network.depth):
         m0, m1 = _matrix(net, s0, h), _matrix(after, s1, h)
         if m0 is not None and m1 is not None:
             out.append(_rel(m1 - m0, (after.W[h + 1] - net.W[h + 1]).T))
-    return _mean(out)
+    return moves, _mean(out)
 
 
 def measure_symmetries(net: DeepNetwork, X: np.ndarray, T: np.ndarray, label: str = "",
@@ -153,11 +161,12 @@ def measure_symmetries(net: DeepNetwork, X: np.ndarray, T: np.ndarray, label: st
                                                                 for k in net.C)
     angles = [_angle(m, net.W[h + 1].T) for h, m in mats.items() if m is not None]
     count = getattr(net.rule, "unit_count", None)
+    learns, residual = _one_step(net, X, T, lr)
     return SymmetryProfile(
         label=label or str(net.rule), mirrors=mirrors, weight_angle=_mean(angles),
         own_units=count(net.network) if count else 0, downstream_derivative=down,
-        nonlinearity=nonlin, own_weights=bool(net.C), lockstep_residual=_lockstep(net, X, T,
-                                                                                  lr),
+        nonlinearity=nonlin, own_weights=bool(net.C), channel_learns=learns,
+        lockstep_residual=residual,
         local_derivative=net.rule.derivative,
         message=f"measured on {X.shape[1]} samples at the current weights")
 
@@ -166,17 +175,25 @@ def _num(x: float, fmt: str) -> str:
     return "-" if np.isnan(x) else format(x, fmt)
 
 
+def _learning(p: SymmetryProfile) -> str:
+    if not p.own_weights:
+        return "as W"
+    if not p.channel_learns:
+        return "fixed"
+    return "local, lock " + _num(p.lockstep_residual, ".2f")
+
+
 def format_symmetries(profiles: list[SymmetryProfile]) -> str:
     """A plain-text table: one row per profile, the measured quantities and the symmetries
     removed."""
     head = ("rule / variant", "1 mirror", "2 C~W^T deg", "3 units", "4 f' above",
-            "5 nonlin", "6 own C, step", "removed")
+            "5 nonlin", "6 channel learns", "removed")
     rows = [head]
     for p in profiles:
         rows.append((p.label, "yes" if p.mirrors else "no", _num(p.weight_angle, ".1f"),
                      str(p.own_units), _num(p.downstream_derivative, ".3f"),
                      _num(p.nonlinearity, ".3f"),
-                     ("yes " if p.own_weights else "no ") + _num(p.lockstep_residual, ".2f"),
+                     _learning(p),
                      ",".join(map(str, p.removed)) or "none"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
