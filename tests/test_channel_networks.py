@@ -206,3 +206,35 @@ def test_experiment_prints_the_measured_symmetries(capsys, tmp_path):
     assert rows == {"bp derivative": "none", "twin derivative": "2,3,6",
                     "twin relu-pairs": "2,3,6", "distinct derivative": "1,2,3,4,6",
                     "distinct relu-pairs": "1,2,3,4,6"}
+
+
+def test_a_linear_twin_trains_as_rbp_and_channel_networks_run_in_the_grid():
+    """Through whole training runs: the linear twin at the forward widths draws the same
+    matrices as rbp and computes the same updates, so every measured row is equal; a paired
+    ReLU twin of twice the widths trains and reports its architecture."""
+    from symdyn.training import run_one
+
+    data = load_digits()
+    common = dict(data="digits", arch="64-12-10-10", epochs=1, dtype="float64")
+    rbp, _ = run_one(Run(rule="rbp", **common), data)
+    twin, _ = run_one(Run(rule="twin", **common), data)
+    keys = [k for k in rbp[-1] if k.endswith(("_acc", "_loss")) or "angle" in k]
+    assert [r[k] for r in rbp for k in keys] == [r[k] for r in twin for k in keys]
+    rows, status = run_one(Run(rule="twin", variant="relu-pairs+width=2", **common), data)
+    assert status == "finished" and rows[-1]["architecture"] == "Twin"
+    assert rows[-1]["test_acc"] > rows[0]["test_acc"]
+
+
+def test_the_nonlinearity_measure_sees_unpaired_relu_channels():
+    """ReLU is positively homogeneous (relu(2x) = 2 relu(x)), so only the sign flip of the
+    factor -2 shows that an unpaired ReLU channel is not linear; its pairs are."""
+    rng = np.random.default_rng(4)
+    X, T = rng.normal(size=(5, 10)), np.eye(3)[:, rng.integers(0, 3, 10)]
+
+    def nonlin(rule):
+        net = DeepNetwork("5-6-4-3", rule, activation="relu", seed=5)
+        return measure_symmetries(net, X, T).nonlinearity
+
+    assert nonlin(sd.TwinChannel(units="relu")) > 0.1
+    assert nonlin(sd.RBP(channel_activation="relu")) > 0.1
+    assert nonlin(sd.TwinChannel(units="relu", paired=True)) == 0.0

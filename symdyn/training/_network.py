@@ -147,7 +147,9 @@ def _float(name: str, value) -> float:
 
 class DeepNetwork:
     """A multilayer network with weights ``W[h]``, biases ``b[h]`` (``h = 1..L``) and
-    channels ``C[h]`` (``h = 1..L-1``, rules with a channel), trained by ``rule``.
+    channels ``C[h]`` (``h = 1..L-1``, rules with a channel; every matrix the rule's
+    ``channel_matrices`` lists, so a channel network's read-outs ``C["R1"]``, ... too),
+    trained by ``rule``.
 
     ``loss``: ``"softmax"`` (cross-entropy; needs a linear output layer) or ``"squared"``;
     ``bias``: learn biases; ``density``: fraction of each receiving unit's error lines kept

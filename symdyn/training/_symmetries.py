@@ -15,8 +15,10 @@ For each symmetry a quantity, and the verdict drawn from it:
    the derivatives of the layers above h (not h's own) replaced by 1, averaged over
    :math:`h \le L-2`; removed when below 1e-9 (no downstream derivative reaches h); needs two
    hidden layers;
-5. **processing**: the channel's non-linearity :math:`\|B_h(2E) - 2B_h(E)\| / \|2B_h(E)\|`
-   (the output signal doubled, the forward pass kept), averaged over h; removed above 1e-9;
+5. **processing**: the channel's non-linearity :math:`\|B_h(-2E) + 2B_h(E)\| /
+   \|2B_h(E)\|` (the output signal scaled by -2, the forward pass kept), averaged over h;
+   removed above 1e-9 (the factor -2 catches odd units such as tanh and positively
+   homogeneous ones such as unpaired ReLU, which a factor 2 alone would miss);
 6. **learning rules** (docs/science.md section 1: the channel learns by the forward
    network's own local rule): one step is taken on a copy; kept when the channel is the
    forward weights (``bp``, ``sign``) or its own weights move (the adaptive rules' local
@@ -152,8 +154,8 @@ def measure_symmetries(net: DeepNetwork, X: np.ndarray, T: np.ndarray, label: st
     net.output_error(s, T)
     base = _backward(net, s)
     hidden = range(1, L)
-    doubled = _backward(net, s, 2.0)
-    nonlin = _mean([_rel(doubled.B[h], 2.0 * base.B[h]) for h in hidden])
+    scaled = _backward(net, s, -2.0)
+    nonlin = _mean([_rel(scaled.B[h], -2.0 * base.B[h]) for h in hidden])
     down = _mean([_rel(_backward(net, s, flat_above=h).B[h], base.B[h])
                   for h in range(1, L - 1)])
     mats = {h: _matrix(net, s, h) for h in hidden}
