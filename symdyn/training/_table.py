@@ -125,7 +125,8 @@ class ResultsTable:
         rf = next((x for x in grid if x.rule == "random-features"), None)
         lin = next((x for x in grid if x.rule == "linear"), None)
         bits = any(math.isfinite(x.bits) for x in grid)
-        head = (f"{'rule':<16}{'variant':<16}{'seeds':>5}{'mean':>8}{'spread':>8}"
+        vw = max([16] + [len(x.variant) + 2 for x in grid])  # long variants keep columns
+        head = (f"{'rule':<16}{'variant':<{vw}}{'seeds':>5}{'mean':>8}{'spread':>8}"
                 f"  {'95% interval':<17}" + (f"{'bits/sample':>12}" if bits else "")
                 + "  vs random features")
         lines = [f"final {metric} over seeds: mean, spread (sample s.d.), 95% t-interval",
@@ -134,7 +135,7 @@ class ResultsTable:
             spread = f"{x.spread:.4f}" if math.isfinite(x.spread) else "-"
             ci = f"[{x.ci_low:.4f}, {x.ci_high:.4f}]" if math.isfinite(x.ci_low) else "-"
             variant = "-" if x.architecture == "baseline" else x.variant
-            line = (f"{x.rule:<16}{variant:<16}{x.n:>5}{x.mean:>8.4f}{spread:>8}  {ci:<17}"
+            line = (f"{x.rule:<16}{variant:<{vw}}{x.n:>5}{x.mean:>8.4f}{spread:>8}  {ci:<17}"
                     + (f"{x.bits:>12.0f}" if bits and math.isfinite(x.bits) else
                        f"{'-':>12}" if bits else ""))
             line += "  " + _versus(x, rf)
