@@ -360,8 +360,9 @@ def test_classify_decides_a_short_horizon_by_the_level_curve():
     y0 = 0.1 * np.random.default_rng(3010).normal(size=(12, 5))[[3, 0]]
     r = integrate_batch(s, y0, 5.0, vals, tol=1e-8)  # far too short for either
     c = classify(s, r, vals, tail=5.0, decide=0)
-    assert list(c.end) == ["undecided", "undecided"]
+    assert list(c.end) == ["undecided", "undecided"] and list(c.route) == ["", ""]
     c = classify(s, r, vals, tail=5.0, laws=laws)
     assert list(c.end) == ["periodic", "converged"], c.reason
+    assert list(c.route) == ["level curve", "level curve"]
     assert c.certified[0] and abs(c.period[0] - 76.23) < 0.01
     assert c.endpoint[1] == "minimum" and "level curve" in c.reason[1]

@@ -69,6 +69,11 @@ def test_sweep_resumes_only_missing_chunks_and_loads_as_xarray(tmp_path):
     # critical set; depth-2 ARBP (1-1-1) rows from these starts converge
     d2 = ds.sel(cell=0)
     assert set(d2["end"].values) == {"converged"}
+    # every decided row names its route; the summary counts them
+    decided = ds["end"].values != "undecided"
+    assert set(ds["route"].values[decided]) <= {"integrator", "returns", "level curve"}
+    assert set(ds["route"].values[~decided]) <= {""}
+    assert "decided by: integrator" in sd.sweep_summary(tmp_path / "st")
     P = d2["y_end"].values[:, 0] * d2["y_end"].values[:, 1]
     mins = d2["endpoint"].values == "minimum"
     np.testing.assert_allclose(P[mins], 1.0, atol=1e-5)
@@ -184,6 +189,17 @@ def test_cli_summary_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:2] == ["depth", "rows"] and out[2].split()[:3] == ["2", "12/12",
                                                                             "1.000"]
+    assert out[-3].startswith("total: converged 23, periodic 1")
+    assert out[-2] == "decided by: integrator 23, returns 1, level curve 0"
+    assert out[-1].startswith("periods: min ")
+    # a chunk written before the route column reads with routes "" ("not recorded")
+    path = tmp_path / "st" / "chunks" / "cell00000-chunk00000.npz"
+    with np.load(path) as z:
+        old = {k: z[k] for k in z.files if k != "route"}
+    np.savez(path, **old)
+    ds = sd.load_sweep(tmp_path / "st")
+    assert set(ds["route"].values[0, :4]) == {""} and ds["done"].values.all()
+    assert "not recorded 4" in sd.sweep_summary(tmp_path / "st")
 
 
 def test_phase_diagram_shows_the_shares_per_cell():

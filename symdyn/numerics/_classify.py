@@ -35,11 +35,15 @@ from ._binding import System, _matrix_value
 from ._results import BatchResult, IntegrationResult
 from ._rhs import numeric
 
-__all__ = ["CLASSES", "Classification", "classify", "detect_period", "excess_loss",
+__all__ = ["CLASSES", "ROUTES", "Classification", "classify", "detect_period", "excess_loss",
            "section_crossings"]
 
 #: The end states, in the order used for codes in stores (index = code).
 CLASSES = ("converged", "periodic", "diverged", "undecided")
+#: What decided a row: the integrator's own test (convergence, blow-up), the returns of the
+#: trajectory to a Poincaré section (both within the time horizon), or the row's level curve
+#: (no horizon).
+ROUTES = ("integrator", "returns", "level curve")
 #: the most memory the dense samples of one follow-up integration may take
 _SAMPLE_BYTES = 64 * 2**20
 
@@ -51,7 +55,8 @@ class Classification:
     ``loss``: excess loss at the end state (NaN if unknown); ``t_end``: convergence or
     blow-up time, else the last time integrated; ``period``, ``amplitude``: periodic rows
     (NaN otherwise); ``certified``: periodic rows whose orbit was certified closed;
-    ``reason``: why a row is undecided, or what the certificate found; ``y_end``: the last
+    ``reason``: why a row is undecided, or what the certificate found; ``route``: what
+    decided the row, one of :data:`ROUTES` (``""`` for undecided rows); ``y_end``: the last
     state reached."""
 
     end: np.ndarray
@@ -63,6 +68,7 @@ class Classification:
     certified: np.ndarray
     reason: np.ndarray
     y_end: np.ndarray
+    route: np.ndarray | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -234,13 +240,13 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     ``certify``: how many detected periodic rows to certify with the first integrals
     ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
     ``backend``: of the follow-up integrations (:func:`~symdyn.integrate_batch`).
-    With ``laws``, rows the trajectory left undecided (still creeping, returns that do not
-    repeat, a horizon too short) are decided by their level curve
-    (:func:`~symdyn.numerics._certify.follow_level_curve`; ``decide``: at most this many
-    rows, default all): ``periodic`` (certified, the period the curve's), or ``converged``
+    With ``laws``, rows the trajectory left undecided (creeping, returns that do not repeat,
+    a horizon too short) are decided by their level curve, all at once
+    (:func:`~symdyn.numerics._level_batch.follow_level_curves`; ``decide``: at most this
+    many rows, default all): ``periodic`` (certified, the period the curve's), or ``converged``
     to the equilibrium where the curve stalls (``loss`` and ``endpoint`` at that limit, not
-    reached by ``t_end``; ``y_end`` stays the last state integrated), with the reason.
-    """
+    reached by ``t_end``; ``y_end`` stays the last state integrated), with the reason;
+    ``route``: which of :data:`ROUTES` decided each row."""
     require_system(system, "classify: system", values)
     Y0, t, status, y_end, messages = _rows(result)
     B, n = y_end.shape
@@ -250,6 +256,7 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     t_end = t.astype(float).copy()
     end[status == "converged"] = "converged"
     end[status == "diverged"] = "diverged"
+    route = np.where(np.isin(status, ("converged", "diverged")), "integrator", "").astype(object)
     for i in np.flatnonzero(status == "failed"):
         reason[i] = f"integration failed: {messages[i]}" if messages[i] else "integration failed"
     run = np.flatnonzero(status == "running")
@@ -257,7 +264,7 @@ def classify(system: System, result: BatchResult | IntegrationResult,
         horizon = float(tail) if tail is not None else float(np.max(t[run]))
         if not np.isfinite(horizon) or horizon <= 0:
             raise SpecError(f"tail must be a positive number, got {tail!r}")
-        ends = (end, reason, t_end, y_end, backend)
+        ends = (end, reason, t_end, y_end, backend, route)
         # pass 1: follow over the tail; rows still moving get a time scale
         moving, scales = _follow(system, values, run, horizon, samples, ends, rtol, atol,
                                  returns)
@@ -275,13 +282,13 @@ def classify(system: System, result: BatchResult | IntegrationResult,
                 te, yev = _sampled(system, values, rows,
                                    float(min(2.0 ** (g + 0.5), 4 * horizon)), fine, ends,
                                    rtol, atol)
-                _detect_rows(rows, te, yev, (end, reason, period, amplitude),
+                _detect_rows(rows, te, yev, (end, reason, period, amplitude, route),
                              dict(returns=returns, xtol=xtol, ptol=ptol))
     certified = np.zeros(B, dtype=bool)
     limits = {}
     if laws is not None and decide != 0:
-        limits = _decide(system, values, laws, end, reason, period, certified, decide,
-                         rtol, atol, y_end)
+        limits = _decide(system, values, laws, (end, reason, period, certified, route),
+                         decide, rtol, atol, y_end)
     loss, endpoint = _endpoints(system, values, end, y_end, limits, loss_tol)
     if certify and laws is not None:
         from ._certify import certify_periodic
@@ -293,20 +300,20 @@ def classify(system: System, result: BatchResult | IntegrationResult,
             reason[i] = cert.message
     return Classification(end=end.astype(str), endpoint=endpoint.astype(str), loss=loss,
                           t_end=t_end, period=period, amplitude=amplitude, certified=certified,
-                          reason=reason.astype(str), y_end=y_end)
+                          reason=reason.astype(str), y_end=y_end, route=route.astype(str))
 
 
 def _detect_rows(rows, te, yev, out, options) -> None:
     """Periods of the sampled ``rows`` still undecided (:func:`detect_period`) into ``out``
-    = (end, reason, period, amplitude)."""
-    end, reason, period, amplitude = out
+    = (end, reason, period, amplitude, route)."""
+    end, reason, period, amplitude, route = out
     for k, i in enumerate(rows):
         if end[i] != "undecided" or reason[i]:
             continue
         T, amp, why = detect_period(te, yev[:, k], **options)
         amplitude[i] = amp
         if np.isfinite(T):
-            end[i], period[i] = "periodic", T
+            end[i], period[i], route[i] = "periodic", T, "returns"
         else:
             reason[i] = why
 
@@ -327,26 +334,32 @@ def _endpoints(system, values, end, y_end, limits, loss_tol):
     return loss, endpoint
 
 
-def _decide(system, values, laws, end, reason, period, certified, decide, rtol, atol,
-            y_end) -> dict:
-    """Undecided rows (not failed ones) classified by their level curves, in place; returns
-    the limit point of each row found converging."""
-    from ._certify import follow_level_curve
+def _decide(system, values, laws, out, decide, rtol, atol, y_end) -> dict:
+    """Undecided rows (not failed ones) classified by their level curves, all at once
+    (:func:`~symdyn.numerics._level_batch.follow_level_curves`), in place in ``out`` =
+    (end, reason, period, certified, route); returns the limit point of each row found
+    converging."""
+    from ._level_batch import follow_level_curves
 
+    end, reason, period, certified, route = out
     rows = [i for i in np.flatnonzero(end == "undecided")
-            if not str(reason[i]).startswith("integration")]
+            if not str(reason[i]).startswith("integration")][:decide]
     limits = {}
-    for i in rows[:decide]:
-        lc = follow_level_curve(system, y_end[i], values, laws=laws, rtol=rtol, atol=atol)
+    if not rows:
+        return limits
+    curves = follow_level_curves(system, y_end[rows], values, laws=laws, rtol=rtol, atol=atol)
+    for i, lc in zip(rows, curves, strict=True):
         if lc.outcome == "periodic":
             end[i], period[i], certified[i] = "periodic", lc.period, True
             reason[i] = f"decided by its level curve, certified: {lc.message}"
         elif lc.outcome in ("converges", "equilibrium"):
             end[i] = "converged"
             limits[i] = lc.point
-            reason[i] = f"decided by its level curve ({reason[i]}): {lc.message}"
+            reason[i] = f"decided by its level curve: {lc.message} (trajectory: {reason[i]})"
         else:
             reason[i] = f"{reason[i]}; its level curve: {lc.message}"
+            continue
+        route[i] = "level curve"
     return limits
 
 
@@ -355,7 +368,7 @@ def _sampled(system, values, rows, horizon, samples, ends, rtol, atol):
     points; rows that converge, diverge or fail there are classified in ``ends``."""
     from ._batch import integrate_batch
 
-    end, reason, t_end, y_end, backend = ends
+    end, reason, t_end, y_end, backend, route = ends
     te = np.linspace(0.0, horizon, int(samples))
     r = integrate_batch(system, y_end[rows], horizon, values, rtol=rtol, atol=atol,
                         t_eval=te, stop_on_convergence=True, backend=backend)
@@ -363,7 +376,7 @@ def _sampled(system, values, rows, horizon, samples, ends, rtol, atol):
         y_end[i] = r.y[k]
         t_end[i] += r.t[k]
         if r.status[k] in ("converged", "diverged"):
-            end[i] = r.status[k]
+            end[i], route[i] = r.status[k], "integrator"
         elif r.status[k] == "failed":
             reason[i] = "integration of the tail failed"
     return te, r.y_eval

@@ -127,7 +127,7 @@ def _compute_chunk(cell, identity, cell_i, chunk_i, rows, backend) -> dict:
     return {"end": c.end.astype("U9"), "endpoint": c.endpoint.astype("U8"), "loss": c.loss,
             "t_end": c.t_end, "period": c.period, "amplitude": c.amplitude,
             "certified": c.certified, "reason": c.reason.astype("U200"), "y0": Y0,
-            "y_end": c.y_end}
+            "y_end": c.y_end, "route": c.route.astype("U11")}
 
 
 def _run_task(cell: dict, identity: str, cell_i: int, chunk_i: int, rows: int,
@@ -365,7 +365,8 @@ def load_sweep(store):
     done_set = store_.done_chunks(store)
     out = {k: np.full((C, S), np.nan) for k in ("loss", "t_end", "period", "amplitude")}
     out.update(end=np.full((C, S), "", dtype="U9"), endpoint=np.full((C, S), "", dtype="U8"),
-               reason=np.full((C, S), "", dtype="U200"), certified=np.zeros((C, S), bool),
+               reason=np.full((C, S), "", dtype="U200"), route=np.full((C, S), "", dtype="U11"),
+               certified=np.zeros((C, S), bool),
                done=np.zeros((C, S), bool), y0=np.full((C, S, N), np.nan),
                y_end=np.full((C, S, N), np.nan))
     for ci, cell in enumerate(cells):
@@ -375,7 +376,7 @@ def load_sweep(store):
             arr = store_.read_chunk(store, ci, k, meta["identity"], rows=n,
                                     n_state=sizes[ci])
             for name in ("loss", "t_end", "period", "amplitude", "end", "endpoint", "reason",
-                         "certified"):
+                         "certified", "route"):
                 out[name][ci, lo:lo + n] = arr[name]
             out["y0"][ci, lo:lo + n, :sizes[ci]] = arr["y0"]
             out["y_end"][ci, lo:lo + n, :sizes[ci]] = arr["y_end"]
@@ -395,7 +396,7 @@ TABLE_BYTES = 8 * 2**30
 def _check_table_size(store, cells: int, starts: int, n_state: int = 1) -> None:
     """Refuse, before allocating it, a results table larger than :data:`TABLE_BYTES` (a
     row: four floats, three short strings, a 200-character reason, flags and two states)."""
-    per_row = 4 * 8 + 4 * (9 + 8 + 200) + 2 + 2 * 8 * n_state
+    per_row = 4 * 8 + 4 * (9 + 8 + 200 + 11) + 2 + 2 * 8 * n_state
     need = float(cells) * float(starts) * per_row
     if need > TABLE_BYTES:
         fit = max(int(TABLE_BYTES // (per_row * max(cells, 1))), 0)
@@ -447,4 +448,27 @@ def sweep_summary(store) -> str:
               for j, h in enumerate(head)]
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     title = f"sweep {ds.attrs['identity']}: {int(ds['done'].sum())} rows done"
-    return "\n".join([title, fmt.format(*head), *(fmt.format(*r) for r in lines)])
+    return "\n".join([title, fmt.format(*head), *(fmt.format(*r) for r in lines),
+                      *_totals(ds)])
+
+
+def _totals(ds) -> list[str]:
+    """Rows per end state, per route that decided them (``route``; stores written before it
+    count as "not recorded") and the range of periods, over the whole store."""
+    from ..numerics._classify import CLASSES, ROUTES
+
+    done = ds["done"].values
+    end, route = ds["end"].values[done], ds["route"].values[done]
+    ends = ", ".join(f"{c} {int(np.sum(end == c)):,}" for c in CLASSES)
+    cert = int(np.sum(ds["certified"].values[done]))
+    decided = end != "undecided"
+    routes = ", ".join(f"{r} {int(np.sum(decided & (route == r))):,}" for r in ROUTES)
+    unknown = int(np.sum(decided & (route == "")))
+    periods = ds["period"].values[done]
+    periods = periods[np.isfinite(periods)]
+    out = [f"total: {ends} (certified {cert:,})",
+           f"decided by: {routes}" + (f", not recorded {unknown:,}" if unknown else "")]
+    if periods.size:
+        q = np.percentile(periods, [0, 50, 90, 100])
+        out.append("periods: min {:.4g}, median {:.4g}, 90% {:.4g}, max {:.4g}".format(*q))
+    return out

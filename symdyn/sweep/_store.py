@@ -44,12 +44,14 @@ STALE_SECONDS = 3600.0
 #: the largest ``spec.json`` read
 SPEC_BYTES = 1 << 20
 _FIELDS = ("end", "endpoint", "loss", "t_end", "period", "amplitude", "certified", "reason",
-           "y0", "y_end")
+           "y0", "y_end", "route")
+#: fields added since the format began: a chunk written before them reads as "" (strings)
+_OPTIONAL = ("route",)
 #: field -> (dtype, per-row shape: () or ("n",) for the state)
 _LAYOUT = {"end": ("<U9", ()), "endpoint": ("<U8", ()), "loss": ("<f8", ()),
            "t_end": ("<f8", ()), "period": ("<f8", ()), "amplitude": ("<f8", ()),
            "certified": ("|b1", ()), "reason": ("<U200", ()), "y0": ("<f8", ("n",)),
-           "y_end": ("<f8", ("n",))}
+           "y_end": ("<f8", ("n",)), "route": ("<U11", ())}
 _NAME = re.compile(r"^cell([0-9]{5,})-chunk([0-9]{5,})\.npz$")
 _HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
 
@@ -307,6 +309,9 @@ def _read_arrays(fh, rows, n_state, path) -> dict:
                 (_header_shape(zf, "y0", size) + (0, 0))[1]
         for name in _FIELDS:
             dtype, tail = _LAYOUT[name]
+            if name in _OPTIONAL and name + ".npy" not in zf.namelist():
+                out[name] = np.full(rows, "", dtype=dtype)
+                continue
             out[name] = _member(zf, name, dtype, (rows, *(n_state for _ in tail)), path)
     return out
 
