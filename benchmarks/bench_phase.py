@@ -11,6 +11,10 @@ shared) and ratios measured in this run:
 4. An epoch of ``run_one`` on digits: the training steps vs the two measuring passes.
 5. A sweep on 1 and 2 local workers (compiled): rows per wall-second, efficiency, CPU-s per
    row on each.
+6. The level-curve route (issue 21): the rows a phase-diagram cell's trajectories leave
+   undecided (depth 5, scale 0.05, rate ratio 1), classified by the vectorised
+   ``follow_level_curves`` (all rows at once) and by ``follow_level_curve`` row by row on a
+   sample: CPU-ms per row each, and the same verdicts row by row.
 """
 
 from __future__ import annotations
@@ -187,13 +191,36 @@ def job_workers(chunks: int, rows: int) -> None:
           f"is shared), CPU per row 2 vs 1: {cpus[2] / cpus[1]:.2f}; stores equal: {same}")
 
 
+def job_level_curves(rows: int, sample: int) -> None:
+    from symdyn.numerics import follow_level_curve
+    from symdyn.numerics._level_batch import follow_level_curves
+    from symdyn.sweep._run import _laws, cell_system
+
+    cell = {"rule": "arbp", "depth": 5, "rate_ratio": 1.0}
+    s, laws, vals = cell_system(cell), _laws(cell), {"alpha": 1.0, "beta": 1.0}
+    Y0 = 0.05 * np.random.default_rng(22).normal(size=(rows, s.size))
+    t_b, batch = cpu(lambda: follow_level_curves(s, Y0, vals, laws=laws, rtol=1e-8,
+                                                 atol=1e-10))
+    t_r, ref = cpu(lambda: [follow_level_curve(s, y, vals, laws=laws, rtol=1e-8, atol=1e-10,
+                                               speed_tol=1e-20) for y in Y0[:sample]])
+    same = sum(b.outcome == r.outcome and (
+        abs(b.period - r.period) <= 1e-4 * r.period if r.outcome == "periodic" else
+        float(np.max(np.abs(b.point - r.point))) <= 1e-5) for b, r in zip(batch, ref))
+    kinds = {k: sum(b.outcome == k for b in batch) for k in ("periodic", "converges")}
+    print(f"6. level-curve route, ARBP depth 5, scale 0.05, {rows} rows at once: "
+          f"{t_b / rows * 1e3:.1f} ms/row {kinds}; row by row ({sample} rows, speed_tol "
+          f"1e-20): {t_r / sample * 1e3:.0f} ms/row: {t_r / sample / (t_b / rows):.0f}x; "
+          f"same verdict: {same}/{sample}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--numpy-rows", type=int, default=40)
     ap.add_argument("--chunks", type=int, default=5)
     ap.add_argument("--wide-rows", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", default="12345")
+    ap.add_argument("--level-rows", type=int, default=1000)
+    ap.add_argument("--only", default="123456")
     args = ap.parse_args()
     print(machine())
     print(f"load average at start: {os.getloadavg()}")
@@ -207,6 +234,8 @@ def main() -> None:
         job_epoch()
     if "5" in args.only:
         job_workers(8, 1000)
+    if "6" in args.only:
+        job_level_curves(args.level_rows, 20)
     print(f"load average at end: {os.getloadavg()}")
 
 
