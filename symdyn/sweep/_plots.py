@@ -65,8 +65,9 @@ def phase_diagram(ds, x: str | None = None, y: str | None = None,
                 for j in range(len(xs)):
                     if np.isfinite(share[i, j]):
                         txt = f"{share[i, j]:.2f}"
-                        if cls == "periodic" and cert[i, j]:
-                            txt += f"\n{cert[i, j]}c"
+                        if cls == "periodic" and cert[i, j]:  # 1.1k: fits a cell
+                            n = cert[i, j]
+                            txt += f"\n{n / 1000:.1f}kc" if n >= 1000 else f"\n{n}c"
                         ax.text(j, i, txt, ha="center", va="center", fontsize=7,
                                 color="white" if share[i, j] < 0.6 else "black")
             ax.set_xticks(range(len(xs)), [f"{v:g}" if isinstance(v, float | np.floating)
