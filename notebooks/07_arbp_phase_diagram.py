@@ -132,9 +132,11 @@ print("no trajectory diverged; every start was converged, periodic or undecided"
 #
 # - No ARBP chain diverged from any start of the grid.
 # - At depth 3 most starts converge at every initial scale (more than half in every cell; the
-#   printed shares above); the rest are periodic orbits or too slow to decide.
-# - Deeper chains and small initial scales leave more starts undecided ("still creeping":
-#   trajectories near the origin, too slow for the horizon) and some periodic.
+#   printed shares above); the rest are periodic orbits.
+# - Deeper chains and small initial scales have more closed orbits, with longer periods.
+#   Trajectories near the origin are too slow for any time horizon ("still creeping"); the
+#   sweep decides them by their level curves instead (the summary's "decided by" line: the
+#   `route` of each row), so none is left undecided for that reason.
 # - The orbits of ARBP chains lie on curves (a chain of depth $d$ has $2(d-1)$ first
 #   integrals, $c_h - \lambda a_{h+1}$ and $\lambda a_h^2 - c_h^2$, in a state of dimension
 #   $2d - 1$), so a bounded trajectory that does not converge runs on a closed orbit; the
