@@ -94,3 +94,22 @@ def test_functions_keep_their_names_over_submodules_imported_first():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("argv, allowed", [
+    (["verify", "--help"], set()),
+    (["verify", "--budget", "nan", "--quick"], set()),
+    # refused from Fashion-MNIST's IDX header (or as missing, without the package): no data
+    # read, no engine
+    (["experiment", "--epochs", "100000"], {"numpy"}),
+    (["experiment", "--seeds", "10000"], {"numpy"}),
+    (["sweep", "--set", "rule=arbp", "--set", "depth=200", "--store", "/nonexistent/st",
+      "--scheduler", "sync"], {"numpy", "tqdm"}),
+    (["sweep", "--set", "rule=arbp", "--set", "depth=3", "--set", "starts=1000000000000",
+      "--store", "/nonexistent/st", "--scheduler", "sync"], {"numpy", "tqdm"}),
+])
+def test_refusals_come_before_the_heavy_imports(argv, allowed):
+    """Bad options and oversized requests are refused before sympy, scipy, numba, Dask or
+    the proofs load (what a refusal costs is start-up, not the libraries)."""
+    heavy = sorted(set(HEAVY) & _imported("-m", "symdyn", *argv) - allowed)
+    assert heavy == [], f"`symdyn {' '.join(argv)}` imports {heavy}"

@@ -300,3 +300,22 @@ def test_a_million_cell_grid_is_refused_with_its_size():
                      backend="numpy")
     assert plan.rows == 5000 and [t[3] for t in plan.tasks] == [1000, 1000, 500] * 2
     assert "5,000 rows in 6 chunks" in plan.describe(2) and "CPU-s" in plan.describe(2)
+
+
+def test_the_sweep_spec_knows_every_rule_without_importing_them():
+    from symdyn.rules import RULES
+    from symdyn.sweep._spec import RULE_NAMES
+
+    assert tuple(RULES) == RULE_NAMES
+
+
+def test_a_sweep_of_too_many_chunk_files_is_refused_with_the_chunk_that_fits():
+    from symdyn.sweep._plan import check_limits
+
+    raw = {"rule": "arbp", "depth": 2, "alpha": 1, "beta": 1, "starts": 100_000_000,
+           "chunk": 1}
+    with pytest.raises(SpecError, match="100,000,000 chunk files.*chunk = 10 or more"):
+        check_limits(SweepSpec.from_mapping(raw))
+    check_limits(SweepSpec.from_mapping({**raw, "chunk": 10}))  # 10,000,000 files: fits
+    with pytest.raises(SpecError, match="above the limit of 100,000,000 starts per cell"):
+        check_limits(SweepSpec.from_mapping({**raw, "starts": 10**9, "chunk": 0}))

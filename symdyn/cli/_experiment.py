@@ -63,7 +63,7 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _setup(p: argparse.ArgumentParser) -> None:
-    from ..training import SUITES
+    from ..training._suite import SUITES
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = _EPILOG
@@ -119,8 +119,11 @@ def _setup(p: argparse.ArgumentParser) -> None:
 
 
 def _suite(args):
-    from ..training import SUITES, load_data
-    from ..training._experiments import check_suite_work, with_settings
+    """The suite asked for, its size checked from the data files' headers when they tell
+    (no data read, no sympy or engine imported), so an oversized request is refused at
+    once."""
+    from ..training._headers import train_count
+    from ..training._suite import SUITES, check_suite_work, with_settings
 
     sym = args.symmetry_scales
     changes = dict(data=args.data, arch=args.arch, activation=args.activation,
@@ -129,13 +132,25 @@ def _suite(args):
                    init=args.init, scale=args.scale, symmetry_scales=sym,
                    baselines=args.baselines, dtype=args.dtype, train_sample=args.train_sample)
     suite = with_settings(SUITES[args.suite], **changes)
+    n_train = train_count(suite.data)  # None: no header says (CIFAR-10, a download)
+    if n_train is not None:
+        check_suite_work(suite, n_train, args.max_work)
+    return suite
+
+
+def _runs(args, suite):
+    """The data (loaded) and the runs of ``suite``, its size checked again on the data."""
+    from ..training._data import load_data
+    from ..training._suite import check_fits, check_suite_work
+
     data = load_data(suite.data, download=args.download)
     check_suite_work(suite, len(data.X_train), args.max_work)  # before building the runs
-    runs = suite.runs()
+    runs = suite.runs()  # unknown rules and bad variants refused here, then the sizes
+    check_fits(suite, data.n_inputs, data.n_classes, data.name)
     if not runs:
         raise UsageError("symdyn experiment: the grid is empty (no rules, variants or "
                          "symmetry scales)")
-    return suite, runs, data
+    return runs, data
 
 
 def _symmetry_table(runs, data) -> str:
@@ -151,22 +166,23 @@ def _run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from tqdm import tqdm
-
-    from ..training import plan_suite, run_suite, save_figures
-    from ..training._experiments import check_suite_work
-
-    suite, runs, data = _suite(args)
+    suite = _suite(args)  # refusals first: before the data, tqdm, Dask or the engine load
     if args.symmetries:
+        runs, data = _runs(args, suite)
         print(_symmetry_table(runs, data))
         return 0
-    check_suite_work(runs, len(data.X_train), args.max_work)
     out = Path(args.out)
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"experiment: cannot write to --out {str(out)!r}: "
                          f"{exc.strerror or exc}") from None
+    runs, data = _runs(args, suite)
+
+    from tqdm import tqdm
+
+    from ..training import plan_suite, run_suite, save_figures
+
     plan = plan_suite(runs, out)
     print(plan.describe(out), file=sys.stderr)
     scheduler = args.scheduler or os.environ.get("SYMDYN_SCHEDULER") or None
@@ -185,7 +201,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         table = run_suite(runs, data=data if scheduler is None else None, out=out,
-                          progress=progress, scheduler=scheduler, workers=args.workers)
+                          progress=progress, scheduler=scheduler, workers=args.workers,
+                          max_work=args.max_work)
     finally:
         bar.close()
     csv_path = table.save(out / "results.csv")

@@ -19,7 +19,7 @@ __all__ = ["COMMANDS"]
 
 
 def _setup_verify(p: argparse.ArgumentParser) -> None:
-    from ..verify import BUDGETS
+    from ..verify._budgets import BUDGETS
 
     p.add_argument("names", nargs="*", metavar="NAME", help="results to check (default: all)")
     p.add_argument("--quick", action="store_true",
@@ -84,6 +84,8 @@ class _Heartbeat:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
+    if args.budget is not None and not (args.budget > 0 and args.budget < float("inf")):
+        raise UsageError(f"--budget must be a positive number of seconds, got {args.budget:g}")
     from ..verify import (
         BUDGETS,
         TableWriter,
@@ -107,8 +109,6 @@ def _run_verify(args: argparse.Namespace) -> int:
         for p in loaded:
             print(f"{p.name}: {p.title}")
         return 0
-    if args.budget is not None and not (args.budget > 0 and args.budget < float("inf")):
-        raise UsageError(f"--budget must be a positive number of seconds, got {args.budget:g}")
     proofs = select_proofs(args.names, args.proofs)
     if note:
         print(note, file=sys.stderr)

@@ -34,6 +34,7 @@ LIMITS: dict[str, float] = {
     "samples": 100_000,          # samples, fine
     "certify": 10_000,
     "chunk": 1_000_000,
+    "chunks": 10_000_000,        # chunk files of a sweep (rows / chunk when chunk is given)
     "task_bytes": 2 * 1024**3,   # working memory of one task
 }
 #: rows per chunk when the spec does not say (per-chunk costs, like certifying, amortise)
@@ -138,11 +139,19 @@ def check_limits(spec: SweepSpec) -> None:
     worst = {**RUN_DEFAULTS, **spec.fixed,
              **{k: max(_values(spec, k)) for k in ("t_final", "tail", "samples")}}
     if starts > LIMITS["starts"] or rows > LIMITS["rows"]:
+        which = (f"{LIMITS['rows']:,.0f} rows" if rows > LIMITS["rows"] else
+                 f"{LIMITS['starts']:,.0f} starts per cell")
         raise SpecError(
             f"sweep: {cells:,} cells x {starts:,} starts = {rows:,} rows, above the limit of "
-            f"{LIMITS['rows']:,.0f} rows ({LIMITS['starts']:,.0f} starts per cell): about "
+            f"{which}: about "
             f"{_duration(estimate_seconds(rows, n, worst, 'numba'))} compiled and "
             f"{_gib(rows * store_bytes_per_row(n))} of results")
+    chunk = min((int(c) for c in _values(spec, "chunk") if int(c)), default=0)
+    if chunk and cells * math.ceil(starts / chunk) > LIMITS["chunks"]:
+        raise SpecError(f"sweep: {rows:,} rows in chunks of {chunk:,} make "
+                        f"{cells * math.ceil(starts / chunk):,} chunk files, above the limit of "
+                        f"{LIMITS['chunks']:,.0f}; chunk = "
+                        f"{math.ceil(rows / LIMITS['chunks']):,} or more (or 0: chosen)")
     if row_bytes(worst, n) > LIMITS["task_bytes"]:
         raise SpecError(f"sweep: one row of {n} state variables with samples = "
                         f"{worst['samples']} needs {_gib(row_bytes(worst, n))}, above the "

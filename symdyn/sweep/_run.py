@@ -341,8 +341,6 @@ def load_sweep(store):
     store_.require_path(store, "load_sweep: store")
     import json
 
-    import xarray as xr
-
     meta = store_.read_spec(store)
     try:
         spec = SweepSpec.from_mapping({**meta["spec"]["fixed"], **meta["spec"]["axes"],
@@ -358,11 +356,11 @@ def load_sweep(store):
         int(spec.random.get("cells", 1) if spec.random else 1)
     S = max(spec.axes.get("starts", [spec.fixed.get("starts", RUN_DEFAULTS["starts"])]))
     _check_table_size(store, C, S)
+    done_set = store_.done_chunks(store)  # a damaged directory refused before any derivation
     cells = spec.cells
     sizes = [cell_system(c).size for c in cells]
     N = max(sizes)
     _check_table_size(store, C, S, N)
-    done_set = store_.done_chunks(store)
     out = {k: np.full((C, S), np.nan) for k in ("loss", "t_end", "period", "amplitude")}
     out.update(end=np.full((C, S), "", dtype="U9"), endpoint=np.full((C, S), "", dtype="U8"),
                reason=np.full((C, S), "", dtype="U200"), route=np.full((C, S), "", dtype="U11"),
@@ -385,6 +383,8 @@ def load_sweep(store):
             for k, v in out.items()}
     coords = {name: ("cell", [c[name] for c in cells]) for name in spec.axis_names}
     coords["state_size"] = ("cell", sizes)
+    import xarray as xr  # a second of imports: only once the store has been read whole
+
     return xr.Dataset(data, coords=coords,
                       attrs={"identity": meta["identity"], "spec": json.dumps(meta["spec"])})
 

@@ -185,7 +185,7 @@ def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0
              ) -> ClassificationData:
     """A user's ``.npz``: arrays ``X`` (N, n0) and ``Y`` (integer labels (N,) or one-hot
     (N, k)), split stratified; or ``X_train, Y_train, X_test, Y_test``."""
-    from ..spec import read_npz
+    from .._files import read_npz
 
     name = str(path)
     arrays = read_npz(path)
@@ -277,7 +277,7 @@ def load_mnist(directory: str | Path | None = None, *, download: bool = False,
     d = Path(directory)
     if d.is_file() or (d / "mnist.npz").exists():
         f = d if d.is_file() else d / "mnist.npz"
-        from ..spec import read_npz
+        from .._files import read_npz
 
         arrays = read_npz(f)
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]

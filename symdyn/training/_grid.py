@@ -15,7 +15,9 @@ import numpy as np
 
 from ..errors import SpecError
 from ._data import ClassificationData, load_data
-from ._experiments import Run, Suite, run_one
+from ._experiments import run_one
+from ._headers import train_count
+from ._suite import Run, Suite, check_fits, check_suite_work
 from ._table import ResultsTable
 
 __all__ = ["run_suite", "plan_suite", "Plan"]
@@ -29,6 +31,19 @@ def _data(name: str, data: ClassificationData | None) -> ClassificationData:
     if name not in _LOADED:
         _LOADED[name] = load_data(name)
     return _LOADED[name]
+
+
+def _train_counts(runs, data: ClassificationData | None) -> dict[str, int]:
+    """data name -> training samples of every run's data: ``data``'s when given, else from
+    the files' headers (:func:`~symdyn.training._headers.train_count`), else loaded (CIFAR-10,
+    downloads: the load this process would do anyway, cached)."""
+    if data is not None:
+        return {run.data: len(data.X_train) for run in runs}
+    counts = {}
+    for name in {run.data for run in runs}:
+        n = train_count(name)
+        counts[name] = n if n is not None else len(_data(name, None).X_train)
+    return counts
 
 
 def _write_atomic(path: Path, payload) -> None:
@@ -157,7 +172,8 @@ def _train_all(todo, data, store, scheduler, workers, progress) -> dict:
 def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None,
               out: str | Path | None = None,
               progress: Callable[[Run, int], None] | None = None,
-              scheduler: str | None = None, workers: int | None = None) -> ResultsTable:
+              scheduler: str | None = None, workers: int | None = None,
+              max_work: float | None = None) -> ResultsTable:
     """Run a grid (data loaded once per process and data name unless ``data`` is given).
     With ``out``, each finished run is written to ``out/runs/<key>.json`` (atomically: a
     temporary file, then ``os.replace``) and read back instead of trained when the grid runs
@@ -167,8 +183,15 @@ def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None
     ``scheduler``: ``None``/``"sync"`` trains in this process; ``"local"`` starts a local
     Dask cluster of ``workers`` processes (default one per CPU); otherwise the address of an
     existing Dask scheduler. ``progress(run, epoch)``: after every epoch in-process, with
-    ``epoch = -1`` for a run read back or copied and ``-2`` for a run a worker finished."""
+    ``epoch = -1`` for a run read back or copied and ``-2`` for a run a worker finished.
+
+    Before anything is trained, the grid's work is checked against ``max_work`` (default
+    :data:`~symdyn.training._suite.MAX_SUITE_WORK` weight-sample updates): a larger grid is
+    a :class:`~symdyn.SpecError` naming the largest that fits."""
     plan = plan_suite(runs, out)
+    check_suite_work(plan.runs, _train_counts(plan.runs, data), max_work)
+    if data is not None:
+        check_fits(plan.to_train, data.n_inputs, data.n_classes, data.name)
     store = None
     if out is not None:
         store = Path(out) / "runs"

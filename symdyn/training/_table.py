@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,17 +162,24 @@ class ResultsTable:
     def save(self, path: str | Path) -> Path:
         """Write ``.csv`` or ``.json`` (by the suffix)."""
         path = Path(path)
-        if path.suffix == ".json":
-            path.write_text(json.dumps([_jsonable(r) for r in self.rows], indent=1))
-        elif path.suffix == ".csv":
-            cols = self.columns
-            with open(path, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=cols)
-                w.writeheader()
-                for r in self.rows:
-                    w.writerow({k: _text(r.get(k)) for k in cols})
-        else:
+        if path.suffix not in (".json", ".csv"):
             raise DataError(f"results are saved as .csv or .json, got {str(path)!r}")
+        # atomically (a temporary file, then os.replace): two grids writing the same
+        # directory at once leave one whole table, never an interleaving of both
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            if path.suffix == ".json":
+                tmp.write_text(json.dumps([_jsonable(r) for r in self.rows], indent=1))
+            else:
+                cols = self.columns
+                with open(tmp, "w", newline="") as fh:
+                    w = csv.DictWriter(fh, fieldnames=cols)
+                    w.writeheader()
+                    for r in self.rows:
+                        w.writerow({k: _text(r.get(k)) for k in cols})
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

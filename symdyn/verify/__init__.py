@@ -41,30 +41,34 @@ deadline (a batch integration, a sample, a budgeted analysis) raises
 the result ends as "timeout" with the steps recorded before it, never as "failed".
 Proof files live in the top-level ``proofs/``."""
 
-from ._proofs import (
-    BUDGETS,
-    PROOF_KINDS,
-    Math,
-    Proof,
-    ProofContext,
-    ProofResult,
-    Sentence,
-    Step,
-    TableWriter,
-    ddt,
-    iter_results,
-    latex_report,
-    load_proofs,
-    proof,
-    proofs_directory,
-    result_json,
-    results_json,
-    results_table,
-    run_proof,
-    run_proofs,
-    select_proofs,
-    sentence,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, for type checkers; at run time see __getattr__
+    from ._proofs import (
+        BUDGETS,
+        PROOF_KINDS,
+        Math,
+        Proof,
+        ProofContext,
+        ProofResult,
+        Sentence,
+        Step,
+        TableWriter,
+        ddt,
+        iter_results,
+        latex_report,
+        load_proofs,
+        proof,
+        proofs_directory,
+        result_json,
+        results_json,
+        results_table,
+        run_proof,
+        run_proofs,
+        select_proofs,
+        sentence,
+    )
 
 __all__ = [
     "proof",
@@ -90,3 +94,17 @@ __all__ = [
     "Math",
     "ddt",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from :mod:`._proofs` on first use (PEP 562): ``symdyn verify
+    --help`` and the refusal of bad options do not pay for sympy and the proofs' machinery."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("._proofs", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -15,6 +15,7 @@ from .._typeset import Math, Sentence, ddt, sentence
 from ..errors import SpecError
 from ..numerics._budget import DEADLINE, BudgetExhausted
 from ..numerics._budget import clock as budget_clock
+from ._budgets import BUDGETS
 from ._directory import proofs_directory
 from ._load import import_proof_file
 from ._oracles import OracleSteps
@@ -346,9 +347,6 @@ def load_proofs(directory: str | os.PathLike | None = None) -> list[Proof]:
     return list(_REGISTRY.values())
 
 
-#: Default budget per result, in CPU seconds of its worker, by profile (a job that uses no
-#: CPU is ended after ``WALL_FACTOR`` times as many wall-clock seconds).
-BUDGETS = {"quick": 60.0, "full": 900.0}
 _NUMERIC_SHARE = 0.75  # numerical steps must end within this share of the budget
 
 

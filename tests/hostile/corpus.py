@@ -7,7 +7,9 @@ as a hostile user would write them. Every input runs in this process under a tim
 * **multi-line**: exit 2 with more or less than one line on stderr;
 * **hang**: the budget ran out (:data:`BUDGET` CPU-seconds or :data:`WALL` seconds);
 * **data loss**: a store shared by two concurrent sweeps missing a chunk or holding one that
-  differs from a clean run (``--full`` only: two sweep processes).
+  differs from a clean run, or a results directory shared by two concurrent experiment grids
+  missing a run file or holding one that differs from the grid run alone (``--full`` only:
+  two processes each).
 
 Run by hand: ``python tests/hostile/corpus.py`` (everything, a few minutes of CPU) or with
 ``--every K`` (one input in K of each surface); ``tests/hostile/test_corpus.py`` runs a quick
@@ -635,6 +637,52 @@ def run_shared_store(root: Path) -> Tally:
     return t
 
 
+def run_shared_results(root: Path) -> Tally:
+    """Two experiment grids writing one ``--out`` at once (they share some runs) against
+    each grid run alone: every run file of both present, readable and equal to the clean
+    run's, and the shared directory's results table whole."""
+    import subprocess
+
+    from symdyn.training import ResultsTable
+
+    t = Tally("shared results (runs)")  # inputs: the run files compared with clean runs
+    base = [sys.executable, "-m", "symdyn", "experiment", "--data", "digits", "--arch",
+            "64-16-10", "--variants", "derivative", "--epochs", "12", "--symmetry-scales",
+            "none", "--baselines", "none", "--no-figures", "--out"]
+    grids = {"a": ["--rules", "bp,rbp", "--seeds", "3"],
+             "b": ["--rules", "rbp,srbp", "--seeds", "3"]}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    shared = root / "exp-shared"
+    procs = [subprocess.Popen([*base, str(shared), *g], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for g in grids.values()]
+    for p in procs:
+        err = p.communicate(timeout=900)[1]
+        if p.returncode != 0:
+            t.tracebacks += "Traceback" in err
+            t.failures.append(("experiment failed", p.returncode, err[-300:]))
+    for name, g in grids.items():
+        subprocess.run([*base, str(root / f"exp-{name}"), *g], env=env, check=True,
+                       capture_output=True)
+        for clean in sorted((root / f"exp-{name}" / "runs").glob("*.json")):
+            t.inputs += 1
+            try:
+                same = json.loads((shared / "runs" / clean.name).read_text()) == \
+                    json.loads(clean.read_text())
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                t.data_loss += 1
+                t.failures.append(("run lost or differs", clean.name))
+    for table in ("results.csv", "results.json"):
+        t.inputs += 1
+        try:
+            ResultsTable.load(shared / table)
+        except Exception as exc:  # noqa: BLE001 - a damaged table is lost data
+            t.data_loss += 1
+            t.failures.append(("table damaged", table, str(exc)[:120]))
+    return t
+
+
 # -- driver -----------------------------------------------------------------------------------
 
 
@@ -652,7 +700,7 @@ def run_all(every: int = 1, full: bool = False, root: Path | None = None) -> lis
                    *run_cli(list(cli_inputs(files, stores, root))[::every]),
                    *run_api(api_calls(files, stores)[::every])]
         if full:
-            tallies.append(run_shared_store(root))
+            tallies += [run_shared_store(root), run_shared_results(root)]
         return tallies
 
 

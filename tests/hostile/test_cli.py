@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from symdyn.cli import main
+from symdyn.errors import SpecError
 from symdyn.sweep import _run
 
 SPEC = ["--arch", "1-1-1", "--rule", "rbp"]
@@ -96,7 +97,6 @@ def test_a_scheduler_without_workers_is_refused(tmp_path, monkeypatch):
     from dask.distributed import LocalCluster
 
     import symdyn as sd
-    from symdyn.errors import SpecError
 
     monkeypatch.setattr(_run, "WORKER_WAIT_SECONDS", 2.0)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
@@ -166,8 +166,11 @@ def test_timeouts_and_budgets_are_finite(argv, capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("option, value, words", [
-    ("--epochs", "100000", ["x 100,000 epochs", "what fits: at most"]),
-    ("--seeds", "10000", ["runs x", "what fits: at most"]),
+    # by hand: 784-256-128-10 has 234,752 weights; one epoch of one run on Fashion-MNIST's
+    # 60,000 images is 2 x 60,000 x 234,752 = 2.817e10 updates; the default suite has 72 runs
+    ("--epochs", "100000", ["72 runs x 100,000 epochs", "fits: these 72 runs of at most 49 "
+                            "epochs"]),
+    ("--seeds", "10000", ["230,003 runs x 10 epochs", "fits: 354 runs of 10 epochs"]),
 ])
 def test_experiments_are_estimated_before_any_work(tmp_path, option, value, words, capsys):
     code, err, seconds = _cli(["experiment", option, value, "--out", tmp_path / "e"], capsys)
@@ -177,8 +180,9 @@ def test_experiments_are_estimated_before_any_work(tmp_path, option, value, word
 
 def test_the_work_limit_is_arithmetic_not_a_guess():
     """The estimate by hand: 2 runs of 64-100-10 (3 and 5 epochs) on 100 samples are
-    (3 + 5) x 100 x 2 x (6400 + 1000) = 11,840,000 updates; a limit just below refuses and
-    names the epochs that fit."""
+    (3 + 5) x 100 x 2 x (6400 + 1000) = 11,840,000 updates, 1,480,000 per epoch of a run.
+    Just below the limit, the most epochs that fit is a cap of 4 (3 + 4 epochs: 10,360,000)
+    and the most runs at their epochs is 1 (the 3-epoch run: 4,440,000)."""
     from symdyn.training import Run
     from symdyn.training._experiments import check_suite_work, suite_work
 
@@ -186,8 +190,76 @@ def test_the_work_limit_is_arithmetic_not_a_guess():
                                                           epochs=5)]
     assert suite_work(runs, 100) == 11_840_000
     check_suite_work(runs, 100, limit=11_840_000)  # fits exactly
-    with pytest.raises(Exception, match="at most 3 epochs"):  # 2,960,000 per epoch of both
+    with pytest.raises(SpecError, match="these 2 runs of at most 4 epochs or 1 of these runs at "
+                                         "their own epochs$"):
         check_suite_work(runs, 100, limit=11_840_000 - 1)
+    with pytest.raises(SpecError, match="these 2 runs of at most 1 epochs$"):  # 2,960,000
+        check_suite_work(runs, 100, limit=4_000_000)
+    with pytest.raises(SpecError, match="not one run of one epoch"):
+        check_suite_work(runs, 100, limit=1_000_000)
+
+
+def test_a_suite_is_sized_from_its_settings_with_the_largest_request_that_fits():
+    """quick: 26 runs (2 baselines + 2 bp + 4 x 4 channel rules + 3 sign variants, 1 seed,
+    plus ARBP from 3 scales) of 64-100-100-10 (17,400 weights); on 1,000 samples one epoch
+    of one run is 2 x 1,000 x 17,400 = 34,800,000 updates."""
+    from symdyn.training._suite import SUITES, check_suite_work, suite_runs, with_settings
+
+    quick = SUITES["quick"]
+    assert suite_runs(quick) == len(quick.runs()) == 26
+    big = with_settings(quick, epochs=100_000)
+    limit = 26 * 10 * 34_800_000  # ten epochs of every run
+    check_suite_work(with_settings(quick, epochs=10), 1_000, limit)
+    with pytest.raises(SpecError) as info:
+        check_suite_work(big, 1_000, limit)
+    text = str(info.value)
+    assert "26 runs x 100,000 epochs x 1,000 samples" in text
+    assert "these 26 runs of at most 10 epochs" in text and "0 runs" not in text
+    assert "\n" not in text
+    few = with_settings(quick, epochs=2)  # 2 runs of 2 epochs fit in 5 epochs of one run
+    with pytest.raises(SpecError, match=r"fits: 2 runs of 2 epochs \(fewer seeds"):
+        check_suite_work(few, 1_000, 5 * 34_800_000)
+
+
+def test_run_suite_checks_the_work_limit_from_the_python_api(tmp_path):
+    """run_suite itself refuses an oversized grid before training anything (no run file,
+    no time spent): digits' 1,437 training samples come from the loader's constant, not
+    from loading the data."""
+    from symdyn.training import Run, run_suite
+
+    runs = [Run(rule="bp", arch="64-100-10", epochs=100_000, seed=s) for s in range(2)]
+    with pytest.raises(SpecError, match=r"2 runs x 100,000 epochs x 1,437 samples"):
+        run_suite(runs, out=tmp_path / "o", max_work=1e9)
+    assert not list((tmp_path / "o").rglob("*.json"))
+    with pytest.raises(SpecError, match="max_work must be a positive number"):
+        run_suite(runs[:1], max_work=float("nan"))
+
+
+@pytest.mark.parametrize("variant, words", [
+    ("density=2", "density must be in (0, 1]"), ("bits=0", "bits must be an integer"),
+    ("scale=-1", "scale must be a non-negative"), ("decay=1e999", "must be finite"),
+])
+def test_bad_variant_settings_are_refused_before_the_data_or_any_training(
+        variant, words, tmp_path, capsys):
+    # they were refused only when a run of that variant was built, after the data loaded
+    # and the runs before it trained (a minute of CPU for density=2 on Fashion-MNIST)
+    _one_line(*_cli(["experiment", "--variants", variant, "--out", tmp_path / "e"],
+                    capsys)[:2], words)
+    assert not (tmp_path / "e").exists()
+
+
+def test_an_architecture_that_does_not_fit_the_data_is_refused_before_training(tmp_path):
+    import numpy as np
+
+    from symdyn.training import ClassificationData, Run, run_suite
+
+    X, Y = np.zeros((8, 3)), np.eye(2)[np.arange(8) % 2]
+    data = ClassificationData("tiny", X, Y, X, Y)
+    with pytest.raises(SpecError, match="architecture 4-2 does not fit data tiny"):
+        run_suite([Run(rule="bp", arch="3-2", epochs=1), Run(rule="bp", arch="4-2",
+                                                            epochs=1)],
+                  data=data, out=tmp_path / "o")
+    assert not list((tmp_path / "o").rglob("*.json"))  # the run that fits did not train
 
 
 @pytest.mark.parametrize("depth", [33, 100, 1000])
@@ -225,3 +297,12 @@ def test_the_corpus_in_full(tmp_path):
     for t in _corpus().run_all(every=1, full=True, root=tmp_path):
         assert t.tracebacks == t.hangs == t.multiline == t.data_loss == 0, \
             (t.line(), t.failures[:5])
+
+
+def test_the_suite_names_the_channel_networks_without_importing_them():
+    from symdyn.rules import CHANNEL_NETWORKS
+    from symdyn.rules._networks import ONE_SIDED
+    from symdyn.training._suite import CHANNEL_NETWORK_NAMES
+    from symdyn.training._suite import ONE_SIDED as SUITE_ONE_SIDED
+
+    assert tuple(CHANNEL_NETWORKS) == CHANNEL_NETWORK_NAMES and ONE_SIDED == SUITE_ONE_SIDED
