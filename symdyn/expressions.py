@@ -50,6 +50,7 @@ __all__ = [
     "MAX_BITS",
     "parse_expression",
     "parse_number",
+    "sympy_object",
 ]
 
 MAX_LENGTH = 10_000
@@ -420,3 +421,17 @@ def parse_number(text: str, *, what: str = "") -> float:
         raise ExpressionError(f"{what}{text!r} = {value if value.imag else value.real} is not "
                               "a finite real number")
     return value.real
+
+
+def sympy_object(value, *, what: str = "expression") -> sp.Basic:
+    """``value`` (a sympy object or a Python number) as a sympy object. Text is refused, never
+    parsed: ``sympify`` of a string evaluates it as Python (parse user text with
+    :func:`parse_expression`)."""
+    if isinstance(value, (str, bytes)):
+        raise ExpressionError(f"{what} must be a sympy expression, not text (parse text "
+                              "with symdyn.expressions.parse_expression)")
+    try:
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise ExpressionError(f"{what} must be a sympy expression, got "
+                              f"{type(value).__name__}") from None

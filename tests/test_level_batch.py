@@ -130,3 +130,17 @@ def test_level_curve_route_agrees_with_the_horizon_where_both_decide():
     wrong = _arbp(3, lam=2.0)[1]
     wrong = [sp.sympify(w) for w in wrong]
     assert not all(agree(follow_level_curves(s, ends, VALS, laws=wrong)))
+
+
+def test_laws_given_as_text_are_refused_never_parsed(tmp_path):
+    """Laws are sympy expressions; text (user input) is refused by both tracers, not handed
+    to ``sympify``, which would evaluate it."""
+    s, laws = _arbp(3)
+    marker = tmp_path / "ran"
+    text = [f"__import__('pathlib').Path({str(marker)!r}).touch()"] + [str(h) for h in laws[1:]]
+    one = follow_level_curve(s, np.full(5, 0.5), VALS, laws=text)
+    (batch,) = follow_level_curves(s, np.full((1, 5), 0.5), VALS, laws=text)
+    for lc in (one, batch):
+        assert lc.outcome == "undecided" and "sympy expression" in lc.message
+    assert not marker.exists()
+    assert follow_level_curve(s, np.full(5, 0.5), VALS, laws=laws).outcome == "converges"

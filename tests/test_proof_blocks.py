@@ -225,3 +225,20 @@ def test_chain_induction(rule):
     r = chain_induction(rule, depths=(2, 3))
     assert r.status == "proved" and all(ok for _, ok in r.checks)
     assert len(r.checks) >= 7 and r.depths_checked == (2, 3)
+
+
+def test_text_is_refused_never_evaluated(tmp_path):
+    """The building blocks take sympy expressions: a string is refused with an
+    ExpressionError, never handed to ``sympify`` (which would run it as Python)."""
+    from symdyn.analysis._certificate import assume
+    from symdyn.errors import ExpressionError
+
+    x = sp.Symbol("x")
+    marker = tmp_path / "ran"
+    text = f"__import__('pathlib').Path({str(marker)!r}).touch() or x"
+    for call in (lambda: sign_analysis(text, x), lambda: prove_nonnegative(text, [x]),
+                 lambda: assume([]).sign(text)):
+        with pytest.raises(ExpressionError, match="not text"):
+            call()
+    assert not marker.exists()
+    assert sign_analysis(-x, x).status == "proved"

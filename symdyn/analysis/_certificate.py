@@ -15,6 +15,7 @@ import sympy as sp
 
 from .._typeset import Sentence
 from ..errors import SpecError
+from ..expressions import sympy_object
 from ._common import rationalize
 
 __all__ = ["ProofCertificate", "Assumptions", "assume", "Nonnegativity", "prove_nonnegative",
@@ -95,7 +96,7 @@ class Assumptions:
     def sign(self, expr: sp.Expr) -> int | None:
         """The sign of ``expr`` (1, 0, -1) for every real value of its symbols that meets
         the facts, when sympy's assumptions decide it (factor by factor); else ``None``."""
-        expr = sp.sympify(expr)
+        expr = sympy_object(expr)
         if expr == 0:
             return 0
         dummies = self.symbols_for(expr.free_symbols)
@@ -109,7 +110,7 @@ class Assumptions:
     def nonnegative(self, expr: sp.Expr) -> bool:
         """Whether ``expr >= 0`` for every real value of its symbols that meets the facts
         (decided by sympy's assumptions on its factored form)."""
-        expr = sp.sympify(expr)
+        expr = sympy_object(expr)
         if expr == 0:
             return True
         dummies = self.symbols_for(expr.free_symbols)
@@ -118,7 +119,7 @@ class Assumptions:
 
     def nonpositive(self, expr: sp.Expr) -> bool:
         """Whether ``expr <= 0`` under the facts (see :meth:`nonnegative`)."""
-        return self.nonnegative(-sp.sympify(expr))
+        return self.nonnegative(-sympy_object(expr))
 
     def sample_values(self, symbols: Sequence[sp.Symbol]) -> list[dict]:
         """A few exact values for ``symbols`` that meet the facts (for refutations)."""
@@ -208,7 +209,7 @@ def prove_nonnegative(expr, variables: Sequence[sp.Symbol], assumptions=(), *,
     :math:`w_i \ge 0` found by linear algebra. Else look for a rational point with
     :math:`e < 0` (refuted); else inconclusive."""
     facts = assume(assumptions)
-    e = sp.expand(rationalize(sp.sympify(expr)))
+    e = sp.expand(rationalize(sympy_object(expr)))
     if e == 0:
         return Nonnegativity("proved", "zero")
     variables = tuple(variables)

@@ -18,6 +18,7 @@ import sympy as sp
 
 from .._typeset import dot, sentence
 from ..errors import AnalysisError, SpecError
+from ..expressions import sympy_object
 from ._certificate import ProofCertificate, assume
 from ._common import rationalize
 
@@ -119,7 +120,7 @@ def sign_analysis(rhs, x: sp.Symbol, assumptions=()) -> SignAnalysis:
     if not isinstance(x, sp.Symbol):
         raise SpecError(f"the variable must be a sympy Symbol, got {x!r}")
     facts = assume(assumptions)
-    g = sp.expand(rationalize(sp.sympify(rhs)))
+    g = sp.expand(rationalize(sympy_object(rhs, what="the right-hand side")))
     if not g.is_polynomial(x):
         raise AnalysisError(f"{g} is not a polynomial in {x}; the sign analysis needs one")
     p = sp.Poly(g, x)

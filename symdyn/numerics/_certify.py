@@ -33,6 +33,7 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 from ..errors import SpecError, require_system
+from ..expressions import sympy_object
 from ._binding import System
 from ._codegen import numpy_function
 from ._rhs import numeric
@@ -55,18 +56,27 @@ class Certificate:
     message: str
 
 
-def _gradient(system: System, laws: Sequence, values: Mapping | None):
+def laws_jacobian(system: System, laws: Sequence, values: Mapping | None
+                  ) -> tuple[list[sp.Symbol], sp.Matrix]:
+    """The state symbols and the Jacobian of the first integrals ``laws`` (sympy expressions
+    in the state; text is refused, never parsed) with the scalar ``values`` substituted."""
+    if isinstance(laws, (str, bytes)):
+        raise SpecError("laws must be sympy expressions in the state, not text")
     state = list(system.state)
     subs = {p: float(v) for p in system.parameters for k, v in (values or {}).items()
             if str(p) == k and np.ndim(v) == 0}
-    H = [sp.sympify(h).xreplace(subs) for h in laws]
-    J = sp.Matrix(H).jacobian(state)
+    J = sp.Matrix([sympy_object(h, what="a law").xreplace(subs) for h in laws]).jacobian(state)
     free = J.free_symbols - set(state)
     if free:
         raise SpecError(f"laws depend on parameters without values: "
-                         f"{', '.join(sorted(map(str, free)))}")
+                        f"{', '.join(sorted(map(str, free)))}")
+    return state, J
+
+
+def _gradient(system: System, laws: Sequence, values: Mapping | None):
+    state, J = laws_jacobian(system, laws, values)
     fun = numpy_function([state], J)
-    return lambda y: np.asarray(fun(y), dtype=float).reshape(len(H), len(state))
+    return lambda y: np.asarray(fun(y), dtype=float).reshape(J.shape)
 
 
 def independent_laws(G: np.ndarray, rtol: float = 1e-8) -> np.ndarray:

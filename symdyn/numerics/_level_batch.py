@@ -32,7 +32,7 @@ import sympy as sp
 from scipy.integrate._ivp.rk import RK45
 
 from ._binding import System
-from ._certify import _SINGULAR, LevelCurve, independent_laws
+from ._certify import _SINGULAR, LevelCurve, independent_laws, laws_jacobian
 from ._rhs import numeric
 
 __all__ = ["follow_level_curves"]
@@ -44,15 +44,7 @@ class _Field:
     """The laws' gradients, their cross product and the flow, for a batch of states."""
 
     def __init__(self, system: System, laws: Sequence, values: Mapping | None):
-        state = list(system.state)
-        subs = {p: float(v) for p in system.parameters for k, v in (values or {}).items()
-                if str(p) == k and np.ndim(v) == 0}
-        H = [sp.sympify(h).xreplace(subs) for h in laws]
-        J = sp.Matrix(H).jacobian(state)
-        free = J.free_symbols - set(state)
-        if free:
-            raise ValueError(f"laws depend on parameters without values: "
-                             f"{', '.join(sorted(map(str, free)))}")
+        state, J = laws_jacobian(system, laws, values)
         self.m, self.n = J.shape
         self.entries = [(i, j, sp.lambdify(state, J[i, j], "numpy"))
                         for i in range(self.m) for j in range(self.n) if J[i, j] != 0]
