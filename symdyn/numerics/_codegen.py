@@ -220,6 +220,15 @@ class ChainPlan:
         return split
 
 
+def _print_named_symbol(printer, expr) -> str:
+    """A printer method: the identifier of a symbol in ``printer.names`` (a symbol without
+    one has no value to print)."""
+    try:
+        return printer.names[expr]
+    except KeyError:
+        raise Unsupported(f"symbol {expr} has no value") from None
+
+
 class MatrixCodePrinter(NumPyPrinter):
     """Prints matrix expressions as batched numpy code (see the module docstring)."""
 
@@ -249,13 +258,8 @@ class MatrixCodePrinter(NumPyPrinter):
                 self.temps[expr] = name
 
     # symbols
-    def _print_Symbol(self, expr):
-        try:
-            return self.names[expr]
-        except KeyError:
-            raise Unsupported(f"symbol {expr} has no value") from None
-
-    _print_Dummy = _print_Symbol
+    _print_Symbol = _print_named_symbol
+    _print_Dummy = _print_named_symbol
 
     def _print_MatrixSymbol(self, expr):
         return self._print_Symbol(expr)

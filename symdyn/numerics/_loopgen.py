@@ -33,6 +33,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ._codegen import (
     Unsupported,
     _matmul_parts,
+    _print_named_symbol,
     lift_transposes,
     repeated_subexpressions,
     share_activations,
@@ -96,13 +97,8 @@ class _ScalarPrinter(PythonCodePrinter):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
         self.names = names
 
-    def _print_Symbol(self, expr):
-        try:
-            return self.names[expr]
-        except KeyError:
-            raise Unsupported(f"symbol {expr} has no value") from None
-
-    _print_Dummy = _print_Symbol
+    _print_Symbol = _print_named_symbol
+    _print_Dummy = _print_named_symbol
 
 
 class LoopPrinter:
