@@ -136,8 +136,7 @@ def job_simulate(rounds: int) -> None:
 
 
 def job_epoch() -> None:
-    from symdyn.training import load_digits
-    from symdyn.training._experiments import Run, measure
+    from symdyn.training import Run, load_digits, measure
 
     data = load_digits()
     run = Run(rule="arbp", seed=0, epochs=1)

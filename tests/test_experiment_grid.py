@@ -82,7 +82,7 @@ def test_a_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
 
 def _suite_runs(args):
     from symdyn.training import SUITES
-    from symdyn.training._experiments import with_settings
+    from symdyn.training._suite import with_settings
 
     return with_settings(SUITES["quick"], rules=("bp", "rbp", "srbp"), baselines=(),
                          variants=("derivative", "no-derivative"), seeds=2, epochs=3,

@@ -32,6 +32,7 @@ from symdyn.training import (
 )
 from symdyn.training import _experiments as experiments
 from symdyn.training import _grid as grid
+from symdyn.training import _suite as suites
 
 RULES = ("bp", "rbp", "srbp", "arbp", "asrbp")
 
@@ -312,11 +313,11 @@ def test_bad_network_options_are_spec_errors(kwargs, match):
 
 
 def test_variant_parser_is_a_whitelist():
-    assert experiments.parse_variant("adaptive+bits=4", "rbp", "tanh") == (
-        "arbp", {"decay": experiments.KP_DECAY}, {"bits": 4})
+    assert suites.parse_variant("adaptive+bits=4", "rbp", "tanh") == (
+        "arbp", {"decay": suites.KP_DECAY}, {"bits": 4})
     for bad in ("__import__('os')", "bits=1;2", "colour=3", ""):
         with pytest.raises(SpecError):
-            experiments.parse_variant(bad, "rbp", "tanh")
+            suites.parse_variant(bad, "rbp", "tanh")
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -468,12 +469,12 @@ def test_experiment_command_prints_the_table_and_writes_figures(tmp_path, capsys
 
 def test_one_seed_prints_no_spread_and_baselines_judge_the_rules(tmp_path):
     path = tiny_data(tmp_path)
-    suite = experiments.Suite(data=path, arch="4-6-3", rules=("bp",), variants=("derivative",),
+    suite = suites.Suite(data=path, arch="4-6-3", rules=("bp",), variants=("derivative",),
                               seeds=1, epochs=2)
     text = run_suite(suite).format_summary()
     assert "+- 0.000" not in text and "± 0.000" not in text
     assert "1 seed: no spread" in text
-    table = run_suite(experiments.with_settings(suite, seeds=3))
+    table = run_suite(suites.with_settings(suite, seeds=3))
     summ = {x.rule: x for x in table.summary()}
     accs = [r["test_acc"] for r in table.final().where(rule="bp").rows]
     from scipy.stats import t as student  # the oracle: the textbook interval
@@ -519,11 +520,11 @@ def test_runs_that_train_the_same_network_are_trained_once(tmp_path, monkeypatch
 
 
 def test_default_suite_runs_all_four_channel_architectures():
-    suite = experiments.SUITES["default"]
+    suite = suites.SUITES["default"]
     assert (suite.data, suite.arch) == ("fashion-mnist", "784-256-128-10")
     runs = suite.runs()
-    built = {experiments.architecture_of(r.build().rule.name) for r in runs[::3]}
-    assert set(experiments.ARCHITECTURES) <= built
+    built = {suites.architecture_of(r.build().rule.name) for r in runs[::3]}
+    assert set(suites.ARCHITECTURES) <= built
     # baselines; bp in derivative and no-derivative only; sign without adaptive/density;
     # 4 channel rules x 4 variants; ARBP from 3 scales
     per_seed = 2 + 2 + 3 + 4 * 4
@@ -532,9 +533,9 @@ def test_default_suite_runs_all_four_channel_architectures():
 
 
 def test_symmetry_runs_only_with_arbp_among_the_rules():
-    suite = experiments.with_settings(experiments.SUITES["quick"], rules=("bp", "rbp", "srbp"))
+    suite = suites.with_settings(suites.SUITES["quick"], rules=("bp", "rbp", "srbp"))
     assert not [r for r in suite.runs() if r.variant.startswith("scale=")]
-    assert [r for r in experiments.SUITES["quick"].runs() if r.variant.startswith("scale=")]
+    assert [r for r in suites.SUITES["quick"].runs() if r.variant.startswith("scale=")]
 
 
 def test_measure_every_keeps_the_training_and_thins_the_rows():
@@ -543,7 +544,7 @@ def test_measure_every_keeps_the_training_and_thins_the_rows():
     from symdyn.training import load_digits
 
     data = load_digits()
-    run = experiments.Run(rule="arbp", arch="64-20-10", epochs=7, seed=3)
+    run = suites.Run(rule="arbp", arch="64-20-10", epochs=7, seed=3)
     every, _ = experiments.run_one(run, data)
     thin, status = experiments.run_one(run, data, measure_every=3)
     assert status == "finished" and [r["epoch"] for r in thin] == [0, 3, 6, 7]

@@ -12,28 +12,13 @@ import numpy as np
 from ..errors import SpecError
 from ._data import ClassificationData
 from ._network import DeepNetwork
-from ._suite import (  # re-exported: callers import these names from here too
-    ARCHITECTURES,
+from ._suite import (
     BASELINES,
-    KP_DECAY,
-    MAX_SUITE_WORK,
-    SUITES,
-    UNIT_VARIANTS,
-    VARIANTS,
     Run,
-    Suite,
-    applies,
     architecture_of,
-    check_suite_work,
-    parse_variant,
-    suite_work,
-    with_settings,
 )
 
-__all__ = ["Run", "Suite", "SUITES", "VARIANTS", "UNIT_VARIANTS", "BASELINES", "ARCHITECTURES",
-           "KP_DECAY",
-           "run_one", "parse_variant", "measure", "architecture_of", "applies",
-           "MAX_SUITE_WORK", "check_suite_work", "suite_work", "with_settings"]
+__all__ = ["run_one", "measure"]
 
 
 def _angle(a: np.ndarray, b: np.ndarray) -> float:

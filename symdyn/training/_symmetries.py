@@ -205,7 +205,7 @@ def suite_symmetries(runs, data, samples: int = 256) -> list[SymmetryProfile]:
     """The profile of every (rule, variant) of ``runs`` (baselines left out), each built as
     its first run (its seed) and measured at its initial weights on the first ``samples``
     training images of ``data``, with the run's learning rate for the step of symmetry 6."""
-    from ._experiments import BASELINES
+    from ._suite import BASELINES
 
     X = np.ascontiguousarray(data.X_train[:samples].T)
     T = np.ascontiguousarray(data.Y_train[:samples].T)

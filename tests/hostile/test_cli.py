@@ -184,7 +184,7 @@ def test_the_work_limit_is_arithmetic_not_a_guess():
     Just below the limit, the most epochs that fit is a cap of 4 (3 + 4 epochs: 10,360,000)
     and the most runs at their epochs is 1 (the 3-epoch run: 4,440,000)."""
     from symdyn.training import Run
-    from symdyn.training._experiments import check_suite_work, suite_work
+    from symdyn.training._suite import check_suite_work, suite_work
 
     runs = [Run(rule="bp", arch="64-100-10", epochs=3), Run(rule="rbp", arch="64-100-10",
                                                           epochs=5)]
