@@ -32,7 +32,7 @@ class Elementwise(ElementwiseApplyFunction):
     matrix as if it were a scalar (which fails for the logistic or relu); this never does."""
 
     def __new__(cls, function: sp.Lambda, expr: sp.MatrixExpr):
-        return sp.MatrixExpr.__new__(cls, function, sp.sympify(expr))
+        return sp.MatrixExpr.__new__(cls, function, sp.sympify(expr, strict=True))
 
 
 def _apply(f: Activation, m: sp.MatrixExpr) -> sp.MatrixExpr:

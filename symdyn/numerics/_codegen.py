@@ -397,7 +397,7 @@ def matrix_kernel(state: Sequence[sp.MatrixSymbol], outputs: Sequence[sp.MatrixE
     """Generate ``label(y, *params)``: the blocks of ``y`` (batched, last axis) are the
     matrices ``state``; returns the blocks of ``outputs`` (one per state matrix) packed the
     same way. Raises :class:`Unsupported` for expressions it cannot print."""
-    outputs = share_activations([lift_transposes(sp.sympify(e)) for e in outputs])
+    outputs = share_activations([lift_transposes(sp.sympify(e, strict=True)) for e in outputs])
     for m, e in zip(state, outputs, strict=True):
         if tuple(e.shape) != tuple(m.shape):
             raise ValueError(f"output for {m} has shape {e.shape}, expected {m.shape}")

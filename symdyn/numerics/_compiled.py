@@ -76,7 +76,7 @@ def scalar_function(name: str, args: Sequence[str],
                 continue
             rename[s] = sp.Symbol(f"_{'abcdefgh'[k]}{i}")
             lines.append(f"    {rename[s]} = {access.format(i)}")
-    exprs = [sp.sympify(e).xreplace(rename) for e in outputs]
+    exprs = [sp.sympify(e, strict=True).xreplace(rename) for e in outputs]
     temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_x"), optimizations="basic")
     printer = PythonCodePrinter({"fully_qualified_modules": True, "standard": "python3"})
     body = [f"    {s} = {printer.doprint(e)}" for s, e in temps]

@@ -140,7 +140,7 @@ class LoopPrinter:
         return f"i{self.loop}", f"j{self.loop}", f"k{self.loop}"
 
     def coeff(self, c) -> str:
-        text = self.scalar.doprint(sp.sympify(c))
+        text = self.scalar.doprint(sp.sympify(c, strict=True))
         if self.scalar._not_supported:
             raise Unsupported(f"no plain Python code for {c}")
         return f"({text})"
@@ -293,7 +293,7 @@ def matrix_rhs_source(state: Sequence[sp.MatrixSymbol], outputs: Sequence[sp.Mat
     ``K[s]`` receives the blocks of ``outputs``, one per matrix of ``state``, packed as in
     ``y``; ``p`` is laid out by :func:`parameter_layout`. Raises
     :class:`~symdyn.numerics._codegen.Unsupported` for what it cannot print."""
-    outputs = share_activations([lift_transposes(sp.sympify(e)) for e in outputs])
+    outputs = share_activations([lift_transposes(sp.sympify(e, strict=True)) for e in outputs])
     pr = LoopPrinter(state, params)
     for node in repeated_subexpressions(outputs):
         pr.temps[node] = pr.operand(node)

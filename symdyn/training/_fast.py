@@ -67,7 +67,7 @@ def steps_source(system, params: list, I, T) -> str:  # noqa: E741
     rename.update({q: sp.Symbol(f"_p{j}") for j, q in enumerate(params)})
     rename.update({q: sp.Symbol(f"_x{j}") for j, q in enumerate(I)})
     rename.update({q: sp.Symbol(f"_t{j}") for j, q in enumerate(T)})
-    exprs = [sp.sympify(e).xreplace(rename) for e in system.update]
+    exprs = [sp.sympify(e, strict=True).xreplace(rename) for e in system.update]
     leftover = set().union(*(e.free_symbols for e in exprs)) - set(rename.values())
     if leftover:
         raise _compiled.Unsupported(f"symbols without a value: {sorted(map(str, leftover))}")
