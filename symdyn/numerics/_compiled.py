@@ -24,20 +24,18 @@ from types import ModuleType
 
 import numpy as np
 import sympy as sp
-from scipy.integrate import DOP853, RK45
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import SpecError
-from . import _rk_loop
+from . import _codegen, _lane_loop, _loopgen, _rk_loop, _rkgen
 from ._codegen import Unsupported
 from ._loopgen import (
-    compact_stages,
     matrix_parameter_table,
     matrix_rhs_source,
     parameter_layout,
-    stage_loop,
 )
 from ._rhs import _KERNELS, NumericRHS, cached_kernel, rhs_kernel
+from ._rkgen import dense_shape, lane_source, tableau_source
 from ._tableau import TABLEAUS
 
 __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "load_program",
@@ -133,86 +131,15 @@ def load_program(template: str, generated: str, jit: bool, contract: bool = Fals
 
 
 _RK_TEMPLATE = inspect.getsource(_rk_loop)
-
-
-def _combination(coeffs, index: str) -> str:
-    """``c0*K[0, i] + c3*K[3, i] + ...`` over the nonzero coefficients (exact literals)."""
-    terms = [f"{float(c)!r} * K[{j}, {index}]" for j, c in enumerate(coeffs) if c != 0]
-    return " + ".join(terms) or "0.0"
-
-
-def tableau_source(tab, compact: bool = False) -> str:
-    """``stages`` and ``error_norm`` of the template for the pair ``tab``, straight-line over
-    the stages with only the nonzero coefficients (DOP853: 74 of 104); ``compact``: loops
-    over the stages (:func:`~symdyn.numerics._loopgen.compact_stages`)."""
-    S = tab.n_stages
-    lines = ["def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
-             "    for i in range(n):", "        K[0, i] = F[r, i]"]
-    for s in range(1, S):
-        lines += ["    for i in range(n):",
-                  f"        g[i] = y[i] + h * ({_combination(tab.A[s, :s], 'i')})",
-                  f"    rhs(g, p, K, {s})"]
-    lines += ["    for i in range(n):",
-              f"        y_new[i] = y[i] + h * ({_combination(tab.B, 'i')})",
-              f"    rhs(y_new, p, K, {S})"]
-    if compact:
-        lines = compact_stages(tab)
-    lines += ["", "",
-              "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
-              "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
-              "        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol"]
-    if tab.name == "DOP853":
-        lines += [f"        e5 = ({_combination(DOP853.E5, 'i')}) / scale",
-                  f"        e3 = ({_combination(DOP853.E3, 'i')}) / scale",
-                  "        n5 += e5 * e5", "        n3 += e3 * e3",
-                  "    if n5 == 0.0 and n3 == 0.0:", "        return 0.0",
-                  "    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)"]
-    else:
-        lines += [f"        e = ({_combination(RK45.E, 'i')}) * h / scale",
-                  "        n5 += e * e", "    return np.sqrt(n5 / n)"]
-    return "\n".join(lines + _dense_source(tab, compact)) + "\n"
-
-
-def dense_shape(tab) -> tuple[int, int]:
-    """``(extra stages, factors)`` of the pair's dense output (DOP853: 3, 7; RK45: 0, 4)."""
-    return (len(DOP853.A_EXTRA), 7) if tab.name == "DOP853" else (0, RK45.P.shape[1])
-
-
-def _dense_source(tab, compact: bool = False) -> list[str]:
-    """``dense`` and ``dense_value`` of the template: scipy's dense output (``Dop853DenseOutput``,
-    ``RkDenseOutput``) with the coefficients as literals (``compact``: the three extra
-    stages of DOP853 as a loop, one call of ``rhs``)."""
-    lines = ["", "", "def dense(y, y_new, K, h, p, gx, Fd):", "    n = y.shape[0]"]
-    if tab.name == "DOP853":
-        S = tab.n_stages
-        if compact:
-            lines = [f"_TX = np.array({np.asarray(DOP853.A_EXTRA, dtype=float).tolist()!r})",
-                     "", "", *lines, "    for e in range(3):", f"        s = {S + 1} + e"]
-            lines += ["    " + x for x in stage_loop("_TX", "e, ", "s", "gx", "s")]
-        for s, a in enumerate([] if compact else DOP853.A_EXTRA, start=S + 1):
-            lines += ["    for i in range(n):", f"        gx[i] = y[i] + h * "
-                      f"({_combination(a[:s], 'i')})", f"    rhs(gx, p, K, {s})"]
-        lines += ["    for i in range(n):", "        dy = y_new[i] - y[i]",
-                  "        Fd[0, i] = dy", "        Fd[1, i] = h * K[0, i] - dy",
-                  f"        Fd[2, i] = 2 * dy - h * (K[{S}, i] + K[0, i])"]
-        lines += [f"        Fd[{3 + j}, i] = h * ({_combination(d, 'i')})"
-                  for j, d in enumerate(DOP853.D)]
-        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
-                  "        v = 0.0"]
-        for j in range(7):  # Horner in x and 1 - x, from the last factor (scipy's order)
-            lines += [f"        v += Fd[{6 - j}, i]",
-                      f"        v *= {'x' if j % 2 == 0 else '1.0 - x'}"]
-        lines += ["        out[i] = v + y[i]"]
-    else:
-        lines += ["    for i in range(n):"]
-        lines += [f"        Fd[{k}, i] = h * ({_combination(RK45.P[:, k], 'i')})"
-                  for k in range(RK45.P.shape[1])]
-        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
-                  "        v = 0.0", "        xp = 1.0"]
-        for k in range(RK45.P.shape[1]):
-            lines += ["        xp = xp * x", f"        v += Fd[{k}, i] * xp"]
-        lines += ["        out[i] = v + y[i]"]
-    return lines
+#: The lane loop, appended to the per-row loop for matrix code (without its imports, which
+#: name the per-row loop's functions for the reader and linters).
+_LANE_TEMPLATE = "LANE_WORK" + inspect.getsource(_lane_loop).split("\nLANE_WORK", 1)[1]
+_GENERATORS = hashlib.sha1("".join(
+    [_RK_TEMPLATE, _LANE_TEMPLATE] + [inspect.getsource(m) for m in (_codegen, _loopgen, _rkgen)]
+).encode()).hexdigest()
+#: Whether matrix code with parameters shared by the rows runs in the lane loop (the tests
+#: compare it with the per-row loop).
+LANE_LOOP = True
 
 
 def _tab_key(tab) -> tuple[str, str]:
@@ -226,7 +153,8 @@ def _tab_key(tab) -> tuple[str, str]:
 def _fingerprint(system, tab, form: str = "component") -> str:
     """A stable name of the compiled loop of ``system`` and ``tab`` across processes (the
     equations, state and parameters of the compiled form as sympy's ``srepr``; numba and
-    Python versions)."""
+    Python versions; the templates and code generators, so that a changed generator is
+    announced as a compile)."""
     numba = numba_module()
     if form == "matrix":
         mf = system.matrix
@@ -235,7 +163,8 @@ def _fingerprint(system, tab, form: str = "component") -> str:
     else:
         eqs = [sp.srepr(list(system.rhs)), sp.srepr(list(system.state)),
                sp.srepr(list(system.parameters))]
-    text = "|".join([*eqs, *_tab_key(tab), getattr(numba, "__version__", ""), sys.version])
+    text = "|".join([*eqs, *_tab_key(tab), getattr(numba, "__version__", ""), sys.version,
+                     _GENERATORS])
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
@@ -289,6 +218,19 @@ def _rhs_source(system, form: str) -> tuple[str, int]:
     return src, len(system.parameters)
 
 
+def program_text(system, tab, form: str, rhs_source=None) -> tuple[str, str, int]:
+    """``(template, generated, m)`` of the Runge-Kutta loop of ``system`` in ``form``
+    (:func:`load_program`'s arguments) and the length ``m`` of its parameter row; matrix
+    code adds the lane loop. ``rhs_source``: :func:`_rhs_source`'s result, if at hand."""
+    src, m = rhs_source or _rhs_source(system, form)
+    generated = src + "\n\n" + tableau_source(tab, compact=form == "matrix")
+    template = _RK_TEMPLATE
+    if form == "matrix":
+        template += "\n\n" + _LANE_TEMPLATE
+        generated += "\n\n" + lane_source(tab, system.size)
+    return template, generated, m
+
+
 def rk_program(system, tab=None, form: str = "component") -> ModuleType:
     """The compiled Runge-Kutta loop of ``system`` (its ``form``: ``"component"`` or
     ``"matrix"``) for the pair ``tab`` (default DOP853; cached per system, form and pair, in
@@ -306,9 +248,8 @@ def rk_program(system, tab=None, form: str = "component") -> ModuleType:
                   f"equations ({form} form) with numba (about {_compile_guess(system, form)}"
                   f", once per machine; cached in {_cache_dir()})", file=sys.stderr,
                   flush=True)
-        src, m = early or _rhs_source(system, form)
-        program = load_program(_RK_TEMPLATE, src + "\n\n" + tableau_source(
-            tab, compact=form == "matrix"), jit=True, contract=form == "matrix")
+        template, generated, m = program_text(system, tab, form, early)
+        program = load_program(template, generated, jit=True, contract=form == "matrix")
         program.rhs(np.full(system.size, 0.5), np.full(m, 0.5), np.empty((1, system.size)),
                     0)  # compile now
         _warm(program, tab, system.size, m)
@@ -328,18 +269,20 @@ def _compile_guess(system, form: str = "component") -> str:
 
 
 def _warm(program, tab, n: int, m: int) -> None:
-    """Compile (or load) ``run_rows`` now, on a finished row, so that the first real call
-    does not pay for it and the disk cache holds it."""
+    """Compile (or load) ``run_rows`` (and the lane loop of matrix code) now, on a finished
+    row, so that the first real call does not pay for it and the disk cache holds it."""
     extra, n_f = dense_shape(tab)
     one = np.zeros(1, dtype=np.int64)
-    program.run_rows(np.zeros(1, dtype=np.int64), np.zeros((1, m)), np.zeros((1, n)),
-                     np.zeros((1, n)), np.zeros(1), np.ones(1), np.full(1, _rk_loop.END),
-                     one.copy(), one.copy(), one.copy(), np.zeros(1, dtype=bool), one.copy(),
-                     one.copy(), np.zeros(1), np.zeros(1), np.zeros((1, _rk_loop.DECADES)),
-                     np.zeros((1, _rk_loop.DECADES)), np.zeros(1), one.copy(), tab.n_stages,
-                     tab.error_order, tab.stiff_threshold, 1.0, 1e-8, 1e-10, 1e-8, -1.0, 1e8,
-                     True, 10, True, 0, np.empty(0), np.empty((0, 1, n)), one.copy(), extra,
-                     n_f)
+    args = (np.zeros(1, dtype=np.int64), np.zeros((1, m)), np.zeros((1, n)), np.zeros((1, n)),
+            np.zeros(1), np.ones(1), np.full(1, _rk_loop.END), one.copy(), one.copy(),
+            one.copy(), np.zeros(1, dtype=bool), one.copy(), one.copy(), np.zeros(1),
+            np.zeros(1), np.zeros((1, _rk_loop.DECADES)), np.zeros((1, _rk_loop.DECADES)),
+            np.zeros(1), one.copy(), tab.n_stages, tab.error_order, tab.stiff_threshold, 1.0,
+            1e-8, 1e-10, 1e-8, -1.0, 1e8, True, 10, True, 0, np.empty(0),
+            np.empty((0, 1, n)), one.copy(), extra, n_f)
+    program.run_rows(*args)
+    if hasattr(program, "run_lanes"):
+        program.run_lanes(*args)
 
 
 def _write_index(system, tab, name: str, form: str = "component") -> None:
@@ -461,7 +404,9 @@ _MESSAGES = {1: "step size collapsed", 2: "step size collapsed as the state or i
 def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
     """A ``step`` for ``stepper`` (a :class:`~symdyn.numerics._batch.BatchStepper` after its
     first evaluation) that runs every running row to its end in compiled code, a chunk of
-    rows per call; ``False`` once every row is done."""
+    rows per call; ``False`` once every row is done. Matrix code with parameters shared by
+    the rows runs in the lane loop (:mod:`~symdyn.numerics._lane_loop`,
+    :data:`~symdyn.numerics._rkgen.LANES` rows side by side; :data:`LANE_LOOP`)."""
     tab = stepper.tab
     P = _parameter_table(stepper.rhs, int(getattr(program, "WORK", 0)))
     mon = stepper.monitor
@@ -469,6 +414,8 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
     todo = np.flatnonzero(stepper.code == _rk_loop.RUN)
     xtol = -1.0 if stepper.xtol is None else float(stepper.xtol)
     state = {"pos": 0}
+    # rows side by side where the matrix code's parameters are shared by the rows
+    lanes = LANE_LOOP and hasattr(program, "run_lanes") and P.shape[0] == 1
     extra, n_f = dense_shape(tab)
     if stepper.t_eval is None:
         t_eval, y_eval = np.empty(0), np.empty((0, 1, stepper.n))
@@ -484,13 +431,15 @@ def compiled_advance(stepper, program: ModuleType) -> Callable[[], bool]:
         rows = todo[pos:pos + _CHUNK]
         state["pos"] = pos + _CHUNK
         s = stepper
-        program.run_rows(rows, P, s.y, s.f, s.t, s.h, s.code, s.nfev, s.nsteps, s.attempts,
-                         s.rejected,
-                         s.iasti, s.nonsti, s.fn, s.y0_norm, mon.t_first, mon.f_first,
-                         mon.f_min, msg, tab.n_stages, tab.error_order,
-                         tab.stiff_threshold, s.t_final, s.rtol, s.atol, s.tol, xtol,
-                         s.max_norm, bool(s.stop), int(s.max_steps), s.stiff != "none",
-                         int(mon.top), t_eval, y_eval, next_eval, extra, n_f)
+        args = (rows, P, s.y, s.f, s.t, s.h, s.code, s.nfev, s.nsteps, s.attempts, s.rejected,
+                s.iasti, s.nonsti, s.fn, s.y0_norm, mon.t_first, mon.f_first, mon.f_min, msg,
+                tab.n_stages, tab.error_order, tab.stiff_threshold, s.t_final, s.rtol, s.atol,
+                s.tol, xtol, s.max_norm, bool(s.stop), int(s.max_steps), s.stiff != "none",
+                int(mon.top), t_eval, y_eval, next_eval, extra, n_f)
+        if lanes:
+            program.run_lanes(*args)
+        else:
+            program.run_rows(*args)
         texts = {**_MESSAGES, 3: f"|y| exceeded {s.max_norm:g}",
                  4: f"max_steps={s.max_steps} reached"}
         for r in rows[msg[rows] > 0]:

@@ -72,7 +72,7 @@ def converged(t_first, f_first, r, fmin, t_old, fn_old, t_new, fn_new, tol, xtol
 def stages(y, F, r, p, h, K, g, y_new):  # pragma: no cover - replaced
     """One step of the pair from ``y`` (speed ``F[r]``): stages into ``K``, the new state
     into ``y_new``, the argument of the last stage left in ``g``. Generated per tableau with
-    its nonzero coefficients as literals (:func:`~symdyn.numerics._compiled.tableau_source`)."""
+    its nonzero coefficients as literals (:func:`~symdyn.numerics._rkgen.tableau_source`)."""
     raise NotImplementedError
 
 

@@ -1,0 +1,137 @@
+r"""Python source of a Runge-Kutta pair for the compiled loops: the stages, error norm and
+dense output of :mod:`symdyn.numerics._rk_loop` (:func:`tableau_source`) and of the lane
+loop :mod:`symdyn.numerics._lane_loop` (:func:`lane_source`), with the pair's nonzero
+coefficients as exact literals."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import DOP853, RK45
+
+from ._loopgen import compact_stages, stage_loop
+
+__all__ = ["LANES", "combination", "tableau_source", "lane_source", "dense_shape"]
+
+#: Rows advanced side by side by the lane loop, a constant of its machine code (measured:
+#: benchmarks/bench_phase.py job 2).
+LANES = 32
+
+
+def combination(coeffs, index: str, lane: bool = False) -> str:
+    """``c0*K[0, i] + c3*K[3, i] + ...`` over the nonzero coefficients (exact literals);
+    ``lane``: the lane loop's ``c0*K[i, 0, r] + ...``."""
+    terms = [f"{float(c)!r} * K[i, {j}, r]" if lane else f"{float(c)!r} * K[{j}, {index}]"
+             for j, c in enumerate(coeffs) if c != 0]
+    return " + ".join(terms) or "0.0"
+
+
+def tableau_source(tab, compact: bool = False) -> str:
+    """``stages`` and ``error_norm`` of the template for the pair ``tab``, straight-line over
+    the stages with only the nonzero coefficients (DOP853: 74 of 104); ``compact``: loops
+    over the stages (:func:`~symdyn.numerics._loopgen.compact_stages`)."""
+    S = tab.n_stages
+    lines = ["def stages(y, F, r, p, h, K, g, y_new):", "    n = y.shape[0]",
+             "    for i in range(n):", "        K[0, i] = F[r, i]"]
+    for s in range(1, S):
+        lines += ["    for i in range(n):",
+                  f"        g[i] = y[i] + h * ({combination(tab.A[s, :s], 'i')})",
+                  f"    rhs(g, p, K, {s})"]
+    lines += ["    for i in range(n):",
+              f"        y_new[i] = y[i] + h * ({combination(tab.B, 'i')})",
+              f"    rhs(y_new, p, K, {S})"]
+    if compact:
+        lines = compact_stages(tab)
+    lines += ["", "",
+              "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
+              "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
+              "        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol"]
+    if tab.name == "DOP853":
+        lines += [f"        e5 = ({combination(DOP853.E5, 'i')}) / scale",
+                  f"        e3 = ({combination(DOP853.E3, 'i')}) / scale",
+                  "        n5 += e5 * e5", "        n3 += e3 * e3",
+                  "    if n5 == 0.0 and n3 == 0.0:", "        return 0.0",
+                  "    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)"]
+    else:
+        lines += [f"        e = ({combination(RK45.E, 'i')}) * h / scale",
+                  "        n5 += e * e", "    return np.sqrt(n5 / n)"]
+    return "\n".join(lines + _dense_source(tab, compact)) + "\n"
+
+
+def lane_source(tab, n: int) -> str:
+    """``stages_lanes`` and ``error_lanes`` of :mod:`~symdyn.numerics._lane_loop` for the
+    pair ``tab`` and ``n`` state variables, with the lanes ``W`` (:data:`LANES`) and ``n`` as
+    literals, so that LLVM knows every offset between the stages and checks their overlap
+    with the result once, not once per stage (which stopped it vectorising the long sums).
+    Each lane's sums are those of the per-row code, in its order: a stage's argument from
+    ``0.0 +`` and its nonzero coefficients in order
+    (:func:`~symdyn.numerics._loopgen.compact_stages`), so that LLVM can fuse each product
+    with the sum before it only, as there; the error as in :func:`tableau_source`."""
+    S = tab.n_stages
+    lines = [f"W = {LANES}", "", "", "def stages_lanes(Y, K, hs, p, T, G, YN):",
+             f"    for s in range(1, {S + 1}):", f"        out = YN if s == {S} else G"]
+    for s in range(1, S + 1):
+        coeffs = tab.B if s == S else tab.A[s, :s]
+        lines += [f"        {'if' if s == 1 else 'elif'} s == {s}:",
+                  f"            for i in range({n}):", "                for r in range(W):",
+                  f"                    out[i, r] = Y[i, r] + hs[r] * "
+                  f"(0.0 + {combination(coeffs, 'i, r', lane=True)})"]
+    lines += ["        rhs_lanes(out, p, T, K, s)", "", "",
+              "def error_lanes(Y, YN, K, hs, rtol, atol, errs, n5, n3):",
+              "    for r in range(W):", "        n5[r] = 0.0", "        n3[r] = 0.0",
+              f"    for i in range({n}):", "        for r in range(W):",
+              "            scale = atol + max(abs(Y[i, r]), abs(YN[i, r])) * rtol"]
+    if tab.name == "DOP853":
+        lines += [f"            e5 = ({combination(DOP853.E5, 'i, r', lane=True)}) / scale",
+                  f"            e3 = ({combination(DOP853.E3, 'i, r', lane=True)}) / scale",
+                  "            n5[r] += e5 * e5", "            n3[r] += e3 * e3",
+                  "    for r in range(W):", "        if n5[r] == 0.0 and n3[r] == 0.0:",
+                  "            errs[r] = 0.0", "        else:",
+                  f"            errs[r] = abs(hs[r]) * n5[r] / np.sqrt((n5[r] + 0.01 * n3[r]) "
+                  f"* {n})"]
+    else:
+        lines += [f"            e = ({combination(RK45.E, 'i, r', lane=True)}) * hs[r] / scale",
+                  "            n5[r] += e * e", "    for r in range(W):",
+                  f"        errs[r] = np.sqrt(n5[r] / {n})"]
+    return "\n".join(lines) + "\n"
+
+
+def dense_shape(tab) -> tuple[int, int]:
+    """``(extra stages, factors)`` of the pair's dense output (DOP853: 3, 7; RK45: 0, 4)."""
+    return (len(DOP853.A_EXTRA), 7) if tab.name == "DOP853" else (0, RK45.P.shape[1])
+
+
+def _dense_source(tab, compact: bool = False) -> list[str]:
+    """``dense`` and ``dense_value`` of the template: scipy's dense output (``Dop853DenseOutput``,
+    ``RkDenseOutput``) with the coefficients as literals (``compact``: the three extra
+    stages of DOP853 as a loop, one call of ``rhs``)."""
+    lines = ["", "", "def dense(y, y_new, K, h, p, gx, Fd):", "    n = y.shape[0]"]
+    if tab.name == "DOP853":
+        S = tab.n_stages
+        if compact:
+            lines = [f"_TX = np.array({np.asarray(DOP853.A_EXTRA, dtype=float).tolist()!r})",
+                     "", "", *lines, "    for e in range(3):", f"        s = {S + 1} + e"]
+            lines += ["    " + x for x in stage_loop("_TX", "e, ", "s", "gx", "s")]
+        for s, a in enumerate([] if compact else DOP853.A_EXTRA, start=S + 1):
+            lines += ["    for i in range(n):", f"        gx[i] = y[i] + h * "
+                      f"({combination(a[:s], 'i')})", f"    rhs(gx, p, K, {s})"]
+        lines += ["    for i in range(n):", "        dy = y_new[i] - y[i]",
+                  "        Fd[0, i] = dy", "        Fd[1, i] = h * K[0, i] - dy",
+                  f"        Fd[2, i] = 2 * dy - h * (K[{S}, i] + K[0, i])"]
+        lines += [f"        Fd[{3 + j}, i] = h * ({combination(d, 'i')})"
+                  for j, d in enumerate(DOP853.D)]
+        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
+                  "        v = 0.0"]
+        for j in range(7):  # Horner in x and 1 - x, from the last factor (scipy's order)
+            lines += [f"        v += Fd[{6 - j}, i]",
+                      f"        v *= {'x' if j % 2 == 0 else '1.0 - x'}"]
+        lines += ["        out[i] = v + y[i]"]
+    else:
+        lines += ["    for i in range(n):"]
+        lines += [f"        Fd[{k}, i] = h * ({combination(RK45.P[:, k], 'i')})"
+                  for k in range(RK45.P.shape[1])]
+        lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
+                  "        v = 0.0", "        xp = 1.0"]
+        for k in range(RK45.P.shape[1]):
+            lines += ["        xp = xp * x", f"        v += Fd[{k}, i] * xp"]
+        lines += ["        out[i] = v + y[i]"]
+    return lines
