@@ -5,8 +5,9 @@ shared) and ratios measured in this run:
    sampled passes, section returns, certification) on the ARBP depth-3 spec (alpha = beta =
    1, scale 0.5, t_final 2000, tail 1000, certify 2), numpy vs compiled on the same rows,
    then the compiled median over ``--chunks`` chunks of 1,000 rows (target <= 2 ms).
-2. 10-10-10 RBP, 1,000 starts, t = 50: numpy path vs the compiled matrix loops vs one
-   stacked ``solve_ivp`` DOP853 call (target: compiled >= 3x numpy).
+2. 10-10-10 RBP, 1,000 starts, t = 50: numpy path vs the compiled matrix loops (the lane
+   loop, and the per-row loop it replaced) vs one stacked ``solve_ivp`` DOP853 call (target:
+   compiled >= 3x numpy).
 3. ``simulate`` 1-1-1 RBP, 100,000 steps vs a hand-written numba loop (bench_compiled job 3).
 4. An epoch of ``run_one`` on digits: the training steps vs the two measuring passes.
 5. A sweep on 1 and 2 local workers (compiled): rows per wall-second, efficiency, CPU-s per
@@ -103,6 +104,8 @@ def job_wide(rows: int, T: float = 50.0, rounds: int = 3) -> None:
                                                 stop_on_convergence=False),
             "compiled": lambda: sd.integrate_batch(system, Y0, T, vals, backend="numba",
                                                    stop_on_convergence=False),
+            "per row": lambda: _per_row(lambda: sd.integrate_batch(
+                system, Y0, T, vals, backend="numba", stop_on_convergence=False)),
             "solve_ivp": lambda: solve_ivp(f, (0, T), Y0.ravel(), method="DOP853", rtol=1e-8,
                                            atol=1e-10)}
     times: dict = {k: [] for k in runs}
@@ -117,7 +120,9 @@ def job_wide(rows: int, T: float = 50.0, rounds: int = 3) -> None:
     gap = np.max(np.abs(out["solve_ivp"].y[:, -1].reshape(rows, -1) - a.y))
     print(f"2. 10-10-10 RBP, {rows} starts, t = {T:g}, every row to t_final, medians of "
           f"{rounds} interleaved rounds (CPU-s): numpy {med['numpy']:.2f}, compiled "
-          f"{med['compiled']:.2f}, stacked solve_ivp {med['solve_ivp']:.2f}")
+          f"{med['compiled']:.2f} (lanes; the per-row loop {med['per row']:.2f}, the same "
+          f"bits: {bool(np.array_equal(out['per row'].y, out['compiled'].y))}), stacked "
+          f"solve_ivp {med['solve_ivp']:.2f}")
     print(f"   numpy / compiled = {med['numpy'] / med['compiled']:.2f}x (target >= 3); "
           f"solve_ivp / numpy = {med['solve_ivp'] / med['numpy']:.2f}; evaluations "
           f"{int(a.nfev.sum()):,} vs {int(b.nfev.sum()):,}: numpy "
@@ -127,6 +132,17 @@ def job_wide(rows: int, T: float = 50.0, rounds: int = 3) -> None:
           f"{np.median(units):.1e} tolerance units; same status: "
           f"{bool(np.array_equal(a.status, b.status))}; stacked solve_ivp vs numpy max |diff| "
           f"{gap:.1e}; loading the compiled loop in this process {t_load:.2f} CPU-s")
+
+
+def _per_row(fn):
+    """``fn()`` with the compiled per-row loop instead of the lane loop."""
+    from symdyn.numerics import _compiled
+
+    _compiled.LANE_LOOP = False
+    try:
+        return fn()
+    finally:
+        _compiled.LANE_LOOP = True
 
 
 def job_simulate(rounds: int) -> None:

@@ -150,7 +150,9 @@ WORKER_WAIT_SECONDS = 30.0
 
 
 def _check_address(scheduler: str) -> None:
-    """Refuse an address Dask cannot parse, and a TCP address nobody listens at, at once."""
+    """Refuse an address Dask cannot parse, and a TCP address nobody listens at, at once;
+    other schemes (``inproc://``: a scheduler in this process) by connecting a client, so
+    that nothing is derived or compiled for a scheduler that is not there."""
     import socket
 
     from distributed.comm import parse_address
@@ -162,6 +164,7 @@ def _check_address(scheduler: str) -> None:
         if scheme not in backends:
             raise ValueError(f"unknown scheme {scheme!r}; known: {', '.join(sorted(backends))}")
         if scheme not in ("tcp", "tls", "ws", "wss"):
+            _connect(scheduler).close()
             return
         host, port = parse_host_port(loc)
     except (ValueError, TypeError) as exc:
@@ -174,6 +177,17 @@ def _check_address(scheduler: str) -> None:
         raise SpecError(f"cannot reach the Dask scheduler at {scheduler!r}: {why}") from None
 
 
+def _connect(scheduler: str):
+    """A Dask client of the scheduler at ``scheduler``, or a one-line error."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+    except Exception as exc:  # noqa: BLE001 - whatever answers there is not a scheduler
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SpecError(f"cannot reach a Dask scheduler at {scheduler!r}: {why}") from None
+
+
 def _client(scheduler: str | None, workers: int | None, processes: bool):
     import logging
 
@@ -181,11 +195,7 @@ def _client(scheduler: str | None, workers: int | None, processes: bool):
 
     if scheduler:
         _check_address(scheduler)
-        try:
-            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
-        except Exception as exc:  # noqa: BLE001 - whatever answers there is not a scheduler
-            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise SpecError(f"cannot reach a Dask scheduler at {scheduler!r}: {why}") from None
+        client = _connect(scheduler)
         try:  # a scheduler without workers would leave every task waiting for ever
             client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
         except (TimeoutError, OSError):
