@@ -96,7 +96,7 @@ def test_parameter_table_per_row():
 
 
 def test_auto_weighs_the_matrix_loop_too(monkeypatch, tmp_path):
-    """10-10-10 RBP: compiling its loops (about 20 s) pays only for enough rows x horizon;
+    """10-10-10 RBP: compiling its loops (about 25 s) pays only for enough rows x horizon;
     once on disk a load pays for less; nothing is compiled here (rk_program is replaced)."""
     pytest.importorskip("numba")
     monkeypatch.setenv("SYMDYN_CACHE", str(tmp_path))
@@ -107,12 +107,12 @@ def test_auto_weighs_the_matrix_loop_too(monkeypatch, tmp_path):
     assert not _compiled.on_disk(wide, None, "matrix")
     # 20 rows x 200 x 20 = 8e4 row-units: 0.04 s of numpy, far under a compile
     assert _compiled.select_backend("auto", wide, "auto", None, rows=20, t_final=20.0) == "numpy"
-    # 1,000 rows to t = 500: about 45 CPU-s of numpy, 27 saved: worth a 20 s compile
+    # 1,000 rows to t = 500: about 45 CPU-s of numpy, 30 saved: worth a 25 s compile
     assert _compiled.select_backend("auto", wide, "auto", None, rows=1000,
                                     t_final=500.0) == "numba"
     assert built == [("matrix",)]
     monkeypatch.setattr(_compiled, "on_disk", lambda *a, **k: True)
-    # 1,000 rows to t = 20: 1.8 CPU-s of numpy, 1.1 saved: worth a 1 s load
+    # 1,000 rows to t = 20: 1.8 CPU-s of numpy, 1.2 saved: worth a 1 s load
     assert _compiled.select_backend("auto", wide, "auto", None, rows=1000,
                                     t_final=20.0) == "numba"
     assert _compiled.select_backend("auto", wide, "auto", None, rows=100,
