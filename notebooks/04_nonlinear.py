@@ -191,7 +191,6 @@ assert kept >= 0.6 * total and dropped <= 0.2 * total
 #   settles near the least-squares slope). This is symdyn's finding, stated as found.
 # - **$f'$ kept vs dropped**: on every data set at least as many starts converge with $f'$
 #   kept as dropped, and over all data sets the majority converge with $f'$ kept and a small
-#   minority with $f'$ dropped (fractions printed; an earlier measurement of this project, not the papers': 82
-#   against 4 of 100). Starts
-#   that do not converge creep slowly in saturation and are reported as running, never as
-#   converged.
+#   minority with $f'$ dropped (fractions printed; an earlier measurement of this project,
+#   not the papers': 82 against 4 of 100). Starts that do not converge creep slowly in
+#   saturation and are reported as running, never as converged.

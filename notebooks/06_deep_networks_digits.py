@@ -88,8 +88,8 @@ fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
 width = 0.8 / len(VARIANTS)
 x = np.arange(len(RULES))
 for k, variant in enumerate(VARIANTS):
-    ax.bar(x + (k - (len(VARIANTS) - 1) / 2) * width, [final.get((r, variant), np.nan) for r in RULES],
-           width, label=variant, color=f"C{k}")
+    ax.bar(x + (k - (len(VARIANTS) - 1) / 2) * width,
+           [final.get((r, variant), np.nan) for r in RULES], width, label=variant, color=f"C{k}")
 ax.set_xticks(x, [r.upper() for r in RULES])
 low = max(0.0, min(final.values()) - 0.03)
 ax.set(ylabel=f"final test accuracy (epoch {EPOCHS})", ylim=(low, 1.0),

@@ -45,15 +45,12 @@ def tableau_source(tab, compact: bool = False) -> str:
               "def error_norm(y, y_new, K, h, rtol, atol):", "    n = y.shape[0]",
               "    n5 = 0.0", "    n3 = 0.0", "    for i in range(n):",
               "        scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol"]
+    lines += _error_sums(tab, "        ", "", "h")
     if tab.name == "DOP853":
-        lines += [f"        e5 = ({combination(DOP853.E5, 'i')}) / scale",
-                  f"        e3 = ({combination(DOP853.E3, 'i')}) / scale",
-                  "        n5 += e5 * e5", "        n3 += e3 * e3",
-                  "    if n5 == 0.0 and n3 == 0.0:", "        return 0.0",
+        lines += ["    if n5 == 0.0 and n3 == 0.0:", "        return 0.0",
                   "    return abs(h) * n5 / np.sqrt((n5 + 0.01 * n3) * n)"]
     else:
-        lines += [f"        e = ({combination(RK45.E, 'i')}) * h / scale",
-                  "        n5 += e * e", "    return np.sqrt(n5 / n)"]
+        lines += ["    return np.sqrt(n5 / n)"]
     return "\n".join(lines + _dense_source(tab, compact)) + "\n"
 
 
@@ -80,19 +77,27 @@ def lane_source(tab, n: int) -> str:
               "    for r in range(W):", "        n5[r] = 0.0", "        n3[r] = 0.0",
               f"    for i in range({n}):", "        for r in range(W):",
               "            scale = atol + max(abs(Y[i, r]), abs(YN[i, r])) * rtol"]
+    lines += _error_sums(tab, "            ", "[r]", "hs[r]")
     if tab.name == "DOP853":
-        lines += [f"            e5 = ({combination(DOP853.E5, 'i, r', lane=True)}) / scale",
-                  f"            e3 = ({combination(DOP853.E3, 'i, r', lane=True)}) / scale",
-                  "            n5[r] += e5 * e5", "            n3[r] += e3 * e3",
-                  "    for r in range(W):", "        if n5[r] == 0.0 and n3[r] == 0.0:",
+        lines += ["    for r in range(W):", "        if n5[r] == 0.0 and n3[r] == 0.0:",
                   "            errs[r] = 0.0", "        else:",
                   f"            errs[r] = abs(hs[r]) * n5[r] / np.sqrt((n5[r] + 0.01 * n3[r]) "
                   f"* {n})"]
     else:
-        lines += [f"            e = ({combination(RK45.E, 'i, r', lane=True)}) * hs[r] / scale",
-                  "            n5[r] += e * e", "    for r in range(W):",
-                  f"        errs[r] = np.sqrt(n5[r] / {n})"]
+        lines += ["    for r in range(W):", f"        errs[r] = np.sqrt(n5[r] / {n})"]
     return "\n".join(lines) + "\n"
+
+
+def _error_sums(tab, indent: str, lane: str, h: str) -> list[str]:
+    """The loop body of the error norm over the entries: the scaled error terms of the pair
+    added to ``n5`` (and ``n3``) of the row (``lane=""``) or of lane ``r`` (``"[r]"``)."""
+    index = "i, r" if lane else "i"
+    if tab.name == "DOP853":
+        return [f"{indent}e5 = ({combination(DOP853.E5, index, bool(lane))}) / scale",
+                f"{indent}e3 = ({combination(DOP853.E3, index, bool(lane))}) / scale",
+                f"{indent}n5{lane} += e5 * e5", f"{indent}n3{lane} += e3 * e3"]
+    return [f"{indent}e = ({combination(RK45.E, index, bool(lane))}) * {h} / scale",
+            f"{indent}n5{lane} += e * e"]
 
 
 def dense_shape(tab) -> tuple[int, int]:
