@@ -423,15 +423,21 @@ def parse_number(text: str, *, what: str = "") -> float:
     return value.real
 
 
-def sympy_object(value, *, what: str = "expression") -> sp.Basic:
-    """``value`` (a sympy object or a Python number) as a sympy object. Text is refused, never
-    parsed: ``sympify`` of a string evaluates it as Python (parse user text with
-    :func:`parse_expression`)."""
+def sympy_object(value, *, what: str = "expression") -> sp.Expr:
+    """``value`` (a sympy expression or a Python number) as a finite scalar sympy expression.
+    Text is refused, never parsed: ``sympify`` of a string evaluates it as Python (parse user
+    text with :func:`parse_expression`); so are containers (a ``Tuple``, a ``Dict``) and
+    NaN or infinities, which no sign or level set is made of."""
     if isinstance(value, (str, bytes)):
         raise ExpressionError(f"{what} must be a sympy expression, not text (parse text "
                               "with symdyn.expressions.parse_expression)")
     try:
-        return sp.sympify(value, strict=True)
+        out = sp.sympify(value, strict=True)
     except (sp.SympifyError, TypeError, ValueError):
-        raise ExpressionError(f"{what} must be a sympy expression, got "
-                              f"{type(value).__name__}") from None
+        out = None
+    if not isinstance(out, sp.Expr) or isinstance(out, sp.MatrixExpr):
+        raise ExpressionError(f"{what} must be a scalar sympy expression, got "
+                              f"{type(value).__name__}")
+    if out.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise ExpressionError(f"{what} must be finite, got {out}")
+    return out

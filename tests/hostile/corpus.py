@@ -9,11 +9,14 @@ as a hostile user would write them. Every input runs in this process under a tim
 * **data loss**: a store shared by two concurrent sweeps missing a chunk or holding one that
   differs from a clean run, or a results directory shared by two concurrent experiment grids
   missing a run file or holding one that differs from the grid run alone (``--full`` only:
-  two processes each).
+  two processes each);
+* **code run**: user text run as Python: every surface is also given text that, evaluated,
+  touches a marker file (:func:`injection`), and the marker must not exist afterwards.
 
 Run by hand: ``python tests/hostile/corpus.py`` (everything, a few minutes of CPU) or with
-``--every K`` (one input in K of each surface); ``tests/hostile/test_corpus.py`` runs a quick
-subset in the suite. Prints one line per surface and every failure."""
+``--every K`` (one input in K of each surface); ``tests/hostile/test_cli.py`` runs one input
+in 25 in the suite, and all of them in its slow test. Prints one line per surface and every
+failure."""
 
 from __future__ import annotations
 
@@ -78,12 +81,26 @@ class Tally:
     hangs: int = 0
     multiline: int = 0
     data_loss: int = 0
+    code_run: int = 0
     failures: list = field(default_factory=list)
 
     def line(self) -> str:
         return (f"{self.surface:<22} inputs {self.inputs:>5}  tracebacks {self.tracebacks:>3}  "
                 f"hangs {self.hangs:>3}  multi-line errors {self.multiline:>3}  "
-                f"data loss {self.data_loss:>3}")
+                f"data loss {self.data_loss:>3}  code run {self.code_run:>3}")
+
+
+def injection(marker: Path) -> str:
+    """Text that touches ``marker`` if anything evaluates it as Python."""
+    return f"__import__('pathlib').Path({str(marker)!r}).touch()"
+
+
+def _check_marker(t: Tally, marker: Path, label: str) -> None:
+    """Counts (and removes) ``marker`` if some input of ``t`` ran as code."""
+    if marker.exists():
+        marker.unlink()
+        t.code_run += 1
+        t.failures.append(("code run", label))
 
 
 # -- hostile expressions ----------------------------------------------------------------------
@@ -120,7 +137,7 @@ def fuzzed_expressions(n: int, seed: int = 0) -> list[str]:
     return [expr(rng.randint(1, 6)) for _ in range(n)]
 
 
-def run_expressions(texts: list[str]) -> Tally:
+def run_expressions(texts: list[str], marker: Path) -> Tally:
     import sympy as sp
 
     from symdyn.errors import SymdynError
@@ -128,11 +145,12 @@ def run_expressions(texts: list[str]) -> Tally:
 
     names = {n: sp.Symbol(n) for n in ("a1", "a2", "alpha")}
     t = Tally("expressions")
-    for text in texts:
+    for text in [*texts, injection(marker)]:
         for call in (lambda text=text: parse_number(text),
                      lambda text=text: parse_expression(text, names)):
             t.inputs += 1
             _run_call(t, text, call, SymdynError)
+            _check_marker(t, marker, text)
     return t
 
 
@@ -498,10 +516,15 @@ def run_cli(argvs: list[list[str]]) -> list[Tally]:
 def api_targets(system) -> dict[str, Callable]:
     """The public API's entry points, each a function of one (hostile) argument; ``system`` is
     the 1-1-1 RBP system. ``test_api.py`` runs a selection of them."""
+    import sympy as sp
+
     import symdyn as sd
+    from symdyn.analysis import prove_nonnegative
+    from symdyn.numerics._level_batch import follow_level_curves
 
     vals = {"alpha": 1, "beta": 1, "c1": 1}
     ones = np.ones((4, 1))
+    x = sp.Symbol("x")
     sim = dict(lr=0.1, steps=2, values={"c1": 1}, y0=[0.1, 0.1])
     return {
         "derive(arch)": lambda b: sd.derive(b, "rbp"),
@@ -553,14 +576,27 @@ def api_targets(system) -> dict[str, Callable]:
         "Dataset.load": lambda b: sd.Dataset.load(b),
         "parse_expression": lambda b: sd.parse_expression(b, {}),
         "parse_expression(names)": lambda b: sd.parse_expression("a", b),
+        # derived expressions only: text here was once run through sympify (b090f89)
+        "sign_analysis": lambda b: sd.sign_analysis(b, x),
+        "sign_analysis(x)": lambda b: sd.sign_analysis(x ** 2, b),
+        "prove_nonnegative": lambda b: prove_nonnegative(b, [x]),
+        "prove_nonnegative(assumptions)": lambda b: prove_nonnegative(x ** 2, [x], [b]),
+        "follow_level_curve(laws)": lambda b: sd.follow_level_curve(system, [0.1, 0.1], vals,
+                                                                    laws=[b]),
+        "follow_level_curves(laws)": lambda b: follow_level_curves(system, [[0.1, 0.1]], vals,
+                                                                   laws=[b]),
+        "certify_periodic(laws)": lambda b: sd.certify_periodic(system, [0.1, 0.1], vals,
+                                                                laws=[b]),
     }
 
 
-def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str, Callable]]:
+def api_calls(files: dict[str, Path], stores: dict[str, Path],
+              marker: Path) -> list[tuple[str, Callable]]:
     import symdyn as sd
 
     bad = [None, [1, 2], np.array([object(), None], dtype=object), "x", 5, {}, 1.5, b"x",
-           (1,), np.nan, float("inf"), -1, object(), np.ones((2, 2, 2)), sd.derive]
+           (1,), np.nan, float("inf"), -1, object(), np.ones((2, 2, 2)), sd.derive,
+           injection(marker)]
     targets = api_targets(sd.derive("1-1-1", "rbp"))
     calls = [(f"{name}({b!r:.30})", lambda f=f, b=b: f(b)) for name, f in targets.items()
              for b in bad]
@@ -577,7 +613,7 @@ def api_calls(files: dict[str, Path], stores: dict[str, Path]) -> list[tuple[str
     return calls
 
 
-def run_api(calls: list[tuple[str, Callable]]) -> list[Tally]:
+def run_api(calls: list[tuple[str, Callable]], marker: Path) -> list[Tally]:
     from symdyn.errors import SymdynError
 
     tallies: dict[str, Tally] = {}
@@ -586,6 +622,7 @@ def run_api(calls: list[tuple[str, Callable]]) -> list[Tally]:
         t = tallies.setdefault(name, Tally(name))
         t.inputs += 1
         _run_call(t, label, call, SymdynError)
+        _check_marker(t, marker, label)
     return list(tallies.values())
 
 
@@ -696,9 +733,13 @@ def run_all(every: int = 1, full: bool = False, root: Path | None = None) -> lis
         stack.callback(os.chdir, cwd)
         files = make_files(root)
         stores = make_stores(root)
-        tallies = [run_expressions((TOWERS + fuzzed_expressions(700))[::every]),
+        marker = root / "ran-as-code"
+        api = api_calls(files, stores, marker)
+        # every injection runs, whatever ``every`` samples of the rest
+        api = api[::every] + ([c for c in api if "__import__" in c[0]] if every > 1 else [])
+        tallies = [run_expressions((TOWERS + fuzzed_expressions(700))[::every], marker),
                    *run_cli(list(cli_inputs(files, stores, root))[::every]),
-                   *run_api(api_calls(files, stores)[::every])]
+                   *run_api(api, marker)]
         if full:
             tallies += [run_shared_store(root), run_shared_results(root)]
         return tallies
@@ -721,11 +762,11 @@ def main() -> int:
         print(t.line())
     total = Tally("all")
     for t in tallies:
-        for k in ("inputs", "tracebacks", "hangs", "multiline", "data_loss"):
+        for k in ("inputs", "tracebacks", "hangs", "multiline", "data_loss", "code_run"):
             setattr(total, k, getattr(total, k) + getattr(t, k))
     print(total.line())
     print(f"CPU time: {time.process_time() - start:.0f} s")
-    bad = sum(t.tracebacks + t.hangs + t.multiline + t.data_loss for t in tallies)
+    bad = sum(t.tracebacks + t.hangs + t.multiline + t.data_loss + t.code_run for t in tallies)
     return 1 if bad else 0
 
 

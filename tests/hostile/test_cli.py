@@ -283,19 +283,33 @@ def _corpus():
 
 
 def test_a_quick_subset_of_the_corpus(tmp_path):
-    """One input in 25 of each surface of corpus.py: no traceback, hang or multi-line
-    error."""
+    """One input in 25 of each surface of corpus.py (and every text-as-code input): no
+    traceback, hang, multi-line error or text run as code."""
     tallies = _corpus().run_all(every=25, root=tmp_path)
     assert sum(t.inputs for t in tallies) > 100 and len(tallies) >= 8
     for t in tallies:
-        assert t.tracebacks == t.hangs == t.multiline == 0, (t.line(), t.failures[:5])
+        assert t.tracebacks == t.hangs == t.multiline == t.code_run == 0, \
+            (t.line(), t.failures[:5])
+
+
+def test_the_corpus_sees_text_run_as_code(tmp_path):
+    """Negative control: an entry point that sympifies its argument is counted as code
+    run (once per input), and the marker is cleared for the next input."""
+    import sympy as sp
+
+    corpus = _corpus()
+    marker = tmp_path / "marker"
+    unsafe = ("unsafe", lambda: sp.sympify(corpus.injection(marker)))
+    (t,) = corpus.run_api([unsafe, unsafe, ("safe", lambda: None)], marker)
+    assert t.code_run == 2 and not marker.exists()
 
 
 @pytest.mark.slow
 def test_the_corpus_in_full(tmp_path):
-    """Every input of corpus.py: zero tracebacks, hangs, multi-line errors, data loss."""
+    """Every input of corpus.py: zero tracebacks, hangs, multi-line errors, data loss, text
+    run as code."""
     for t in _corpus().run_all(every=1, full=True, root=tmp_path):
-        assert t.tracebacks == t.hangs == t.multiline == t.data_loss == 0, \
+        assert t.tracebacks == t.hangs == t.multiline == t.data_loss == t.code_run == 0, \
             (t.line(), t.failures[:5])
 
 
