@@ -365,12 +365,13 @@ def cli_inputs(files: dict[str, Path], stores: dict[str, Path], root: Path
                 "--values", "c1=X"],
                ["derive", *SPEC, "--rate", "X"], ["derive", *SPEC, "--decay", "X"],
                ["fixed-points", *SPEC, "--values", "alpha=X", "--timeout", "5"]]
+    code = injection(root / "ran-as-code")
     for e in entries:
-        for text in TOWERS:
+        for text in [*TOWERS, code]:
             yield [text if a == "X" else a.replace("=X", f"={text}") for a in e]
     for key, values in {
-        "rule": ["os.system", "", "ARBP;rm", "bp,os"], "depth": ["1000", "-1", "2.5", "1e9",
-                                                                "nan"],
+        "rule": ["os.system", "", "ARBP;rm", "bp,os", code], "depth": ["1000", "-1", "2.5",
+                                                                      "1e9", "nan", code],
         "starts": ["1e9", "0", "-5", "inf", "1e300"], "alpha": ["nan", "inf", "1e400", "x"],
         "t_final": ["-1", "0", "nan"], "chunk": ["-1", "0.5"], "arch": ["1-1-", "a-b",
                                                                          "99999999999-1"],
@@ -472,7 +473,7 @@ def cli_surface(argv: list[str]) -> str:
     return "cli estimates"
 
 
-def run_cli(argvs: list[list[str]]) -> list[Tally]:
+def run_cli(argvs: list[list[str]], marker: Path) -> list[Tally]:
     from symdyn.cli import main
 
     tallies: dict[str, Tally] = {}
@@ -480,34 +481,39 @@ def run_cli(argvs: list[list[str]]) -> list[Tally]:
         name = cli_surface(argv)
         t = tallies.setdefault(name, Tally(name))
         t.inputs += 1
-        err = io.StringIO()
-        out = io.StringIO()
-        try:
-            with budget(BUDGET), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-                try:
-                    code = main(argv)
-                except SystemExit as exc:
-                    code = exc.code
-        except Hang:
-            t.hangs += 1
-            t.failures.append(("hang", argv))
-            continue
-        except Exception as exc:  # noqa: BLE001 - what the corpus counts
-            t.tracebacks += 1
-            t.failures.append(("traceback", argv, f"{type(exc).__name__}: {str(exc)[:150]}"))
-            continue
-        text = err.getvalue()
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if "Traceback" in text:
-            t.tracebacks += 1
-            t.failures.append(("traceback", argv, text[-300:]))
-        elif code == 2 and (len(lines) != 1 or not lines[0].startswith("symdyn")):
-            t.multiline += 1
-            t.failures.append(("multi-line", argv, text[-300:]))
-        elif code not in (0, 1, 2):
-            t.tracebacks += 1
-            t.failures.append(("exit", argv, code, text[-200:]))
+        _run_argv(t, argv, main)
+        _check_marker(t, marker, " ".join(argv))
     return list(tallies.values())
+
+
+def _run_argv(t: Tally, argv: list[str], main: Callable) -> None:
+    err = io.StringIO()
+    out = io.StringIO()
+    try:
+        with budget(BUDGET), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code
+    except Hang:
+        t.hangs += 1
+        t.failures.append(("hang", argv))
+        return
+    except Exception as exc:  # noqa: BLE001 - what the corpus counts
+        t.tracebacks += 1
+        t.failures.append(("traceback", argv, f"{type(exc).__name__}: {str(exc)[:150]}"))
+        return
+    text = err.getvalue()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if "Traceback" in text:
+        t.tracebacks += 1
+        t.failures.append(("traceback", argv, text[-300:]))
+    elif code == 2 and (len(lines) != 1 or not lines[0].startswith("symdyn")):
+        t.multiline += 1
+        t.failures.append(("multi-line", argv, text[-300:]))
+    elif code not in (0, 1, 2):
+        t.tracebacks += 1
+        t.failures.append(("exit", argv, code, text[-200:]))
 
 
 # -- the API ----------------------------------------------------------------------------------
@@ -737,9 +743,11 @@ def run_all(every: int = 1, full: bool = False, root: Path | None = None) -> lis
         api = api_calls(files, stores, marker)
         # every injection runs, whatever ``every`` samples of the rest
         api = api[::every] + ([c for c in api if "__import__" in c[0]] if every > 1 else [])
+        cli = list(cli_inputs(files, stores, root))
+        cli = cli[::every] + ([a for a in cli if any("__import__" in x for x in a)]
+                              if every > 1 else [])
         tallies = [run_expressions((TOWERS + fuzzed_expressions(700))[::every], marker),
-                   *run_cli(list(cli_inputs(files, stores, root))[::every]),
-                   *run_api(api, marker)]
+                   *run_cli(cli, marker), *run_api(api, marker)]
         if full:
             tallies += [run_shared_store(root), run_shared_results(root)]
         return tallies
