@@ -109,6 +109,25 @@ def test_a_proof_that_raises_is_a_failure_not_a_crash():
     assert r.status == "failed" and "boom" in r.error
 
 
+def test_proofs_integrate_on_the_numpy_path_whatever_numba_and_its_cache():
+    """``backend="auto"`` inside a proof is the numpy path, where outside it a large batch
+    would be compiled: verify's evidence must not depend on numba or the disk cache."""
+    from symdyn.numerics import _compiled
+
+    system = sd.derive("1-1-1", "rbp")
+
+    def check(ctx):
+        chosen = _compiled.select_backend("auto", system, "auto", None, 10**7, t_final=1e4)
+        ctx.note(f"auto: {chosen}")
+
+    r = run_proof(Proof("pinned", "pinned", "nothing", "", check))
+    assert [str(s.statement) for s in r.steps] == ["auto: numpy"]
+    assert _compiled.AUTO_BACKEND.get() is None  # outside a proof, auto weighs the work
+    if _compiled.numba_module() is not None:  # and compiles this one (the program is cached)
+        assert _compiled.select_backend("auto", system, "auto", None, 10**7,
+                                        t_final=1e4) == "numba"
+
+
 def test_a_proof_without_evidence_fails():
     r = run_proof(Proof("empty", "empty", "nothing", "", lambda ctx: ctx.note("hi")))
     assert r.status == "failed"

@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
 
@@ -45,6 +46,11 @@ __all__ = ["BACKENDS", "numba_module", "select_backend", "scalar_function", "loa
 
 #: The backends of :func:`~symdyn.integrate_batch`.
 BACKENDS = ("auto", "numpy", "numba")
+#: What ``backend="auto"`` of a batch integration resolves to when set: ``symdyn verify``
+#: sets ``"numpy"`` for its proofs, so that their evidence depends on the seeds and the profile
+#: only, not on whether numba is installed or on what the disk cache holds
+#: (:func:`auto_backend`; SGD's code choice is its own: plain Python or numba, equal to 1e-12).
+AUTO_BACKEND: ContextVar[str | None] = ContextVar("symdyn_auto_backend", default=None)
 #: ``backend="auto"`` compiles the component form of systems of at most this many variables.
 MAX_COMPILED_SIZE = 64
 _CHUNK = 4096  # rows per call of the compiled loop (progress is reported between calls)
@@ -331,6 +337,7 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
     if backend not in BACKENDS:
         raise SpecError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
                         f"{backend!r}")
+    backend = auto_backend(backend)
     tab = tab or TABLEAUS["DOP853"]
     if backend == "numpy":
         return "numpy"
@@ -360,6 +367,11 @@ def select_backend(backend: str, system, form: str, t_eval, rows: int, tab=None,
     except Unsupported:
         return "numpy"
     return "numba"
+
+
+def auto_backend(backend: str) -> str:
+    """``backend``, with ``"auto"`` replaced by :data:`AUTO_BACKEND` where that is set."""
+    return (AUTO_BACKEND.get() or backend) if backend == "auto" else backend
 
 
 def _has_kernel(system, key) -> bool:

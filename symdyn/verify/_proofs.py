@@ -129,12 +129,6 @@ class _Stopped(Exception):
     """Raised at a numerical step after a symbolic step, oracle or control failed."""
 
 
-def _numerics_deadline(deadline: float | None):
-    """Bound every batch integration that passes no deadline of its own: past ``deadline``
-    it raises ``BudgetExhausted``, never returns truncated rows (negative evidence)."""
-    return DEADLINE.set(deadline)
-
-
 class ProofContext(OracleSteps):
     """What a proof records its steps on. ``quick`` asks for fewer numerical cases;
     ``deadline`` (CPU time, :func:`~symdyn.numerics._budget.clock`) bounds the numerical
@@ -176,7 +170,7 @@ class ProofContext(OracleSteps):
             self.stopped = (f"the {what} '{step.statement}' failed (they would only measure "
                             "a system already known to be wrong)")
             self.deadline = budget_clock() - 1.0  # integrations in flight end at once
-            _numerics_deadline(self.deadline)
+            DEADLINE.set(self.deadline)
         return step.ok
 
     def _guard(self) -> None:
@@ -377,13 +371,18 @@ def _execute(p: Proof, quick: bool, budget: float | None,
              emit: Callable[[Step], None] | None = None, distrust: str = "") -> ProofResult:
     """Run one proof here; an exception inside it is a failure, reported, never raised.
     ``distrust``: why the numerical machinery is not to be trusted (its steps are skipped)."""
+    from ..numerics._compiled import AUTO_BACKEND
+
     start = time.perf_counter()
     deadline = None if budget is None else budget_clock() + _NUMERIC_SHARE * budget
     if distrust:
         deadline = budget_clock() - 1.0
     ctx = ProofContext(quick=quick, deadline=deadline, emit=emit)
     ctx.stopped = distrust
-    token = _numerics_deadline(deadline)
+    # every batch integration without a deadline of its own raises BudgetExhausted past it,
+    # never returns truncated rows; backend="auto" is the numpy path (evidence independent
+    # of numba and of its disk cache)
+    token, pinned = DEADLINE.set(deadline), AUTO_BACKEND.set("numpy")
     error = ""
     status = None
     try:
@@ -404,6 +403,7 @@ def _execute(p: Proof, quick: bool, budget: float | None,
         error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
     finally:
         DEADLINE.reset(token)
+        AUTO_BACKEND.reset(pinned)
     return _summarise(p, ctx.steps, time.perf_counter() - start, error, status=status)
 
 
