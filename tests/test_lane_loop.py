@@ -89,6 +89,17 @@ def test_lanes_reproduce_the_rows_bit_for_bit(plain, key, rows, scale, t_final, 
                  _run(system, Y0, t_final, values, False, **kw))
 
 
+def test_lanes_with_activations_and_data(plain):
+    """tanh BP on 12 samples (element-wise functions, Hadamard products, transposes, numeric
+    data matrices) and the per-row loop: the same bits, dense output included."""
+    rng = np.random.default_rng(5)
+    data = sd.Dataset(X=rng.normal(size=(12, 2)), Y=rng.normal(size=(12, 2)))
+    system = sd.derive("2-3-2", "bp", activation="tanh", data=data)
+    Y0 = rng.normal(scale=0.5, size=(6, system.size))
+    kw = dict(t_eval=np.linspace(0, 2, 3), rtol=1e-6, atol=1e-9)
+    _assert_same(*(_run(system, Y0, 2.0, {}, lanes, **kw) for lanes in (True, False)))
+
+
 def test_lanes_take_rows_in_turn_and_keep_their_limits(plain):
     """Nine rows in four lanes with a step limit: every row stops on its own limit (the
     counters are the row's, not the lane's), the same as row by row."""

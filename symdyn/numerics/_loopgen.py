@@ -278,7 +278,6 @@ class LoopPrinter:
             self.emit(f"{out.at(i, j)} = acc", 3)
 
 
-
 class LanePrinter(LoopPrinter):
     """Prints the right-hand side of ``W`` rows at once (``W``: a global of the program),
     ``def rhs_lanes(Y, p, T, K, s)``:
