@@ -68,19 +68,22 @@ class Operand:
     cols: int
     ld: int
     trans: bool = False
-    lane: bool = False  # one value per lane ``r`` (lane code: ``Y[e, r]``)
-    tail: str = ""  # indices after the entry's (the lane loop's stages: ``K[e, s, r]``)
+    # lane code: one value per lane ``r``, entry ``e`` at ``e * lane + r`` of a flat array
+    # (``lane``: the name of the entries' stride, a constant of the program, so that LLVM
+    # addresses every term of a sum from one register; ``""``: not per lane)
+    lane: str = ""
 
     @property
     def T(self) -> Operand:
         return Operand(self.base, self.offset, self.cols, self.rows, self.ld, not self.trans,
-                       self.lane, self.tail)
+                       self.lane)
 
     def at(self, i, j) -> str:
         if self.trans:
             i, j = j, i
-        lane = ", r" if self.lane else ""
-        return f"{self.base}{_index(self.offset, i, self.ld, j)}{self.tail}{lane}]"
+        index = _index(self.offset, i, self.ld, j)
+        return f"{self.base}({index}) * {self.lane} + r]" if self.lane else \
+            f"{self.base}{index}]"
 
 
 def _index(offset: int, i, ld: int, j) -> str:
@@ -282,7 +285,8 @@ class LanePrinter(LoopPrinter):
     """Prints the right-hand side of ``W`` rows at once (``W``: a global of the program),
     ``def rhs_lanes(Y, p, T, K, s)``:
     the state of lane ``r`` is column ``r`` of ``Y`` (entries x lanes), intermediates rows of
-    ``T`` (``LANE_WORK`` x lanes), the result ``K[:, s, r]``; the parameters are one row
+    ``T`` (``LANE_WORK`` x lanes), the result ``K[:, s, r]`` (``KW``: the entries' stride of
+    ``K``, a global of the program, as ``W``), all read as flat arrays; the parameters are one row
     ``p`` shared by the lanes. Every entry is one loop over the lanes whose body is the whole
     sum of a product (its inner dimension unrolled), so that LLVM's loop vectoriser runs it
     four lanes per instruction (AVX2); each lane does the same operations in the same order
@@ -292,11 +296,11 @@ class LanePrinter(LoopPrinter):
         super().__init__(state, params)
         for m in state:
             op = self.sources[m]
-            self.sources[m] = Operand("Y[", op.offset, op.rows, op.cols, op.ld, lane=True)
+            self.sources[m] = Operand("Yf[", op.offset, op.rows, op.cols, op.ld, lane="W")
         self.functions, self.helpers = functions, helpers
 
     def buffer(self, rows: int, cols: int) -> Operand:
-        op = Operand("T[", self.work, rows, cols, cols, lane=True)
+        op = Operand("Tf[", self.work, rows, cols, cols, lane="W")
         self.work += rows * cols
         return op
 
@@ -368,11 +372,13 @@ def matrix_rhs_source(state: Sequence[sp.MatrixSymbol], outputs: Sequence[sp.Mat
         off = 0
         for m, e in zip(state, outputs, strict=True):
             shape = (off, int(m.rows), int(m.cols), int(m.cols))
-            pr.assign(e, Operand("K[", *shape, lane=True, tail=", s") if pr is lanes
+            pr.assign(e, Operand("Kf[ks + ", *shape, lane="KW") if pr is lanes
                       else Operand("K[s, ", *shape))
             off += int(m.rows * m.cols)
     head = [f"WORK = {row.work}", "", "", "def rhs(y, p, K, s):"]
-    lane_head = [f"LANE_WORK = {lanes.work}", "", "", "def rhs_lanes(Y, p, T, K, s):"]
+    lane_head = [f"LANE_WORK = {lanes.work}", "", "", "def rhs_lanes(Y, p, T, K, s):",
+                 "    Yf, Tf, Kf = Y.reshape(Y.size), T.reshape(T.size), K.reshape(K.size)",
+                 "    ks = s * W  # stage s of entry e, lane r: Kf[ks + e * KW + r]"]
     return "\n\n".join(row.helpers + ["\n".join(head + row.lines),
                                        "\n".join(lane_head + lanes.lines)]) + "\n"
 

@@ -19,9 +19,9 @@ LANES = 32
 
 def combination(coeffs, index: str, lane: bool = False) -> str:
     """``c0*K[0, i] + c3*K[3, i] + ...`` over the nonzero coefficients (exact literals);
-    ``lane``: the lane loop's ``c0*K[i, 0, r] + ...``."""
-    terms = [f"{float(c)!r} * K[i, {j}, r]" if lane else f"{float(c)!r} * K[{j}, {index}]"
-             for j, c in enumerate(coeffs) if c != 0]
+    ``lane``: the lane loop's, on its flat stages ``Kf`` (``K[i, j, r]``)."""
+    terms = [f"{float(c)!r} * Kf[i * KW + {j} * W + r]" if lane
+             else f"{float(c)!r} * K[{j}, {index}]" for j, c in enumerate(coeffs) if c != 0]
     return " + ".join(terms) or "0.0"
 
 
@@ -64,19 +64,22 @@ def lane_source(tab, n: int) -> str:
     (:func:`~symdyn.numerics._loopgen.compact_stages`), so that LLVM can fuse each product
     with the sum before it only, as there; the error as in :func:`tableau_source`."""
     S = tab.n_stages
-    lines = [f"W = {LANES}", "", "", "def stages_lanes(Y, K, hs, p, T, G, YN):",
-             f"    for s in range(1, {S + 1}):", f"        out = YN if s == {S} else G"]
+    lines = [f"W = {LANES}", f"KW = {(S + 1) * LANES}", "", "",
+             "def stages_lanes(Y, K, hs, p, T, G, YN):", _FLAT,
+             f"    for s in range(1, {S + 1}):", f"        out = YN if s == {S} else G",
+             "        of = out.reshape(out.size)"]
     for s in range(1, S + 1):
         coeffs = tab.B if s == S else tab.A[s, :s]
         lines += [f"        {'if' if s == 1 else 'elif'} s == {s}:",
                   f"            for i in range({n}):", "                for r in range(W):",
-                  f"                    out[i, r] = Y[i, r] + hs[r] * "
+                  "                    of[i * W + r] = Yf[i * W + r] + hs[r] * "
                   f"(0.0 + {combination(coeffs, 'i, r', lane=True)})"]
     lines += ["        rhs_lanes(out, p, T, K, s)", "", "",
-              "def error_lanes(Y, YN, K, hs, rtol, atol, errs, n5, n3):",
+              "def error_lanes(Y, YN, K, hs, rtol, atol, errs, n5, n3):", _FLAT,
+              "    YNf = YN.reshape(YN.size)",
               "    for r in range(W):", "        n5[r] = 0.0", "        n3[r] = 0.0",
               f"    for i in range({n}):", "        for r in range(W):",
-              "            scale = atol + max(abs(Y[i, r]), abs(YN[i, r])) * rtol"]
+              "            scale = atol + max(abs(Yf[i * W + r]), abs(YNf[i * W + r])) * rtol"]
     lines += _error_sums(tab, "            ", "[r]", "hs[r]")
     if tab.name == "DOP853":
         lines += ["    for r in range(W):", "        if n5[r] == 0.0 and n3[r] == 0.0:",
@@ -86,6 +89,11 @@ def lane_source(tab, n: int) -> str:
     else:
         lines += ["    for r in range(W):", f"        errs[r] = np.sqrt(n5[r] / {n})"]
     return "\n".join(lines) + "\n"
+
+
+#: the lane functions read their arrays flat: the strides are then the literals ``W`` and
+#: ``KW``, and LLVM addresses every term of a sum from one register
+_FLAT = "    Yf, Kf = Y.reshape(Y.size), K.reshape(K.size)"
 
 
 def _error_sums(tab, indent: str, lane: str, h: str) -> list[str]:
