@@ -269,7 +269,7 @@ def rk_program(system, tab=None, form: str = "component") -> ModuleType:
 
 def _compile_guess(system, form: str = "component") -> str:
     """The compile time measured here (benchmarks/bench_compiled.py): 7-16 s for chains of
-    2-11 equations, growing with the size of the equations; 22 CPU-s for 10-10-10 RBP's
+    2-11 equations, growing with the size of the equations; 20-22 CPU-s for 10-10-10 RBP's
     matrix loops (per row and in lanes)."""
     return "10-30 s" if system.size <= 16 or form == "matrix" else "a minute or more"
 
@@ -309,11 +309,11 @@ def _write_index(system, tab, name: str, form: str = "component") -> None:
 #: a cached program costs ``LOAD_SECONDS``, compiling one ``COMPILE_SECONDS``.
 NUMPY_SECONDS = 3e-6
 #: The same for matrix code (10-10-10 RBP, t = 50: 2.8 CPU-s for 1,000 rows idle, 4.2-4.8
-#: under load) and how much faster its compiled lane loop runs there (3.1-3.3x measured,
-#: benchmarks/bench_phase.py job 2; about the smaller figure).
+#: under load) and how much faster its compiled lane loop runs there (3.2-3.6x measured,
+#: benchmarks/bench_phase.py job 2; a little under the smaller figure).
 NUMPY_MATRIX_SECONDS, MATRIX_SPEEDUP = 4.5e-7, 3.0
 LOAD_SECONDS = 1.0  # 10-10-10 RBP's matrix loops: 0.4 CPU-s
-COMPILE_SECONDS = 25.0  # 10-10-10 RBP's matrix loops with the lane loop: 22 CPU-s
+COMPILE_SECONDS = 25.0  # 10-10-10 RBP's matrix loops with the lane loop: 20-22 CPU-s
 
 
 def expected_numpy_seconds(rows: int, n: int, t_final: float,
