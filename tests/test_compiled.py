@@ -37,9 +37,18 @@ def assert_agree(a, b, bound=50.0):
     assert units(a.y[finite], b.y[finite]) < bound
     # same algorithm: the step sequences agree up to rounding (a step or two apart at most)
     assert np.max(np.abs(a.nsteps - b.nsteps)) <= 2
-    # and the work: evaluations per row differ by at most the stages of a few attempts, and
-    # in total by rounding's share (both counted the same way: every stage of every attempt)
-    assert np.all(np.abs(a.nfev - b.nfev) <= 16 * (np.abs(a.nsteps - b.nsteps) + 2))
+    # and the work, counted the same way (every stage of every attempt): per row it differs by
+    # whole attempts only, a few at most, and in total by rounding's share. Rounding moves
+    # rejections, not accepted steps: where a step's error norm is within rounding of 1, one
+    # path retries it. Measured on 1-1-1-1 RBP (60 seeds x 30 rows, DOP853): the numpy path
+    # against itself with starts 2 ulp apart differs by 1-4 attempts in 46 of 1,800 rows, and
+    # numpy against numba by 1-4 in 52, the same spread.
+    stages = TABLEAUS[a.method].n_stages if a.method in TABLEAUS else None
+    attempts = np.abs(a.nfev - b.nfev)[~a.stiff]
+    if stages is not None:
+        assert np.all(attempts % stages == 0)
+        attempts = attempts // stages
+        assert np.all(attempts <= np.abs(a.nsteps - b.nsteps)[~a.stiff] + 6)
     assert abs(int(a.nfev.sum()) - int(b.nfev.sum())) <= 1e-2 * a.nfev.sum() + 32
 
 
