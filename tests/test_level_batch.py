@@ -144,3 +144,34 @@ def test_laws_given_as_text_are_refused_never_parsed(tmp_path):
         assert lc.outcome == "undecided" and "sympy expression" in lc.message
     assert not marker.exists()
     assert follow_level_curve(s, np.full(5, 0.5), VALS, laws=laws).outcome == "converges"
+
+
+def test_a_failed_integration_is_decided_by_its_level_curve():
+    """A row of the phase diagram (depth 4, lambda = 2, scale 2) whose integration spends its
+    step limit on thousands of fast turns of a closed orbit: classify traces the level curve
+    from where the integrator stopped. The period is checked by an independent route: scipy's
+    DOP853 on sympy's lambdified right-hand side, timed between two returns to a section."""
+    from scipy.integrate import solve_ivp
+
+    s, laws = _arbp(4, 2.0)
+    y0 = np.array([[-1.51775787, -2.66962883, -1.07796523, 0.17679675, 2.18358085,
+                    -1.43852986, -4.36636014]])
+    r = integrate_batch(s, y0, 2000.0, VALS, tol=1e-8, rtol=1e-8, atol=1e-10, max_steps=300,
+                        backend="numpy")
+    assert r.status[0] == "failed" and r.t[0] < 20
+    alone = classify(s, r, VALS, rtol=1e-8, atol=1e-10)  # no laws: left to the caller
+    assert alone.end[0] == "undecided" and "integration failed" in alone.reason[0]
+    c = classify(s, r, VALS, rtol=1e-8, atol=1e-10, laws=laws)
+    assert (c.end[0], c.route[0], bool(c.certified[0])) == ("periodic", "level curve", True)
+    assert "integration failed" in c.reason[0]
+
+    f = sp.lambdify([s.state], [e.subs(VALS) for e in s.rhs])
+    start = c.y_end[0]
+    section = lambda t, y: y[0] - start[0]  # noqa: E731
+    section.direction = float(np.sign(f(start)[0]))
+    sol = solve_ivp(lambda t, y: f(y), (0, 10 * c.period[0]), start, method="DOP853",
+                    rtol=1e-11, atol=1e-12, events=section)
+    times, states = sol.t_events[0], sol.y_events[0]
+    times, states = times[times > 1e-6], states[times > 1e-6]  # the start itself
+    np.testing.assert_allclose(states[0], start, atol=1e-6)  # back where it began: closed
+    assert abs(times[0] - c.period[0]) <= 1e-6 * c.period[0], (times[0], c.period[0])

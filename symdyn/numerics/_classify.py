@@ -241,7 +241,8 @@ def classify(system: System, result: BatchResult | IntegrationResult,
     ``laws`` (sympy expressions in the state; e.g. ``invariants(system, generators=True)``).
     ``backend``: of the follow-up integrations (:func:`~symdyn.integrate_batch`).
     With ``laws``, rows the trajectory left undecided (creeping, returns that do not repeat,
-    a horizon too short) are decided by their level curve, all at once
+    a horizon too short, an integration that failed) are decided by their level curve, all at
+    once
     (:func:`~symdyn.numerics._level_batch.follow_level_curves`; ``decide``: at most this
     many rows, default all): ``periodic`` (certified, the period the curve's), or ``converged``
     to the equilibrium where the curve stalls (``loss`` and ``endpoint`` at that limit, not
@@ -335,23 +336,27 @@ def _endpoints(system, values, end, y_end, limits, loss_tol):
 
 
 def _decide(system, values, laws, out, decide, rtol, atol, y_end) -> dict:
-    """Undecided rows (not failed ones) classified by their level curves, all at once
+    """Undecided rows classified by their level curves, all at once
     (:func:`~symdyn.numerics._level_batch.follow_level_curves`), in place in ``out`` =
     (end, reason, period, certified, route); returns the limit point of each row found
-    converging."""
+    converging. Rows whose integration failed are traced from the last state it reached:
+    the level curve through it is the orbit's, whatever stopped the integrator (a step limit
+    spent on ten thousand fast turns of a closed orbit, say)."""
     from ._level_batch import follow_level_curves
 
     end, reason, period, certified, route = out
     rows = [i for i in np.flatnonzero(end == "undecided")
-            if not str(reason[i]).startswith("integration")][:decide]
+            if np.all(np.isfinite(y_end[i]))][:decide]
     limits = {}
     if not rows:
         return limits
     curves = follow_level_curves(system, y_end[rows], values, laws=laws, rtol=rtol, atol=atol)
     for i, lc in zip(rows, curves, strict=True):
+        failed = str(reason[i]).startswith("integration")
         if lc.outcome == "periodic":
             end[i], period[i], certified[i] = "periodic", lc.period, True
-            reason[i] = f"decided by its level curve, certified: {lc.message}"
+            reason[i] = (f"decided by its level curve, certified: {lc.message}"
+                         + (f" (trajectory: {reason[i]})" if failed else ""))
         elif lc.outcome in ("converges", "equilibrium"):
             end[i] = "converged"
             limits[i] = lc.point

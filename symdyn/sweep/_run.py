@@ -119,7 +119,7 @@ def _compute_chunk(cell, identity, cell_i, chunk_i, rows, backend) -> dict:
     r = integrate_batch(system, Y0, float(cell["t_final"]), values, tol=float(cell["tol"]),
                         rtol=float(cell["rtol"]), atol=float(cell["atol"]), backend=backend)
     certify = int(cell["certify"])
-    laws = _laws(cell) if certify and np.any(r.status == "running") else None
+    laws = _laws(cell) if certify and np.any(np.isin(r.status, ("running", "failed"))) else None
     c = classify(system, r, values, tail=float(cell["tail"]), samples=int(cell["samples"]),
                  fine=int(cell["fine"]),
                  rtol=float(cell["rtol"]), atol=float(cell["atol"]), laws=laws,
