@@ -238,3 +238,36 @@ def test_the_nonlinearity_measure_sees_unpaired_relu_channels():
     assert nonlin(sd.TwinChannel(units="relu")) > 0.1
     assert nonlin(sd.RBP(channel_activation="relu")) > 0.1
     assert nonlin(sd.TwinChannel(units="relu", paired=True)) == 0.0
+
+
+def _steps(run, steps=15):
+    """A run's network after ``steps`` mini-batch steps on fixed random data."""
+    net = run.build()
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(net.network.sizes[0], 16))
+    T = np.eye(net.network.sizes[-1])[:, rng.integers(0, net.network.sizes[-1], 16)]
+    for _ in range(steps):
+        net.step(X.astype(net.dtype), T.astype(net.dtype), 0.1)
+    return net
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("network, wires", [("twin", "rbp"), ("distinct", "srbp")])
+def test_a_grid_trains_a_channel_network_that_is_its_wires_once(network, wires, activation):
+    """Same identity (the grid trains one, copies its rows to the other) exactly where the
+    two train the same weights bit for bit: unpaired units or ReLU pairs at the forward
+    widths. Negative controls: logistic pairs, other widths, the other rule's options."""
+    common = dict(arch="6-5-4-3", activation=activation, dtype="float64")
+    same = [("derivative", "derivative"), ("no-derivative", "no-derivative"),
+            ("width=1+scale=0.5", "scale=0.5"), ("relu-pairs", "derivative")]
+    if activation == "tanh":  # two-sided: unpaired tanh units, the channel activation
+        same.append(("tanh-channel", "tanh-channel"))
+    other = [("width=2", "derivative"), ("logistic-pairs", "derivative"),
+             ("derivative", "no-derivative")]
+    if activation == "relu":  # one-sided: the channel's units come in pairs
+        other.append(("tanh-channel", "tanh-channel"))
+    for a, b in same + other:
+        x, y = Run(rule=network, variant=a, **common), Run(rule=wires, variant=b, **common)
+        nx, ny = _steps(x), _steps(y)
+        equal = all(np.array_equal(nx.W[h], ny.W[h]) for h in nx.W)
+        assert (x.identity == y.identity) == ((a, b) in same) == equal, (a, b)

@@ -157,6 +157,29 @@ def parse_variant(text: str, rule: str, activation: str) -> tuple[str, dict, dic
     return rule, options, net
 
 
+#: the rule whose wires a channel network's neurons replace (docs/science.md section 1)
+_WIRES = {"twin": "rbp", "distinct": "srbp"}
+
+
+def _wires(rule: str, options: dict, net: dict) -> tuple[str, dict, dict]:
+    r"""A channel network at the forward widths as the rule of its wires: twin is rbp,
+    distinct is srbp, unpaired units the channel activation (linear when not given) and ReLU
+    pairs linear (:math:`\max(x, 0) - \max(-x, 0) = x` in floating point too). They draw the
+    same matrices and compute the same updates, so they train the same network bit for bit
+    (tests/test_channel_networks.py); anything else is returned as is."""
+    units = options.get("units", "linear")
+    if options.get("paired") and units == "relu":
+        units = "linear"
+    elif options.get("paired"):
+        return rule, options, net
+    if rule not in _WIRES or options.get("width", 1.0) != 1.0:
+        return rule, options, net
+    options = {k: v for k, v in options.items() if k not in ("units", "paired", "width")}
+    if units != "linear":
+        options["channel_activation"] = units
+    return _WIRES[rule], options, net
+
+
 def _check_settings(text: str, options: dict, net: dict) -> None:
     """The ranges :class:`~symdyn.training.DeepNetwork` and the rules accept, checked when a
     run is made (not when its network is built, maybe after other runs have trained)."""
@@ -228,8 +251,9 @@ class Run:
     @property
     def identity(self) -> str:
         """Equal for runs that train the same network in the same way under different labels
-        (``rbp`` + ``adaptive`` is ``arbp`` + ``adaptive``; ``scale=1`` is the default)."""
-        rule, options, net = parse_variant(self.variant, self.rule, self.activation)
+        (``rbp`` + ``adaptive`` is ``arbp`` + ``adaptive``; ``scale=1`` is the default; a
+        channel network of unpaired units at the forward widths is its wires, :func:`_wires`)."""
+        rule, options, net = _wires(*parse_variant(self.variant, self.rule, self.activation))
         d = asdict(self)
         del d["rule"], d["variant"]
         d.update(scale=float(net.pop("scale", self.scale)), resolved=rule,
