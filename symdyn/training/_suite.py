@@ -167,15 +167,11 @@ def _wires(rule: str, options: dict, net: dict) -> tuple[str, dict, dict]:
     pairs linear (:math:`\max(x, 0) - \max(-x, 0) = x` in floating point too). They draw the
     same matrices and compute the same updates, so they train the same network bit for bit
     (tests/test_channel_networks.py); anything else is returned as is."""
-    units = options.get("units", "linear")
-    if options.get("paired") and units == "relu":
-        units = "linear"
-    elif options.get("paired"):
-        return rule, options, net
-    if rule not in _WIRES or options.get("width", 1.0) != 1.0:
+    paired, units = options.get("paired", False), options.get("units", "linear")
+    if rule not in _WIRES or options.get("width", 1.0) != 1.0 or (paired and units != "relu"):
         return rule, options, net
     options = {k: v for k, v in options.items() if k not in ("units", "paired", "width")}
-    if units != "linear":
+    if not paired and units != "linear":
         options["channel_activation"] = units
     return _WIRES[rule], options, net
 
@@ -252,7 +248,7 @@ class Run:
     def identity(self) -> str:
         """Equal for runs that train the same network in the same way under different labels
         (``rbp`` + ``adaptive`` is ``arbp`` + ``adaptive``; ``scale=1`` is the default; a
-        channel network of unpaired units at the forward widths is its wires, :func:`_wires`)."""
+        channel network at the forward widths that trains as its wires is them, :func:`_wires`)."""
         rule, options, net = _wires(*parse_variant(self.variant, self.rule, self.activation))
         d = asdict(self)
         del d["rule"], d["variant"]
