@@ -123,7 +123,8 @@ def _suite(args):
     (no data read, no sympy or engine imported), so an oversized request is refused at
     once."""
     from ..training._headers import train_count
-    from ..training._suite import SUITES, check_suite_work, with_settings
+    from ..training._suite import SUITES, with_settings
+    from ..training._work import check_suite_work
 
     sym = args.symmetry_scales
     changes = dict(data=args.data, arch=args.arch, activation=args.activation,
@@ -141,7 +142,7 @@ def _suite(args):
 def _runs(args, suite):
     """The data (loaded) and the runs of ``suite``, its size checked again on the data."""
     from ..training._data import load_data
-    from ..training._suite import check_fits, check_suite_work
+    from ..training._work import check_fits, check_suite_work
 
     data = load_data(suite.data, download=args.download)
     check_suite_work(suite, len(data.X_train), args.max_work)  # before building the runs

@@ -17,8 +17,9 @@ from ..errors import SpecError
 from ._data import ClassificationData, load_data
 from ._experiments import run_one
 from ._headers import train_count
-from ._suite import Run, Suite, check_fits, check_suite_work
+from ._suite import Run, Suite
 from ._table import ResultsTable
+from ._work import check_fits, check_suite_work
 
 __all__ = ["run_suite", "plan_suite", "Plan"]
 
@@ -186,7 +187,7 @@ def run_suite(runs: list[Run] | Suite, *, data: ClassificationData | None = None
     ``epoch = -1`` for a run read back or copied and ``-2`` for a run a worker finished.
 
     Before anything is trained, the grid's work is checked against ``max_work`` (default
-    :data:`~symdyn.training._suite.MAX_SUITE_WORK` weight-sample updates): a larger grid is
+    :data:`~symdyn.training._work.MAX_SUITE_WORK` weight-sample updates): a larger grid is
     a :class:`~symdyn.SpecError` naming the largest that fits."""
     plan = plan_suite(runs, out)
     check_suite_work(plan.runs, _train_counts(plan.runs, data), max_work)

@@ -184,7 +184,7 @@ def test_the_work_limit_is_arithmetic_not_a_guess():
     Just below the limit, the most epochs that fit is a cap of 4 (3 + 4 epochs: 10,360,000)
     and the most runs at their epochs is 1 (the 3-epoch run: 4,440,000)."""
     from symdyn.training import Run
-    from symdyn.training._suite import check_suite_work, suite_work
+    from symdyn.training._work import check_suite_work, suite_work
 
     runs = [Run(rule="bp", arch="64-100-10", epochs=3), Run(rule="rbp", arch="64-100-10",
                                                           epochs=5)]
@@ -203,7 +203,8 @@ def test_a_suite_is_sized_from_its_settings_with_the_largest_request_that_fits()
     """quick: 26 runs (2 baselines + 2 bp + 4 x 4 channel rules + 3 sign variants, 1 seed,
     plus ARBP from 3 scales) of 64-100-100-10 (17,400 weights); on 1,000 samples one epoch
     of one run is 2 x 1,000 x 17,400 = 34,800,000 updates."""
-    from symdyn.training._suite import SUITES, check_suite_work, suite_runs, with_settings
+    from symdyn.training._suite import SUITES, with_settings
+    from symdyn.training._work import check_suite_work, suite_runs
 
     quick = SUITES["quick"]
     assert suite_runs(quick) == len(quick.runs()) == 26
