@@ -20,17 +20,18 @@ from symdyn.numerics._rk_loop import (  # noqa: F401 - names of the template it 
     DIV,
     END,
     FAIL,
-    MSG_BLOWUP,
-    MSG_COLLAPSE,
     MSG_NORM,
     MSG_STEPS,
     RUN,
     STIFF,
-    STIFF_HANDOFF_STEPS,
+    collapse_code,
+    collapsed,
     converged,
+    hand_off,
     new_step,
     record,
     record_dense,
+    stiff_counters,
 )
 
 LANE_WORK = 0  # replaced: rows of scratch space of ``rhs_lanes``
@@ -123,12 +124,9 @@ def lane_sizes(rows, pos, lane_row, hs, Y, F, YL, K, T, H, code, attempts, msg, 
             t = T[r]
             hi = min(H[r], t_final - t)
             attempts[r] += 1
-            if ((not hi >= 10 * (2.220446049250313e-16 * abs(t) + 5e-324)
-                 and not hi >= 10 * np.spacing(t)) or attempts[r] > 10 * max_steps):
-                grew = (lane_max_abs(YL, l) > 100 * max(1.0, y0_norm[r])
-                        or not lane_max_abs(K[:, 0], l) * max(t_final, 1.0) < max_norm)
-                code[r] = DIV if grew else FAIL
-                msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
+            if collapsed(hi, t, attempts[r], max_steps):
+                code[r], msg[r] = collapse_code(lane_max_abs(YL, l), lane_max_abs(K[:, 0], l),
+                                                y0_norm[r], t_final, max_norm)
                 lane_give(Y, F, YL, K, r, l)
                 pos = lane_take(rows, pos, code, Y, F, YL, K, lane_row, l)
                 continue
@@ -156,15 +154,8 @@ def lane_status(r, t, t_old, fn_old, fn_new, hi, ynorm, den, num, H, msg, nsteps
         msg[r] = MSG_STEPS
         return FAIL
     if stiff:
-        hlamb = hi * np.sqrt(num) / np.sqrt(den) if den > 0 else 0.0
-        if hlamb > thr:
-            iasti[r], nonsti[r] = iasti[r] + 1, 0
-        else:
-            iasti[r] = 0 if nonsti[r] + 1 >= 6 else iasti[r]
-            nonsti[r] += 1
-        remaining = (t_final - t) / max(H[r], 1e-300)
-        stalled = stop and (fn_new <= tol or fn_new * hi <= 100 * (atol + rtol * ynorm))
-        if iasti[r] >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled):
+        iasti[r], nonsti[r] = stiff_counters(hi, num, den, iasti[r], nonsti[r], thr)
+        if hand_off(iasti[r], t, H[r], hi, fn_new, ynorm, t_final, stop, tol, rtol, atol):
             return STIFF
     return RUN
 

@@ -123,10 +123,40 @@ def stiffness(y_new, g, K, S, h_acc, iasti, nonsti, thr):
     for i in range(y_new.shape[0]):
         den += (y_new[i] - g[i]) ** 2
         num += (K[S, i] - K[S - 1, i]) ** 2
+    return stiff_counters(h_acc, num, den, iasti, nonsti, thr)
+
+
+def stiff_counters(h_acc, num, den, iasti, nonsti, thr):
+    """Hairer's counters ``(iasti, nonsti)`` after a step of size ``h_acc`` with the sums
+    ``num`` = |K_S - K_{S-1}|^2 and ``den`` = |y_new - g|^2 (shared by the lane loop)."""
     hlamb = h_acc * np.sqrt(num) / np.sqrt(den) if den > 0 else 0.0
     if hlamb > thr:
         return iasti + 1, 0
     return (0 if nonsti + 1 >= 6 else iasti), nonsti + 1
+
+
+def hand_off(iasti, t, h, hi, fn, ynorm, t_final, stop, tol, rtol, atol):
+    """Whether a row found stiff (15 steps in a row) goes to LSODA: enough of its horizon
+    is left, or it stalls short of the convergence test."""
+    remaining = (t_final - t) / max(h, 1e-300)
+    stalled = stop and (fn <= tol or fn * hi <= 100 * (atol + rtol * ynorm))
+    return iasti >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled)
+
+
+def collapsed(hi, t, attempts, max_steps):
+    """Whether the step size ``hi`` at ``t`` has collapsed: under ten spacings of ``t``
+    (spacing(t) <= 2^-52 |t|, or the least subnormal: it is called only when close), NaN
+    (overflow), or after unbounded rejections, as on the numpy path."""
+    return ((not hi >= 10 * (2.220446049250313e-16 * abs(t) + 5e-324)
+             and not hi >= 10 * np.spacing(t)) or attempts > 10 * max_steps)
+
+
+def collapse_code(ynorm, fnorm, y0_norm, t_final, max_norm):
+    """``(code, message)`` of a row whose step size collapsed: a blow-up if its state grew
+    past 100 times its start or its speed would pass ``max_norm`` within the horizon."""
+    if ynorm > 100 * max(1.0, y0_norm) or not fnorm * max(t_final, 1.0) < max_norm:
+        return DIV, MSG_BLOWUP
+    return FAIL, MSG_COLLAPSE
 
 
 def max_abs(v):
@@ -175,14 +205,9 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti,
         while c == RUN:
             hi = min(h, t_final - t)
             attempts[r] += 1
-            # spacing(t) <= 2^-52 |t| (or the least subnormal): call it only when close; a
-            # NaN step (overflow) and unbounded rejections collapse too, as on the numpy path
-            if ((not hi >= 10 * (2.220446049250313e-16 * abs(t) + 5e-324)
-                 and not hi >= 10 * np.spacing(t)) or attempts[r] > 10 * max_steps):
-                grew = (max_abs(y) > 100 * max(1.0, y0_norm[r])
-                        or not max_abs(F[r]) * max(t_final, 1.0) < max_norm)
-                c = DIV if grew else FAIL
-                msg[r] = MSG_BLOWUP if grew else MSG_COLLAPSE
+            if collapsed(hi, t, attempts[r], max_steps):
+                c, msg[r] = collapse_code(max_abs(y), max_abs(F[r]), y0_norm[r], t_final,
+                                          max_norm)
                 break
             stages(y, F, r, p, hi, K, g, y_new)
             ev += S
@@ -223,9 +248,7 @@ def run_rows(rows, P, Y, F, T, H, code, nfev, nsteps, attempts, rejected, iasti,
                 break
             if stiff:
                 ia, ns = stiffness(y, g, K, S, hi, ia, ns, thr)
-                remaining = (t_final - t) / max(h, 1e-300)
-                stalled = stop and (fn <= tol or fn * hi <= 100 * (atol + rtol * ynorm))
-                if ia >= 15 and (remaining > STIFF_HANDOFF_STEPS or stalled):
+                if hand_off(ia, t, h, hi, fn, ynorm, t_final, stop, tol, rtol, atol):
                     c = STIFF
         Y[r] = y
         T[r], H[r], FN[r], rejected[r], iasti[r], nonsti[r], code[r] = t, h, fn, rej, ia, ns, c
