@@ -419,4 +419,3 @@ def compact_stages(tab) -> list[str]:
             "    for i in range(n):", "        K[0, i] = F[r, i]",
             f"    for s in range(1, {S}):"] + ["    " + x for x in stage_loop(
                 "_TA", "s, ", "s", "g", "s")] + stage_loop("_TB", "", str(S), "y_new", str(S))
-

@@ -17,11 +17,11 @@ __all__ = ["LANES", "combination", "tableau_source", "lane_source", "dense_shape
 LANES = 32
 
 
-def combination(coeffs, index: str, lane: bool = False) -> str:
+def combination(coeffs, lane: bool = False) -> str:
     """``c0*K[0, i] + c3*K[3, i] + ...`` over the nonzero coefficients (exact literals);
     ``lane``: the lane loop's, on its flat stages ``Kf`` (``K[i, j, r]``)."""
     terms = [f"{float(c)!r} * Kf[i * KW + {j} * W + r]" if lane
-             else f"{float(c)!r} * K[{j}, {index}]" for j, c in enumerate(coeffs) if c != 0]
+             else f"{float(c)!r} * K[{j}, i]" for j, c in enumerate(coeffs) if c != 0]
     return " + ".join(terms) or "0.0"
 
 
@@ -34,10 +34,10 @@ def tableau_source(tab, compact: bool = False) -> str:
              "    for i in range(n):", "        K[0, i] = F[r, i]"]
     for s in range(1, S):
         lines += ["    for i in range(n):",
-                  f"        g[i] = y[i] + h * ({combination(tab.A[s, :s], 'i')})",
+                  f"        g[i] = y[i] + h * ({combination(tab.A[s, :s])})",
                   f"    rhs(g, p, K, {s})"]
     lines += ["    for i in range(n):",
-              f"        y_new[i] = y[i] + h * ({combination(tab.B, 'i')})",
+              f"        y_new[i] = y[i] + h * ({combination(tab.B)})",
               f"    rhs(y_new, p, K, {S})"]
     if compact:
         lines = compact_stages(tab)
@@ -73,7 +73,7 @@ def lane_source(tab, n: int) -> str:
         lines += [f"        {'if' if s == 1 else 'elif'} s == {s}:",
                   f"            for i in range({n}):", "                for r in range(W):",
                   "                    of[i * W + r] = Yf[i * W + r] + hs[r] * "
-                  f"(0.0 + {combination(coeffs, 'i, r', lane=True)})"]
+                  f"(0.0 + {combination(coeffs, lane=True)})"]
     lines += ["        rhs_lanes(out, p, T, K, s)", "", "",
               "def error_lanes(Y, YN, K, hs, rtol, atol, errs, n5, n3):", _FLAT,
               "    YNf = YN.reshape(YN.size)",
@@ -99,12 +99,11 @@ _FLAT = "    Yf, Kf = Y.reshape(Y.size), K.reshape(K.size)"
 def _error_sums(tab, indent: str, lane: str, h: str) -> list[str]:
     """The loop body of the error norm over the entries: the scaled error terms of the pair
     added to ``n5`` (and ``n3``) of the row (``lane=""``) or of lane ``r`` (``"[r]"``)."""
-    index = "i, r" if lane else "i"
     if tab.name == "DOP853":
-        return [f"{indent}e5 = ({combination(DOP853.E5, index, bool(lane))}) / scale",
-                f"{indent}e3 = ({combination(DOP853.E3, index, bool(lane))}) / scale",
+        return [f"{indent}e5 = ({combination(DOP853.E5, bool(lane))}) / scale",
+                f"{indent}e3 = ({combination(DOP853.E3, bool(lane))}) / scale",
                 f"{indent}n5{lane} += e5 * e5", f"{indent}n3{lane} += e3 * e3"]
-    return [f"{indent}e = ({combination(RK45.E, index, bool(lane))}) * {h} / scale",
+    return [f"{indent}e = ({combination(RK45.E, bool(lane))}) * {h} / scale",
             f"{indent}n5{lane} += e * e"]
 
 
@@ -126,11 +125,11 @@ def _dense_source(tab, compact: bool = False) -> list[str]:
             lines += ["    " + x for x in stage_loop("_TX", "e, ", "s", "gx", "s")]
         for s, a in enumerate([] if compact else DOP853.A_EXTRA, start=S + 1):
             lines += ["    for i in range(n):", f"        gx[i] = y[i] + h * "
-                      f"({combination(a[:s], 'i')})", f"    rhs(gx, p, K, {s})"]
+                      f"({combination(a[:s])})", f"    rhs(gx, p, K, {s})"]
         lines += ["    for i in range(n):", "        dy = y_new[i] - y[i]",
                   "        Fd[0, i] = dy", "        Fd[1, i] = h * K[0, i] - dy",
                   f"        Fd[2, i] = 2 * dy - h * (K[{S}, i] + K[0, i])"]
-        lines += [f"        Fd[{3 + j}, i] = h * ({combination(d, 'i')})"
+        lines += [f"        Fd[{3 + j}, i] = h * ({combination(d)})"
                   for j, d in enumerate(DOP853.D)]
         lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
                   "        v = 0.0"]
@@ -140,7 +139,7 @@ def _dense_source(tab, compact: bool = False) -> list[str]:
         lines += ["        out[i] = v + y[i]"]
     else:
         lines += ["    for i in range(n):"]
-        lines += [f"        Fd[{k}, i] = h * ({combination(RK45.P[:, k], 'i')})"
+        lines += [f"        Fd[{k}, i] = h * ({combination(RK45.P[:, k])})"
                   for k in range(RK45.P.shape[1])]
         lines += ["", "", "def dense_value(Fd, y, x, out):", "    for i in range(y.shape[0]):",
                   "        v = 0.0", "        xp = 1.0"]
